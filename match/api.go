@@ -1,0 +1,123 @@
+// Package match runs matches: one goroutine per match owns its game state,
+// validates every request, enforces deadlines and the disconnect grace
+// period, and streams each subscriber the view it may see. It imports
+// neither the transport nor the database: it declares the small interfaces
+// it needs (Conn, ResultRecorder) and its callers satisfy them.
+package match
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors the registry and matches hand to reply functions. The transport
+// (web/errors.go) maps them to wire codes.
+var (
+	ErrNotFound     = errors.New("no such match")
+	ErrNotAPlayer   = errors.New("not a player in this match")
+	ErrMatchOver    = errors.New("match is over")
+	ErrInMatch      = errors.New("player is already in a live match")
+	ErrBusy         = errors.New("match is busy")
+	ErrShuttingDown = errors.New("server is shutting down")
+	ErrUnsupported  = errors.New("unsupported game")
+	ErrNoRematch    = errors.New("rematch not possible")
+	// Rule errors come from the game and are matched with errors.Is against
+	// game.ErrNotYourTurn, game.ErrIllegalMove, game.ErrBadMove.
+)
+
+// Conn is one client connection as a match sees it. The transport
+// implements it.
+type Conn interface {
+	// PlayerID is the authenticated player, or "" for a spectator-only
+	// connection. Immutable.
+	PlayerID() string
+	// Send queues one encoded frame without blocking. False means the
+	// connection could not keep up: it closes itself, and the match forgets
+	// it. Safe to call from any goroutine.
+	Send(frame []byte) bool
+}
+
+// ReplyFunc receives the verdict on a request: nil when it was accepted
+// (the visible answer is the next match.state), else an error to report.
+// It is called exactly once, from any goroutine, and must not block.
+type ReplyFunc func(err error)
+
+// Player is a seated player as the match shows it.
+type Player struct {
+	ID     string  `json:"id"`
+	Name   string  `json:"name"`
+	Rating float64 `json:"rating"`
+}
+
+// Config tunes matches. Zero fields take the defaults.
+type Config struct {
+	MoveTimeout time.Duration // a move or rps round; default 30s
+	Grace       time.Duration // time to come back after all connections drop; default 30s
+	Linger      time.Duration // a finished match stays this long for rematch and late watchers; default 2m
+	InboxSize   int           // queued requests per match before ErrBusy; default 64
+}
+
+func (c Config) withDefaults() Config {
+	if c.MoveTimeout <= 0 {
+		c.MoveTimeout = 30 * time.Second
+	}
+	if c.Grace <= 0 {
+		c.Grace = 30 * time.Second
+	}
+	if c.Linger <= 0 {
+		c.Linger = 2 * time.Minute
+	}
+	if c.InboxSize <= 0 {
+		c.InboxSize = 64
+	}
+	return c
+}
+
+// Status of a match on the wire.
+const (
+	StatusLive     = "live"
+	StatusFinished = "finished"
+	StatusAborted  = "aborted"
+)
+
+// Summary is a match as listed by the HTTP API (PROTOCOL.md MatchSummary).
+type Summary struct {
+	ID         string   `json:"id"`
+	Game       string   `json:"game"`
+	Status     string   `json:"status"`
+	Players    []Player `json:"players"`
+	Winner     *int     `json:"winner"`
+	Reason     string   `json:"reason"`
+	StartedMS  int64    `json:"started_ms"`
+	EndedMS    *int64   `json:"ended_ms"`
+	Spectators int      `json:"spectators"`
+}
+
+// Result is the end of a match, handed to a ResultRecorder.
+type Result struct {
+	MatchID string
+	Game    string
+	Players [2]Player
+	Status  string // StatusFinished or StatusAborted
+	Winner  int    // a seat, or game.NoSeat for a draw or an abort
+	Reason  string
+	Rated   bool
+	Started time.Time
+	Ended   time.Time
+	Moves   int
+}
+
+// RatingChange is one player's rating before and after a match.
+type RatingChange struct {
+	PlayerID string  `json:"player"`
+	Before   float64 `json:"before"`
+	After    float64 `json:"after"`
+}
+
+// ResultRecorder stores a finished match's result and returns the rating
+// changes it caused. A match calls it from a goroutine of its own, so the
+// match never waits on it; match.over follows when it returns.
+type ResultRecorder interface {
+	RecordResult(ctx context.Context, r Result) ([]RatingChange, error)
+}

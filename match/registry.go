@@ -1,0 +1,370 @@
+package match
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/turnbase/turnbase/game"
+)
+
+// Registry holds this process's matches and knows which connections each
+// player has open, so that a new match reaches all of a player's tabs.
+type Registry struct {
+	logger   *slog.Logger   // immutable
+	games    *game.Registry // immutable
+	cfg      Config         // immutable
+	recorder ResultRecorder // immutable; nil: results are not stored
+
+	ctx    context.Context // parent of every match; cancelled by Shutdown
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // match goroutines and result recorders
+
+	mu       sync.Mutex // guards the fields below
+	closed   bool
+	matches  map[string]*Match            // every running match, live or lingering
+	live     map[string]*Match            // player id -> the live match they sit in
+	conns    map[string]map[Conn]struct{} // player id -> open connections
+	watching map[Conn]map[*Match]struct{} // connection -> matches it is subscribed to
+}
+
+// Deps are the registry's optional collaborators.
+type Deps struct {
+	Recorder ResultRecorder // nil: results are not stored
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Config) *Registry {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Registry{
+		logger:   logger,
+		games:    games,
+		cfg:      cfg.withDefaults(),
+		recorder: deps.Recorder,
+		ctx:      ctx,
+		cancel:   cancel,
+		matches:  make(map[string]*Match),
+		live:     make(map[string]*Match),
+		conns:    make(map[string]map[Conn]struct{}),
+		watching: make(map[Conn]map[*Match]struct{}),
+	}
+}
+
+// Start creates and runs a match between two players, seated in the order
+// given, and subscribes every open connection of both players to it; each
+// gets match.found and the first match.state.
+func (r *Registry) Start(ctx context.Context, gameID string, players [2]Player) (string, error) {
+	g, ok := r.games.Lookup(gameID)
+	if !ok {
+		return "", fmt.Errorf("start %q: %w", gameID, ErrUnsupported)
+	}
+	if players[0].ID == "" || players[0].ID == players[1].ID {
+		return "", fmt.Errorf("start %s: players %q and %q: %w", gameID, players[0].ID, players[1].ID, ErrNotAPlayer)
+	}
+	id := newID()
+
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return "", ErrShuttingDown
+	}
+	for _, p := range players {
+		if _, busy := r.live[p.ID]; busy {
+			r.mu.Unlock()
+			return "", fmt.Errorf("start %s for %s: %w", gameID, p.ID, ErrInMatch)
+		}
+	}
+	var initial []Conn
+	for _, p := range players {
+		for c := range r.conns[p.ID] {
+			initial = append(initial, c)
+		}
+	}
+	m := newMatch(r, id, g, players, r.cfg, initial, time.Now())
+	r.matches[id] = m
+	for _, p := range players {
+		r.live[p.ID] = m
+	}
+	for _, c := range initial {
+		r.watchingLocked(c)[m] = struct{}{}
+	}
+	r.wg.Add(1)
+	r.mu.Unlock()
+
+	go func() {
+		defer r.wg.Done()
+		m.run(r.ctx, initial)
+	}()
+	r.logger.Info("match started", "match_id", id, "game", gameID, "seat0", players[0].ID, "seat1", players[1].ID)
+	return id, nil
+}
+
+// Connect records an open connection of a player; matches that start for
+// that player from now on reach it. Spectator connections need no Connect.
+func (r *Registry) Connect(c Conn) {
+	pid := c.PlayerID()
+	if pid == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	set := r.conns[pid]
+	if set == nil {
+		set = make(map[Conn]struct{})
+		r.conns[pid] = set
+	}
+	set[c] = struct{}{}
+}
+
+// Disconnect forgets a closed connection and unsubscribes it from every
+// match. A player whose last connection to a live match goes starts that
+// match's grace period.
+func (r *Registry) Disconnect(c Conn) {
+	r.mu.Lock()
+	if pid := c.PlayerID(); pid != "" {
+		if set := r.conns[pid]; set != nil {
+			delete(set, c)
+			if len(set) == 0 {
+				delete(r.conns, pid)
+			}
+		}
+	}
+	ms := r.watching[c]
+	delete(r.watching, c)
+	r.mu.Unlock()
+
+	for m := range ms {
+		// Not submit: an unwatch must not be lost to a full inbox, or the
+		// player would look connected forever. The match drains its inbox
+		// quickly; a stopped match needs no unwatch.
+		select {
+		case m.inbox <- request{kind: reqUnwatch, conn: c}:
+		case <-m.done:
+		}
+	}
+}
+
+// Watch subscribes c to a match: it gets match.state now and on every
+// change, until Unwatch or Disconnect.
+func (r *Registry) Watch(c Conn, matchID string, reply ReplyFunc) {
+	r.mu.Lock()
+	m := r.matches[matchID]
+	if m != nil {
+		r.watchingLocked(c)[m] = struct{}{}
+	}
+	r.mu.Unlock()
+	if m == nil {
+		reply(ErrNotFound)
+		return
+	}
+	if err := m.submit(request{kind: reqWatch, conn: c, reply: reply}); err != nil {
+		r.unwatched(c, m)
+		reply(err)
+	}
+}
+
+// Unwatch stops c's subscription to a match.
+func (r *Registry) Unwatch(c Conn, matchID string) {
+	r.mu.Lock()
+	m := r.matches[matchID]
+	if m != nil {
+		delete(r.watching[c], m)
+	}
+	r.mu.Unlock()
+	if m != nil {
+		_ = m.submit(request{kind: reqUnwatch, conn: c})
+	}
+}
+
+// Move submits a move for c's player.
+func (r *Registry) Move(c Conn, matchID string, move json.RawMessage, reply ReplyFunc) {
+	r.submit(matchID, request{kind: reqMove, conn: c, move: move, reply: reply})
+}
+
+// Resign concedes the match for c's player.
+func (r *Registry) Resign(c Conn, matchID string, reply ReplyFunc) {
+	r.submit(matchID, request{kind: reqResign, conn: c, reply: reply})
+}
+
+// Rematch offers, or accepts, a rematch of a finished match.
+func (r *Registry) Rematch(c Conn, matchID string, reply ReplyFunc) {
+	r.submit(matchID, request{kind: reqRematch, conn: c, reply: reply})
+}
+
+func (r *Registry) submit(matchID string, req request) {
+	r.mu.Lock()
+	m := r.matches[matchID]
+	r.mu.Unlock()
+	if m == nil {
+		req.reply(ErrNotFound)
+		return
+	}
+	if err := m.submit(req); err != nil {
+		req.reply(err)
+	}
+}
+
+// Active returns the ids of the live matches a player sits in.
+func (r *Registry) Active(playerID string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.live[playerID]; m != nil {
+		return []string{m.id}
+	}
+	return []string{}
+}
+
+// InMatch reports whether a player sits in a live match.
+func (r *Registry) InMatch(playerID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.live[playerID]
+	return ok
+}
+
+// Get returns the summary of a running match.
+func (r *Registry) Get(matchID string) (Summary, bool) {
+	r.mu.Lock()
+	m := r.matches[matchID]
+	r.mu.Unlock()
+	if m == nil {
+		return Summary{}, false
+	}
+	return *m.summary.Load(), true
+}
+
+// List returns the summaries of this process's matches with the given
+// status ("live", or "finished" for those still lingering, aborted ones
+// included), newest first.
+func (r *Registry) List(status string) []Summary {
+	r.mu.Lock()
+	out := make([]Summary, 0, len(r.matches))
+	for _, m := range r.matches {
+		s := m.summary.Load()
+		if (status == StatusLive) == (s.Status == StatusLive) {
+			out = append(out, *s)
+		}
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].StartedMS != out[j].StartedMS {
+			return out[i].StartedMS > out[j].StartedMS
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Counts returns how many matches are live and how many player
+// connections are open.
+func (r *Registry) Counts() (liveMatches, players int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.matches {
+		if m.summary.Load().Status == StatusLive {
+			liveMatches++
+		}
+	}
+	return liveMatches, len(r.conns)
+}
+
+// Shutdown stops every match goroutine and waits for them and for result
+// recorders, or for ctx.
+func (r *Registry) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shut down matches: %w", ctx.Err())
+	}
+}
+
+// watchingLocked returns c's set of matches, creating it. r.mu is held.
+func (r *Registry) watchingLocked(c Conn) map[*Match]struct{} {
+	set := r.watching[c]
+	if set == nil {
+		set = make(map[*Match]struct{})
+		r.watching[c] = set
+	}
+	return set
+}
+
+// unwatched forgets that c watches m (m dropped it, or it could not be
+// queued).
+func (r *Registry) unwatched(c Conn, m *Match) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if set := r.watching[c]; set != nil {
+		delete(set, m)
+		if len(set) == 0 {
+			delete(r.watching, c)
+		}
+	}
+}
+
+// ended frees a match's players to play again. Called by the match's run.
+func (r *Registry) ended(m *Match) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range m.players {
+		if r.live[p.ID] == m {
+			delete(r.live, p.ID)
+		}
+	}
+}
+
+// forget removes a stopped match. Called by run as it returns, with the
+// connections still subscribed.
+func (r *Registry) forget(m *Match, subs map[Conn]sub) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.matches, m.id)
+	for _, p := range m.players {
+		if r.live[p.ID] == m {
+			delete(r.live, p.ID)
+		}
+	}
+	for c := range subs {
+		if set := r.watching[c]; set != nil {
+			delete(set, m)
+			if len(set) == 0 {
+				delete(r.watching, c)
+			}
+		}
+	}
+}
+
+// goRecord runs a result recorder call on a goroutine the registry waits
+// for at shutdown.
+func (r *Registry) goRecord(f func()) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
+}
+
+// newID returns an opaque, unguessable id.
+func newID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("match: crypto/rand failed: " + err.Error())
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
