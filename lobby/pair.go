@@ -62,6 +62,15 @@ func FIFO(queue []Ticket, now time.Time) (pairs [][2]Ticket, rest []Ticket) {
 // pairQueue offers the queue to the policy, takes the pairs it returns out of
 // the queue and returns them in seat order. Run only.
 func (l *Lobby) pairQueue(now time.Time) []Pair {
+	// A queued player who entered a match some other way (a rematch)
+	// leaves the queue rather than being paired into a start that fails.
+	var gone []string
+	for _, t := range l.queue {
+		if l.inMatch(t.PlayerID) {
+			gone = append(gone, t.PlayerID)
+		}
+	}
+	l.dequeue(gone...)
 	if len(l.queue) < 2 {
 		return nil
 	}

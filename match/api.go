@@ -7,6 +7,7 @@ package match
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -115,9 +116,40 @@ type RatingChange struct {
 	After    float64 `json:"after"`
 }
 
-// ResultRecorder stores a finished match's result and returns the rating
-// changes it caused. A match calls it from a goroutine of its own, so the
-// match never waits on it; match.over follows when it returns.
+// ResultRecorder rates a finished match and returns the rating changes it
+// caused. A match calls it from a goroutine of its own, so the match never
+// waits on it; match.over follows when it returns. It must be idempotent:
+// called twice for one match, it applies the ratings once and returns the
+// same changes.
 type ResultRecorder interface {
 	RecordResult(ctx context.Context, r Result) ([]RatingChange, error)
+}
+
+// Journal makes matches durable: a match is recorded before anyone sees
+// it, each accepted move before it is broadcast, and the end before the
+// final state goes out. Each call returns once what it was given is
+// durable; an error means it is not, and the match refuses what it was
+// doing. Implementations batch concurrent calls (group commit).
+type Journal interface {
+	CreateMatch(ctx context.Context, rec Record) error
+	AppendMove(ctx context.Context, matchID string, mv StoredMove) error
+	FinishMatch(ctx context.Context, res Result) error
+}
+
+// Record is a match's identity as stored.
+type Record struct {
+	ID        string
+	Game      string
+	Players   [2]Player
+	Started   time.Time
+	RematchOf string // "" unless this match is a rematch
+}
+
+// StoredMove is one accepted move as stored: Seq counts from 1 within the
+// match, with no gaps.
+type StoredMove struct {
+	Seq  int             `json:"seq"`
+	Seat int             `json:"seat"`
+	Move json.RawMessage `json:"move"`
+	At   time.Time       `json:"-"`
 }

@@ -39,13 +39,14 @@ type sub struct {
 // Match owns one game between two players. Its fields below inbox are owned
 // by run and touched by no other goroutine.
 type Match struct {
-	id      string    // immutable
-	game    game.Game // immutable
-	players [2]Player // immutable
-	started time.Time // immutable
-	cfg     Config    // immutable
-	reg     *Registry // immutable
-	logger  *slog.Logger
+	id        string    // immutable
+	game      game.Game // immutable
+	players   [2]Player // immutable
+	started   time.Time // immutable
+	rematchOf string    // immutable
+	cfg       Config    // immutable
+	reg       *Registry // immutable
+	logger    *slog.Logger
 
 	inbox   chan request  // written by submit and the recorder goroutine, read only by run
 	done    chan struct{} // closed when run returns
@@ -71,34 +72,46 @@ type Match struct {
 	pending    ReplyFunc    // the reply of the request being handled, for a panic to answer
 }
 
-func newMatch(reg *Registry, id string, g game.Game, players [2]Player, cfg Config, initial []Conn, now time.Time) *Match {
+// newMatch returns a match in state, with moves already played (a match
+// resumed after a restart has some), and its clocks starting at now.
+func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves int, cfg Config, now time.Time) *Match {
 	m := &Match{
-		id:      id,
-		game:    g,
-		players: players,
-		started: now,
-		cfg:     cfg,
-		reg:     reg,
-		logger:  reg.logger.With("match_id", id, "game", g.ID()),
-		inbox:   make(chan request, cfg.InboxSize),
-		done:    make(chan struct{}),
-		state:   g.Start(),
-		status:  StatusLive,
-		subs:    make(map[Conn]sub),
+		id:        rec.ID,
+		game:      g,
+		players:   rec.Players,
+		started:   rec.Started,
+		rematchOf: rec.RematchOf,
+		cfg:       cfg,
+		reg:       reg,
+		logger:    reg.logger.With("match_id", rec.ID, "game", g.ID()),
+		inbox:     make(chan request, cfg.InboxSize),
+		done:      make(chan struct{}),
+		state:     state,
+		status:    StatusLive,
+		moves:     moves,
+		phase:     state.Phase(),
+		deadline:  now.Add(cfg.MoveTimeout),
+		subs:      make(map[Conn]sub),
+		version:   1,
 	}
-	m.phase = m.state.Phase()
-	m.deadline = now.Add(cfg.MoveTimeout)
-	for _, c := range initial {
-		m.subscribeLocked(c)
+	for seat := range m.graceEnd {
+		m.graceEnd[seat] = now.Add(cfg.Grace)
 	}
-	for seat := range m.seatConns {
-		if m.seatConns[seat] == 0 {
-			m.graceEnd[seat] = now.Add(cfg.Grace)
-		}
-	}
-	m.version = 1
 	m.publishSummary()
 	return m
+}
+
+// attachLocked subscribes the players' open connections before run
+// starts; each will get match.found ("Locked": the caller owns the match
+// state, as run does later).
+func (m *Match) attachLocked(conns []Conn) {
+	for _, c := range conns {
+		m.subscribeLocked(c)
+	}
+}
+
+func (m *Match) record() Record {
+	return Record{ID: m.id, Game: m.game.ID(), Players: m.players, Started: m.started, RematchOf: m.rematchOf}
 }
 
 // ID returns the match id.
@@ -141,6 +154,10 @@ func (m *Match) run(ctx context.Context, initial []Conn) {
 		}
 	}
 	m.broadcast()
+	if out := m.state.Outcome(); out.Done {
+		// Resumed after a crash between the last move and the end.
+		m.finish(ctx, StatusFinished, out)
+	}
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -231,6 +248,12 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	if j := m.reg.journal; j != nil {
+		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: mv, At: time.Now()}
+		if err := j.AppendMove(ctx, m.id, stored); err != nil {
+			return fmt.Errorf("store move %d of match %s: %w", stored.Seq, m.id, err)
+		}
+	}
 	m.state = next
 	m.moves++
 	if p := next.Phase(); p != m.phase {
@@ -305,6 +328,20 @@ func (m *Match) expire(ctx context.Context, now time.Time) {
 // the recorder in the background, and match.over when it has answered.
 func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	now := time.Now()
+	res := Result{
+		MatchID: m.id, Game: m.game.ID(), Players: m.players,
+		Status: status, Winner: out.Winner, Reason: out.Reason,
+		Rated:   status == StatusFinished,
+		Started: m.started, Ended: now, Moves: m.moves,
+	}
+	if j := m.reg.journal; j != nil {
+		// The end is stored before anyone is told. Should even that fail,
+		// the match ends anyway: the store's spool and the restart path
+		// bring it back as live, and a result is only ever rated once.
+		if err := j.FinishMatch(ctx, res); err != nil {
+			m.logger.Error("store match end", "err", err)
+		}
+	}
 	m.status = status
 	m.outcome = out
 	m.ended = now
@@ -315,12 +352,6 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	m.reg.ended(m)
 	m.logger.Info("match ended", "status", status, "winner", out.Winner, "reason", out.Reason, "moves", m.moves)
 
-	res := Result{
-		MatchID: m.id, Game: m.game.ID(), Players: m.players,
-		Status: status, Winner: out.Winner, Reason: out.Reason,
-		Rated:   status == StatusFinished,
-		Started: m.started, Ended: now, Moves: m.moves,
-	}
 	rec := m.reg.recorder
 	if rec == nil {
 		m.finishOver(nil)
@@ -421,7 +452,7 @@ func (m *Match) askRematch(ctx context.Context, c Conn) error {
 		return nil
 	}
 	// Both asked: the same players again, seats swapped.
-	if _, err := m.reg.Start(ctx, m.game.ID(), [2]Player{m.players[1], m.players[0]}); err != nil {
+	if _, err := m.reg.start(ctx, m.game.ID(), [2]Player{m.players[1], m.players[0]}, m.id); err != nil {
 		m.rematch[seat] = false
 		return err
 	}

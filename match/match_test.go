@@ -119,10 +119,13 @@ var testCfg = Config{MoveTimeout: 30 * time.Second, Grace: 10 * time.Second, Lin
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+func newEnvGames() *game.Registry {
+	return game.NewRegistry(tictactoe.Game{}, rps.Game{}, panicGame{})
+}
+
 func newEnv(t *testing.T, gameID string, deps Deps, cfg Config) *env {
 	t.Helper()
-	games := game.NewRegistry(tictactoe.Game{}, rps.Game{}, panicGame{})
-	reg := NewRegistry(quietLogger(), games, deps, cfg)
+	reg := NewRegistry(quietLogger(), newEnvGames(), deps, cfg)
 	t.Cleanup(func() {
 		if err := reg.Shutdown(context.Background()); err != nil {
 			t.Errorf("shutdown: %v", err)

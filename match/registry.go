@@ -21,7 +21,8 @@ type Registry struct {
 	logger   *slog.Logger   // immutable
 	games    *game.Registry // immutable
 	cfg      Config         // immutable
-	recorder ResultRecorder // immutable; nil: results are not stored
+	recorder ResultRecorder // immutable; nil: results are not rated
+	journal  Journal        // immutable; nil: matches live in memory only
 
 	ctx    context.Context // parent of every match; cancelled by Shutdown
 	cancel context.CancelFunc
@@ -37,7 +38,8 @@ type Registry struct {
 
 // Deps are the registry's optional collaborators.
 type Deps struct {
-	Recorder ResultRecorder // nil: results are not stored
+	Recorder ResultRecorder // nil: results are not rated
+	Journal  Journal        // nil: matches live in memory only
 }
 
 // NewRegistry returns an empty registry.
@@ -48,6 +50,7 @@ func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Confi
 		games:    games,
 		cfg:      cfg.withDefaults(),
 		recorder: deps.Recorder,
+		journal:  deps.Journal,
 		ctx:      ctx,
 		cancel:   cancel,
 		matches:  make(map[string]*Match),
@@ -61,6 +64,10 @@ func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Confi
 // given, and subscribes every open connection of both players to it; each
 // gets match.found and the first match.state.
 func (r *Registry) Start(ctx context.Context, gameID string, players [2]Player) (string, error) {
+	return r.start(ctx, gameID, players, "")
+}
+
+func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, rematchOf string) (string, error) {
 	g, ok := r.games.Lookup(gameID)
 	if !ok {
 		return "", fmt.Errorf("start %q: %w", gameID, ErrUnsupported)
@@ -68,30 +75,94 @@ func (r *Registry) Start(ctx context.Context, gameID string, players [2]Player) 
 	if players[0].ID == "" || players[0].ID == players[1].ID {
 		return "", fmt.Errorf("start %s: players %q and %q: %w", gameID, players[0].ID, players[1].ID, ErrNotAPlayer)
 	}
-	id := newID()
+	now := time.Now()
+	rec := Record{ID: newID(), Game: gameID, Players: players, Started: now, RematchOf: rematchOf}
+	m := newMatch(r, rec, g, g.Start(), 0, r.cfg, now)
+	if err := r.reserve(m); err != nil {
+		return "", fmt.Errorf("start %s: %w", gameID, err)
+	}
+	if r.journal != nil {
+		if err := r.journal.CreateMatch(ctx, rec); err != nil {
+			r.unreserve(m)
+			return "", fmt.Errorf("start %s: %w", gameID, err)
+		}
+	}
+	if err := r.launch(m, true); err != nil {
+		return "", err
+	}
+	r.logger.Info("match started", "match_id", rec.ID, "game", gameID, "seat0", players[0].ID, "seat1", players[1].ID)
+	return rec.ID, nil
+}
 
+// Resume runs a match again after a restart, from its stored record and
+// moves. Its deadline starts afresh, and both players get a fresh grace
+// period to come back.
+func (r *Registry) Resume(rec Record, moves []StoredMove) error {
+	g, ok := r.games.Lookup(rec.Game)
+	if !ok {
+		return fmt.Errorf("resume match %s: %q: %w", rec.ID, rec.Game, ErrUnsupported)
+	}
+	replay := make([]game.Move, len(moves))
+	for i, mv := range moves {
+		if mv.Seq != i+1 {
+			return fmt.Errorf("resume match %s: move %d has seq %d", rec.ID, i+1, mv.Seq)
+		}
+		replay[i] = game.Move{Seat: mv.Seat, Move: mv.Move}
+	}
+	state, err := game.Replay(g, replay)
+	if err != nil {
+		return fmt.Errorf("resume match %s: %w", rec.ID, err)
+	}
+	m := newMatch(r, rec, g, state, len(moves), r.cfg, time.Now())
+	if err := r.reserve(m); err != nil {
+		return fmt.Errorf("resume match %s: %w", rec.ID, err)
+	}
+	return r.launch(m, false)
+}
+
+// reserve registers m and seats its players, unless one is busy.
+func (r *Registry) reserve(m *Match) error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closed {
-		r.mu.Unlock()
-		return "", ErrShuttingDown
+		return ErrShuttingDown
 	}
-	for _, p := range players {
+	for _, p := range m.players {
 		if _, busy := r.live[p.ID]; busy {
-			r.mu.Unlock()
-			return "", fmt.Errorf("start %s for %s: %w", gameID, p.ID, ErrInMatch)
+			return fmt.Errorf("player %s: %w", p.ID, ErrInMatch)
 		}
 	}
-	var initial []Conn
-	for _, p := range players {
-		for c := range r.conns[p.ID] {
-			initial = append(initial, c)
-		}
-	}
-	m := newMatch(r, id, g, players, r.cfg, initial, time.Now())
-	r.matches[id] = m
-	for _, p := range players {
+	r.matches[m.id] = m
+	for _, p := range m.players {
 		r.live[p.ID] = m
 	}
+	return nil
+}
+
+func (r *Registry) unreserve(m *Match) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.forgetLocked(m, nil)
+}
+
+// launch starts m's goroutine; with attach, the players' open connections
+// are subscribed first and get match.found.
+func (r *Registry) launch(m *Match, attach bool) error {
+	r.mu.Lock()
+	if r.closed {
+		r.forgetLocked(m, nil)
+		r.mu.Unlock()
+		return ErrShuttingDown
+	}
+	var initial []Conn
+	if attach {
+		for _, p := range m.players {
+			for c := range r.conns[p.ID] {
+				initial = append(initial, c)
+			}
+		}
+	}
+	m.attachLocked(initial)
 	for _, c := range initial {
 		r.watchingLocked(c)[m] = struct{}{}
 	}
@@ -102,8 +173,7 @@ func (r *Registry) Start(ctx context.Context, gameID string, players [2]Player) 
 		defer r.wg.Done()
 		m.run(r.ctx, initial)
 	}()
-	r.logger.Info("match started", "match_id", id, "game", gameID, "seat0", players[0].ID, "seat1", players[1].ID)
-	return id, nil
+	return nil
 }
 
 // Connect records an open connection of a player; matches that start for
@@ -334,7 +404,13 @@ func (r *Registry) ended(m *Match) {
 func (r *Registry) forget(m *Match, subs map[Conn]sub) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.matches, m.id)
+	r.forgetLocked(m, subs)
+}
+
+func (r *Registry) forgetLocked(m *Match, subs map[Conn]sub) {
+	if r.matches[m.id] == m {
+		delete(r.matches, m.id)
+	}
 	for _, p := range m.players {
 		if r.live[p.ID] == m {
 			delete(r.live, p.ID)

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// config is every setting of the server, in one place. Each is a flag with
+// an environment variable as fallback; the flag wins when both are given.
+type config struct {
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	JWTSecret      string
+	AllowedOrigins string
+	LogFormat      string
+	LogLevel       string
+
+	MoveTimeout  time.Duration
+	Grace        time.Duration
+	Linger       time.Duration
+	ChallengeTTL time.Duration
+
+	HelloTimeout time.Duration
+	PingPeriod   time.Duration
+	PongWait     time.Duration
+	SendQueue    int
+
+	ConnRate       float64
+	ConnBurst      int
+	PlayerRate     float64
+	PlayerBurst    int
+	MaxConnsPerIP  int
+	HandshakeRate  float64
+	HandshakeBurst int
+	HTTPRate       float64
+	HTTPBurst      int
+	TrustedProxies string
+}
+
+// setting ties one flag to its environment variable.
+type setting struct {
+	flag, env string
+	secret    bool
+}
+
+// parseConfig reads flags from args and, for flags not given, the
+// environment through getenv.
+func parseConfig(name string, args []string, getenv func(string) string, usage io.Writer) (config, []setting, *flag.FlagSet, error) {
+	var c config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var settings []setting
+	str := func(p *string, flagName, env, def, help string, secret bool) {
+		fs.StringVar(p, flagName, def, help+" (env "+env+")")
+		settings = append(settings, setting{flagName, env, secret})
+	}
+	dur := func(p *time.Duration, flagName, env string, def time.Duration, help string) {
+		fs.DurationVar(p, flagName, def, help+" (env "+env+")")
+		settings = append(settings, setting{flagName, env, false})
+	}
+	num := func(p *int, flagName, env string, def int, help string) {
+		fs.IntVar(p, flagName, def, help+" (env "+env+")")
+		settings = append(settings, setting{flagName, env, false})
+	}
+	rate := func(p *float64, flagName, env string, def float64, help string) {
+		fs.Float64Var(p, flagName, def, help+" (env "+env+")")
+		settings = append(settings, setting{flagName, env, false})
+	}
+
+	str(&c.Addr, "addr", "TURNBASE_ADDR", ":8080", "address to listen on", false)
+	str(&c.DataDir, "data", "TURNBASE_DATA", "./data", "data folder (secrets, embedded PostgreSQL, spool)", false)
+	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty starts an embedded PostgreSQL in the data folder", true)
+	str(&c.JWTSecret, "jwt-secret", "TURNBASE_JWT_SECRET", "", "HS256 token secret; empty generates one and keeps it in the data folder", true)
+	str(&c.AllowedOrigins, "allowed-origins", "TURNBASE_ALLOWED_ORIGINS", "", "comma-separated extra browser origins allowed to open /ws (scheme://host[:port])", false)
+	str(&c.LogFormat, "log-format", "TURNBASE_LOG_FORMAT", "text", "log format: text or json", false)
+	str(&c.LogLevel, "log-level", "TURNBASE_LOG_LEVEL", "info", "log level: debug, info, warn or error", false)
+
+	dur(&c.MoveTimeout, "move-timeout", "TURNBASE_MOVE_TIMEOUT", 30*time.Second, "time for a move (an rps round)")
+	dur(&c.Grace, "grace", "TURNBASE_GRACE", 30*time.Second, "time a disconnected player has to come back")
+	dur(&c.Linger, "linger", "TURNBASE_LINGER", 2*time.Minute, "how long a finished match stays open for rematch")
+	dur(&c.ChallengeTTL, "challenge-ttl", "TURNBASE_CHALLENGE_TTL", 10*time.Minute, "how long a challenge code is valid")
+
+	dur(&c.HelloTimeout, "hello-timeout", "TURNBASE_HELLO_TIMEOUT", 5*time.Second, "time a new socket has to send hello")
+	dur(&c.PingPeriod, "ping-period", "TURNBASE_PING_PERIOD", 25*time.Second, "how often the server pings a socket")
+	dur(&c.PongWait, "pong-wait", "TURNBASE_PONG_WAIT", 60*time.Second, "a socket silent this long is closed")
+	num(&c.SendQueue, "send-queue", "TURNBASE_SEND_QUEUE", 256, "frames queued per socket before it is dropped as too slow")
+
+	rate(&c.ConnRate, "conn-rate", "TURNBASE_CONN_RATE", 20, "messages per second per socket")
+	num(&c.ConnBurst, "conn-burst", "TURNBASE_CONN_BURST", 40, "message burst per socket")
+	rate(&c.PlayerRate, "player-rate", "TURNBASE_PLAYER_RATE", 40, "messages per second per player, all sockets together")
+	num(&c.PlayerBurst, "player-burst", "TURNBASE_PLAYER_BURST", 80, "message burst per player")
+	num(&c.MaxConnsPerIP, "max-conns-per-ip", "TURNBASE_MAX_CONNS_PER_IP", 64, "open sockets per client address")
+	rate(&c.HandshakeRate, "handshake-rate", "TURNBASE_HANDSHAKE_RATE", 10, "socket handshakes per second per client address")
+	num(&c.HandshakeBurst, "handshake-burst", "TURNBASE_HANDSHAKE_BURST", 40, "handshake burst per client address")
+	rate(&c.HTTPRate, "http-rate", "TURNBASE_HTTP_RATE", 20, "API requests per second per client address")
+	num(&c.HTTPBurst, "http-burst", "TURNBASE_HTTP_BURST", 60, "API request burst per client address")
+	str(&c.TrustedProxies, "trusted-proxies", "TURNBASE_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed", false)
+
+	if err := fs.Parse(args); err != nil {
+		return c, nil, nil, err
+	}
+	if fs.NArg() > 0 {
+		return c, nil, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range settings {
+		if given[s.flag] {
+			continue
+		}
+		if v := getenv(s.env); v != "" {
+			if err := fs.Set(s.flag, v); err != nil {
+				return c, nil, nil, fmt.Errorf("%s=%q: %w", s.env, v, err)
+			}
+		}
+	}
+	return c, settings, fs, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
+	}
+	for name, d := range map[string]time.Duration{
+		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL,
+		"hello-timeout": c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %s", name, d))
+		}
+	}
+	if c.PingPeriod >= c.PongWait {
+		errs = append(errs, fmt.Errorf("ping-period (%s) must be shorter than pong-wait (%s)", c.PingPeriod, c.PongWait))
+	}
+	for name, n := range map[string]float64{
+		"send-queue": float64(c.SendQueue), "conn-rate": c.ConnRate, "conn-burst": float64(c.ConnBurst),
+		"player-rate": c.PlayerRate, "player-burst": float64(c.PlayerBurst), "max-conns-per-ip": float64(c.MaxConnsPerIP),
+		"handshake-rate": c.HandshakeRate, "handshake-burst": float64(c.HandshakeBurst),
+		"http-rate": c.HTTPRate, "http-burst": float64(c.HTTPBurst),
+	} {
+		if n <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// printConfig writes every setting, secrets masked, one per line.
+func printConfig(w io.Writer, fs *flag.FlagSet, settings []setting) {
+	secret := map[string]bool{}
+	for _, s := range settings {
+		secret[s.flag] = s.secret
+	}
+	var lines []string
+	fs.VisitAll(func(f *flag.Flag) {
+		v := f.Value.String()
+		if secret[f.Name] && v != "" {
+			v = mask(f.Name, v)
+		}
+		lines = append(lines, fmt.Sprintf("  %-18s %s", f.Name, v))
+	})
+	sort.Strings(lines)
+	fmt.Fprintln(w, "turnbase configuration:")
+	fmt.Fprintln(w, strings.Join(lines, "\n"))
+}
+
+// mask hides a secret; for a database URL it keeps all but the password.
+func mask(name, v string) string {
+	if name == "database-url" {
+		if at := strings.LastIndex(v, "@"); at > 0 {
+			if colon := strings.Index(v[:at], "://"); colon >= 0 {
+				user := v[colon+3 : at]
+				if i := strings.Index(user, ":"); i >= 0 {
+					return v[:colon+3] + user[:i] + ":*****" + v[at:]
+				}
+			}
+		}
+		return v
+	}
+	return "*****"
+}

@@ -1,0 +1,411 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// lockedBuffer collects the server's output for the test to show on failure.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// server is a turnbase started through run, as main starts it.
+type server struct {
+	t    *testing.T
+	base string // http://127.0.0.1:port
+	ws   string // ws://127.0.0.1:port/ws
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// startServer runs the server with env on top of short test defaults and
+// stops it when the test ends.
+func startServer(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	vars := map[string]string{
+		"TURNBASE_DATA":         t.TempDir(),
+		"TURNBASE_MOVE_TIMEOUT": "10s",
+		"TURNBASE_GRACE":        "10s",
+		"TURNBASE_LOG_LEVEL":    "warn",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "-addr", addr}, func(k string) string { return vars[k] }, out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("server did not stop")
+		}
+		if t.Failed() {
+			t.Logf("server output:\n%s", out.String())
+		}
+	})
+	s := &server{t: t, base: "http://" + addr, ws: "ws://" + addr + "/ws"}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v\n%s", err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// guest signs up a guest and returns its token and player id.
+func (s *server) guest(name string) (token, id string) {
+	s.t.Helper()
+	resp, err := http.Post(s.base+"/api/auth/guest", "application/json", strings.NewReader(`{"name":"`+name+`"}`))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Token  string `json:"token"`
+		Player struct {
+			ID string `json:"id"`
+		} `json:"player"`
+	}
+	if resp.StatusCode != 201 {
+		b, _ := io.ReadAll(resp.Body)
+		s.t.Fatalf("guest %s: %d %s", name, resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		s.t.Fatal(err)
+	}
+	return body.Token, body.Player.ID
+}
+
+type frame map[string]any
+
+// client is one WebSocket connection; a goroutine reads frames into a
+// channel so tests can wait for the one they expect.
+type client struct {
+	t      *testing.T
+	name   string
+	conn   *websocket.Conn
+	frames chan frame
+	closed chan struct{}
+
+	mu        sync.Mutex
+	closeCode int
+	seen      []string // every raw frame, for leak checks
+}
+
+func (s *server) dial(name, token string) *client {
+	s.t.Helper()
+	c := s.dialRaw(name)
+	hello := frame{"type": "hello", "v": 1}
+	if token != "" {
+		hello["token"] = token
+	}
+	c.send(hello)
+	c.expect("welcome", nil)
+	return c
+}
+
+func (s *server) dialRaw(name string) *client {
+	s.t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial(s.ws, nil)
+	if err != nil {
+		s.t.Fatalf("dial %s: %v", name, err)
+	}
+	c := &client{t: s.t, name: name, conn: conn, frames: make(chan frame, 1024), closed: make(chan struct{})}
+	go c.readLoop()
+	s.t.Cleanup(c.close)
+	return c
+}
+
+func (c *client) readLoop() {
+	defer close(c.closed)
+	for {
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if asClose(err, &ce) {
+				c.mu.Lock()
+				c.closeCode = ce.Code
+				c.mu.Unlock()
+			}
+			return
+		}
+		var f frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			c.t.Errorf("%s: server sent invalid JSON %q", c.name, data)
+			continue
+		}
+		c.mu.Lock()
+		c.seen = append(c.seen, string(data))
+		c.mu.Unlock()
+		select {
+		case c.frames <- f:
+		default:
+			c.t.Errorf("%s: test client buffer full", c.name)
+		}
+	}
+}
+
+func asClose(err error, ce **websocket.CloseError) bool {
+	e, ok := err.(*websocket.CloseError)
+	if ok {
+		*ce = e
+	}
+	return ok
+}
+
+func (c *client) close() {
+	c.conn.Close()
+	<-c.closed
+}
+
+func (c *client) send(f frame) {
+	c.t.Helper()
+	if err := c.conn.WriteJSON(f); err != nil {
+		c.t.Fatalf("%s: send %v: %v", c.name, f, err)
+	}
+}
+
+// expect waits for the next frame of type typ for which ok (if given)
+// holds, skipping others.
+func (c *client) expect(typ string, ok func(frame) bool) frame {
+	c.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case f := <-c.frames:
+			if f["type"] == typ && (ok == nil || ok(f)) {
+				return f
+			}
+			if f["type"] == "error" && typ != "error" {
+				c.t.Logf("%s: unexpected error frame %v", c.name, f)
+			}
+		case <-c.closed:
+			c.t.Fatalf("%s: connection closed (code %d) while waiting for %s", c.name, c.closeCode, typ)
+		case <-timeout:
+			c.t.Fatalf("%s: no %s frame in time", c.name, typ)
+		}
+	}
+}
+
+// expectError sends f and waits for the error answering it.
+func (c *client) expectError(f frame, code string) {
+	c.t.Helper()
+	id := fmt.Sprintf("r%d", time.Now().UnixNano()%1e9)
+	f["id"] = id
+	c.send(f)
+	got := c.expect("error", func(g frame) bool { return g["re"] == id })
+	if got["code"] != code {
+		c.t.Errorf("%s: %v answered %v, want code %s", c.name, f, got, code)
+	}
+}
+
+func (c *client) rawSeen() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.seen, "\n")
+}
+
+func (c *client) closeCodeWait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-c.closed:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s: not closed", c.name)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeCode
+}
+
+func num(v any) int {
+	f, _ := v.(float64)
+	return int(f)
+}
+
+// pair queues two players for a game and returns their clients in seat
+// order with the match id.
+func pair(t *testing.T, s *server, gameID string) (seat0, seat1 *client, matchID string) {
+	t.Helper()
+	ta, _ := s.guest("alice")
+	tb, _ := s.guest("bob")
+	a, b := s.dial("alice", ta), s.dial("bob", tb)
+	a.send(frame{"type": "queue.join", "game": gameID, "id": "q1"})
+	a.expect("queue.joined", func(f frame) bool { return f["re"] == "q1" && f["game"] == gameID })
+	b.send(frame{"type": "queue.join", "game": gameID})
+	fa := a.expect("match.found", nil)
+	fb := b.expect("match.found", nil)
+	if fa["match"] != fb["match"] || fa["you"] == fb["you"] {
+		t.Fatalf("match.found mismatch: %v / %v", fa, fb)
+	}
+	a.expect("match.state", nil)
+	b.expect("match.state", nil)
+	if num(fa["you"]) == 0 {
+		return a, b, fa["match"].(string)
+	}
+	return b, a, fa["match"].(string)
+}
+
+func TestPlayTicTacToeWithSpectator(t *testing.T) {
+	s := startServer(t, nil)
+	x, o, id := pair(t, s, "tictactoe")
+	spec := s.dial("spectator", "")
+	spec.send(frame{"type": "match.watch", "match": id})
+	spec.expect("match.state", func(f frame) bool { return f["you"] == nil })
+
+	resp, err := http.Get(s.base + "/api/matches?status=live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []map[string]any
+	json.NewDecoder(resp.Body).Decode(&live)
+	resp.Body.Close()
+	if len(live) != 1 || live[0]["id"] != id {
+		t.Fatalf("live matches = %v", live)
+	}
+
+	moves := []struct {
+		c    *client
+		cell int
+	}{{x, 4}, {o, 0}, {x, 2}, {o, 6}, {x, 3}, {o, 5}, {x, 1}, {o, 7}, {x, 8}}
+	version := 0
+	for i, mv := range moves {
+		mv.c.send(frame{"type": "match.move", "match": id, "move": frame{"cell": mv.cell}})
+		st := spec.expect("match.state", func(f frame) bool {
+			return num(f["state"].(map[string]any)["moves"]) == i+1
+		})
+		if v := num(st["version"]); v <= version {
+			t.Errorf("version went %d -> %d", version, v)
+		} else {
+			version = v
+		}
+		if board := st["state"].(map[string]any)["board"].([]any); board[mv.cell] == "" {
+			t.Errorf("move %d not on the spectator's board: %v", i, board)
+		}
+	}
+	over := spec.expect("match.over", nil)
+	if over["result"] != "draw" || over["reason"] != "board_full" || over["winner"] != nil {
+		t.Errorf("over = %v", over)
+	}
+	x.expect("match.over", nil)
+	o.expect("match.over", nil)
+}
+
+func TestPlayRPSHiddenUntilReveal(t *testing.T) {
+	s := startServer(t, nil)
+	p0, p1, id := pair(t, s, "rps")
+	spec := s.dial("spectator", "")
+	spec.send(frame{"type": "match.watch", "match": id})
+	spec.expect("match.state", nil)
+
+	rounds := [][2]string{{"rock", "rock"}, {"paper", "rock"}, {"scissors", "rock"}, {"scissors", "paper"}}
+	for r, ch := range rounds {
+		p0.send(frame{"type": "match.move", "match": id, "move": frame{"choice": ch[0]}})
+		// Everyone sees that seat 0 has chosen, nobody but seat 0 what.
+		st := p1.expect("match.state", func(f frame) bool {
+			c := f["state"].(map[string]any)["chosen"].([]any)
+			return c[0] == true
+		})
+		if st["state"].(map[string]any)["mine"] != nil {
+			t.Fatalf("round %d: opponent sees mine=%v", r+1, st["state"])
+		}
+		spec.expect("match.state", func(f frame) bool {
+			return f["state"].(map[string]any)["chosen"].([]any)[0] == true
+		})
+		leak := fmt.Sprintf(`"%s"`, ch[0])
+		openRound := fmt.Sprintf(`"round":%d`, len(rounds)) // not used for matching
+		_ = openRound
+		for name, c := range map[string]*client{"opponent": p1, "spectator": spec} {
+			frames := c.rawSeen()
+			// Only revealed rounds may name a choice; count occurrences.
+			if strings.Count(frames, leak) > 0 && !revealedBefore(frames, ch[0], r) {
+				t.Fatalf("round %d: %s saw hidden %s", r+1, name, ch[0])
+			}
+		}
+		p1.send(frame{"type": "match.move", "match": id, "move": frame{"choice": ch[1]}})
+		spec.expect("match.state", func(f frame) bool {
+			return len(f["state"].(map[string]any)["rounds"].([]any)) == r+1
+		})
+	}
+	over := spec.expect("match.over", nil)
+	if over["result"] != "win" || over["winner"] != 0.0 || over["reason"] != "rounds" {
+		t.Errorf("over = %v", over)
+	}
+}
+
+// revealedBefore reports whether choice appears in a revealed round that
+// precedes round r (0-based), so its presence in frames is legitimate.
+func revealedBefore(frames, choice string, r int) bool {
+	for _, line := range strings.Split(frames, "\n") {
+		var f struct {
+			State struct {
+				Rounds []struct {
+					Choices []string `json:"choices"`
+				} `json:"rounds"`
+				Mine *string `json:"mine"`
+			} `json:"state"`
+		}
+		if json.Unmarshal([]byte(line), &f) != nil {
+			continue
+		}
+		for i, rd := range f.State.Rounds {
+			if i < r && (rd.Choices[0] == choice || rd.Choices[1] == choice) {
+				return true
+			}
+		}
+	}
+	return false
+}
