@@ -1,0 +1,607 @@
+package leaderboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/turnbase/turnbase/match"
+)
+
+// Journal errors.
+var (
+	// ErrUnavailable: the database cannot be reached, so no new match may
+	// start (matches in progress go on through the spool).
+	ErrUnavailable = errors.New("database unavailable")
+	// ErrNotOwner: this process no longer holds the match's lease.
+	ErrNotOwner = errors.New("match is owned by another process")
+	// ErrClosed: the journal has stopped.
+	ErrClosed = errors.New("journal closed")
+)
+
+// JournalConfig tunes a Journal. Zero fields take the defaults.
+type JournalConfig struct {
+	// Owner names this process in matches.owner. It must be unique among
+	// the processes sharing the database and stable across restarts of
+	// this one (cmd keeps it in the data folder), so that a restarted
+	// process takes its own matches back at once.
+	Owner string
+	// Lease is how long a match stays this process's without renewal;
+	// renewed every Lease/3. Default 60s.
+	Lease time.Duration
+	// SpoolPath is the append-only file that takes writes while the
+	// database is unreachable. Required.
+	SpoolPath string
+	// MaxBatch bounds the writes committed in one transaction. Default 512.
+	MaxBatch int
+	// WriteTimeout bounds one database transaction; past it the database
+	// counts as unreachable. Default 2s.
+	WriteTimeout time.Duration
+	// RetryEvery is how often a spooling journal tries the database again.
+	// Default 1s.
+	RetryEvery time.Duration
+	// OnReplayed is called (from the writer goroutine) after the spool has
+	// been replayed into the database, e.g. to rate the results it held.
+	OnReplayed func()
+}
+
+func (c JournalConfig) withDefaults() JournalConfig {
+	if c.Lease <= 0 {
+		c.Lease = time.Minute
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 512
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 2 * time.Second
+	}
+	if c.RetryEvery <= 0 {
+		c.RetryEvery = time.Second
+	}
+	return c
+}
+
+// Journal makes matches durable in PostgreSQL (match.Journal). One writer
+// goroutine commits the writes of many matches in one transaction (group
+// commit): while a transaction commits, the next batch gathers, so a busy
+// server writes in big batches and an idle one at once. When the database
+// cannot be reached, writes go to an fsynced local spool instead and are
+// replayed, in order and idempotently, when it answers again.
+type Journal struct {
+	pool   *pgxpool.Pool // immutable
+	logger *slog.Logger  // immutable
+	cfg    JournalConfig // immutable
+
+	ops  chan *op      // to the writer
+	done chan struct{} // closed when Run returns
+
+	healthy atomic.Bool // false while spooling; read by readiness and CreateMatch
+	stats   journalStats
+
+	// Owned by Run.
+	spool    *spool
+	spooling bool
+}
+
+// journalStats are counters for metrics; safe from any goroutine.
+type journalStats struct {
+	batches  atomic.Int64
+	ops      atomic.Int64
+	spooled  atomic.Int64
+	replayed atomic.Int64
+}
+
+type opKind uint8
+
+const (
+	opCreate opKind = iota + 1
+	opMove
+	opFinish
+)
+
+// op is one write waiting for the writer. Its fields are also the spool's
+// record format.
+type op struct {
+	Kind    opKind            `json:"k"`
+	Record  *match.Record     `json:"r,omitempty"`
+	MatchID string            `json:"m,omitempty"`
+	Move    *match.StoredMove `json:"mv,omitempty"`
+	MoveAt  int64             `json:"at,omitempty"` // Move.At in Unix microseconds
+	Result  *match.Result     `json:"res,omitempty"`
+
+	done chan error // buffered(1); nil for replayed records
+}
+
+// NewJournal returns a journal; Run must be running for its writes to
+// complete. It opens the spool and reports unhealthy until Run has
+// replayed any spool left from an earlier run.
+func NewJournal(pool *pgxpool.Pool, logger *slog.Logger, cfg JournalConfig) (*Journal, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Owner == "" || cfg.SpoolPath == "" {
+		return nil, errors.New("journal: Owner and SpoolPath are required")
+	}
+	sp, err := openSpool(cfg.SpoolPath)
+	if err != nil {
+		return nil, err
+	}
+	j := &Journal{
+		pool:   pool,
+		logger: logger,
+		cfg:    cfg,
+		ops:    make(chan *op, 4*cfg.MaxBatch),
+		done:   make(chan struct{}),
+		spool:  sp,
+	}
+	j.spooling = !sp.empty()
+	j.healthy.Store(!j.spooling)
+	return j, nil
+}
+
+// Healthy reports whether writes reach the database (not the spool).
+func (j *Journal) Healthy() bool { return j.healthy.Load() }
+
+// Ready returns nil when writes reach the database, for /readyz.
+func (j *Journal) Ready(ctx context.Context) error {
+	if !j.Healthy() {
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// CreateMatch stores a new live match owned by this process. It refuses
+// while the database is unreachable: no new match starts then.
+func (j *Journal) CreateMatch(ctx context.Context, rec match.Record) error {
+	if !j.Healthy() {
+		return fmt.Errorf("create match %s: %w", rec.ID, ErrUnavailable)
+	}
+	return j.submit(ctx, &op{Kind: opCreate, Record: &rec})
+}
+
+// AppendMove stores an accepted move; it returns once the move is durable
+// in the database or the spool.
+func (j *Journal) AppendMove(ctx context.Context, matchID string, mv match.StoredMove) error {
+	return j.submit(ctx, &op{Kind: opMove, MatchID: matchID, Move: &mv, MoveAt: mv.At.UnixMicro()})
+}
+
+// FinishMatch stores the end of a match.
+func (j *Journal) FinishMatch(ctx context.Context, res match.Result) error {
+	return j.submit(ctx, &op{Kind: opFinish, MatchID: res.MatchID, Result: &res})
+}
+
+func (j *Journal) submit(ctx context.Context, o *op) error {
+	o.done = make(chan error, 1)
+	select {
+	case j.ops <- o:
+	case <-j.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-j.done:
+		// Run may have answered just before it returned.
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		// The write may still land; a retry is idempotent.
+		return ctx.Err()
+	}
+}
+
+// Run is the writer. It returns when ctx is done, after answering every
+// write it took.
+func (j *Journal) Run(ctx context.Context) error {
+	defer close(j.done)
+	defer j.spool.close()
+	if j.spooling {
+		j.tryReplay(ctx)
+	}
+	retry := time.NewTicker(j.cfg.RetryEvery)
+	defer retry.Stop()
+	renew := time.NewTicker(j.cfg.Lease / 3)
+	defer renew.Stop()
+
+	batch := make([]*op, 0, j.cfg.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			j.failPending(ErrClosed)
+			return nil
+		case <-retry.C:
+			if j.spooling {
+				j.tryReplay(ctx)
+			}
+			continue
+		case <-renew.C:
+			if !j.spooling {
+				j.renewLeases(ctx)
+			}
+			continue
+		case o := <-j.ops:
+			batch = append(batch[:0], o)
+		}
+	gather:
+		for len(batch) < j.cfg.MaxBatch {
+			select {
+			case o := <-j.ops:
+				batch = append(batch, o)
+			default:
+				break gather
+			}
+		}
+		j.write(ctx, batch)
+	}
+}
+
+// failPending answers writes still queued at shutdown.
+func (j *Journal) failPending(err error) {
+	for {
+		select {
+		case o := <-j.ops:
+			o.done <- err
+		default:
+			return
+		}
+	}
+}
+
+// write makes batch durable and answers each op.
+func (j *Journal) write(ctx context.Context, batch []*op) {
+	j.stats.batches.Add(1)
+	j.stats.ops.Add(int64(len(batch)))
+	if !j.spooling {
+		err := j.commit(ctx, batch)
+		if err == nil {
+			answer(batch, nil)
+			return
+		}
+		if !unreachable(err) {
+			// Some op is refused by the database itself (a lost lease, a
+			// constraint): write them one by one so only that one fails.
+			for _, o := range batch {
+				o.done <- j.commit(ctx, []*op{o})
+			}
+			return
+		}
+		j.logger.Warn("database unreachable; spooling writes locally", "err", err)
+		j.spooling = true
+		j.healthy.Store(false)
+	}
+	for _, o := range batch {
+		if o.Kind == opCreate {
+			o.done <- fmt.Errorf("create match %s: %w", o.Record.ID, ErrUnavailable)
+		}
+	}
+	if err := j.spool.append(batch); err != nil {
+		j.logger.Error("spool write failed", "err", err)
+		answer(batch, fmt.Errorf("spool: %w", err))
+		return
+	}
+	j.stats.spooled.Add(int64(len(batch)))
+	for _, o := range batch {
+		if o.Kind != opCreate {
+			o.done <- nil
+		}
+	}
+}
+
+func answer(batch []*op, err error) {
+	for _, o := range batch {
+		o.done <- err
+	}
+}
+
+// commit writes ops in one transaction.
+func (j *Journal) commit(ctx context.Context, ops []*op) error {
+	ctx, cancel := context.WithTimeout(ctx, j.cfg.WriteTimeout)
+	defer cancel()
+	return pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		return j.apply(ctx, tx, ops, false)
+	})
+}
+
+// apply runs the statements for ops inside tx. Replaying (from the spool)
+// tolerates writes that already landed.
+func (j *Journal) apply(ctx context.Context, tx pgx.Tx, ops []*op, replaying bool) error {
+	var (
+		creates  []*op
+		moveIDs  []string
+		moveSeqs []int32
+		seats    []int16
+		moves    []string
+		ats      []time.Time
+		finishes []*op
+	)
+	for _, o := range ops {
+		switch o.Kind {
+		case opCreate:
+			creates = append(creates, o)
+		case opMove:
+			moveIDs = append(moveIDs, o.MatchID)
+			moveSeqs = append(moveSeqs, int32(o.Move.Seq))
+			seats = append(seats, int16(o.Move.Seat))
+			moves = append(moves, string(o.Move.Move))
+			ats = append(ats, time.UnixMicro(o.MoveAt))
+		case opFinish:
+			finishes = append(finishes, o)
+		}
+	}
+	for _, o := range creates {
+		if err := j.insertMatch(ctx, tx, o.Record); err != nil {
+			return err
+		}
+	}
+	if len(moveIDs) > 0 {
+		// Insert the moves, then advance each match's last_seq where this
+		// process owns it. A move stored earlier (a replay) is kept as it
+		// was; last_seq never goes back.
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO match_moves (match_id, seq, seat, move, at)
+			SELECT id, seq, seat, mv::jsonb, at
+			FROM unnest($1::text[], $2::int[], $3::smallint[], $4::text[], $5::timestamptz[]) AS v(id, seq, seat, mv, at)
+			ON CONFLICT (match_id, seq) DO NOTHING`,
+			moveIDs, moveSeqs, seats, moves, ats); err != nil {
+			return fmt.Errorf("insert moves: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE matches m SET last_seq = greatest(m.last_seq, v.seq)
+			FROM unnest($1::text[], $2::int[]) AS v(id, seq)
+			WHERE m.id = v.id AND m.owner = $3 AND m.status = 'live'`,
+			moveIDs, moveSeqs, j.cfg.Owner)
+		if err != nil {
+			return fmt.Errorf("advance matches: %w", err)
+		}
+		if int(tag.RowsAffected()) != len(moveIDs) && !replaying {
+			return fmt.Errorf("store moves: %d of %d matches not live here: %w", len(moveIDs)-int(tag.RowsAffected()), len(moveIDs), ErrNotOwner)
+		}
+	}
+	for _, o := range finishes {
+		if err := j.endMatch(ctx, tx, o.Result, replaying); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *Journal) insertMatch(ctx context.Context, tx pgx.Tx, rec *match.Record) error {
+	// Players normally exist (accounts create them); a token from before
+	// a database reset would not, so make sure, as guests.
+	for _, p := range rec.Players {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO players (id, name, guest) VALUES ($1, $2, true)
+			ON CONFLICT (id) DO NOTHING`, p.ID, p.Name); err != nil {
+			return fmt.Errorf("ensure player %s: %w", p.ID, err)
+		}
+	}
+	var rematchOf *string
+	if rec.RematchOf != "" {
+		rematchOf = &rec.RematchOf
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO matches (id, game, seat0, seat1, rated, rematch_of, started_at, owner, lease_until)
+		VALUES ($1, $2, $3, $4, true, $5, $6, $7, now() + $8::interval)
+		ON CONFLICT (id) DO NOTHING`,
+		rec.ID, rec.Game, rec.Players[0].ID, rec.Players[1].ID, rematchOf, rec.Started, j.cfg.Owner, j.cfg.Lease)
+	if err != nil {
+		return fmt.Errorf("insert match %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+func (j *Journal) endMatch(ctx context.Context, tx pgx.Tx, res *match.Result, replaying bool) error {
+	var winner *int16
+	if res.Winner == 0 || res.Winner == 1 {
+		w := int16(res.Winner)
+		winner = &w
+	}
+	tag, err := tx.Exec(ctx, `
+		UPDATE matches SET status = $2, ended_at = $3, winner = $4, reason = $5, rated = $6,
+			owner = NULL, lease_until = NULL, deadline_at = NULL
+		WHERE id = $1 AND status = 'live' AND (owner = $7 OR $8)`,
+		res.MatchID, res.Status, res.Ended, winner, res.Reason, res.Rated, j.cfg.Owner, replaying)
+	if err != nil {
+		return fmt.Errorf("end match %s: %w", res.MatchID, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	// Ended already (a retried write), or not ours.
+	var status string
+	var owner *string
+	err = tx.QueryRow(ctx, `SELECT status, owner FROM matches WHERE id = $1`, res.MatchID).Scan(&status, &owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("end match %s: no such match", res.MatchID)
+	case err != nil:
+		return fmt.Errorf("end match %s: %w", res.MatchID, err)
+	case status != match.StatusLive:
+		return nil
+	default:
+		return fmt.Errorf("end match %s: %w", res.MatchID, ErrNotOwner)
+	}
+}
+
+// Recover replays a spool left by an earlier run, before Run starts and
+// before Claim loads live matches. It fails if the database does not answer.
+func (j *Journal) Recover(ctx context.Context) error {
+	if !j.spooling {
+		return nil
+	}
+	j.tryReplay(ctx)
+	if j.spooling {
+		return fmt.Errorf("replay spool %s: %w", j.cfg.SpoolPath, ErrUnavailable)
+	}
+	return nil
+}
+
+// tryReplay writes the spool into the database if it answers, then
+// returns to writing there directly. Run only (or Recover before Run).
+func (j *Journal) tryReplay(ctx context.Context) {
+	recs, err := j.spool.read()
+	if err != nil {
+		j.logger.Error("read spool", "err", err)
+		return
+	}
+	const chunk = 500
+	for start := 0; start < len(recs); start += chunk {
+		part := recs[start:min(start+chunk, len(recs))]
+		err := j.replay(ctx, part)
+		if err != nil && !unreachable(err) {
+			// A record the database refuses would block the spool
+			// forever: replay one by one, and set refused ones aside.
+			for _, o := range part {
+				err = j.replay(ctx, []*op{o})
+				if err != nil && !unreachable(err) {
+					j.logger.Error("replay spool: record refused; kept in the rejected file", "match_id", o.MatchID, "kind", o.Kind, "err", err)
+					if rerr := j.spool.reject(o); rerr != nil {
+						j.logger.Error("keep rejected spool record", "err", rerr)
+						return
+					}
+					err = nil
+				}
+				if err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			return // unreachable again: try later
+		}
+	}
+	if err := j.spool.truncate(); err != nil {
+		j.logger.Error("truncate spool", "err", err)
+		return
+	}
+	j.stats.replayed.Add(int64(len(recs)))
+	if len(recs) > 0 {
+		j.logger.Info("database reachable; spool replayed", "records", len(recs))
+	}
+	j.spooling = false
+	j.healthy.Store(true)
+	if j.cfg.OnReplayed != nil {
+		j.cfg.OnReplayed()
+	}
+}
+
+func (j *Journal) replay(ctx context.Context, recs []*op) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*j.cfg.WriteTimeout)
+	defer cancel()
+	return pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		return j.apply(ctx, tx, recs, true)
+	})
+}
+
+// renewLeases extends this process's hold on its live matches.
+func (j *Journal) renewLeases(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, j.cfg.WriteTimeout)
+	defer cancel()
+	if _, err := j.pool.Exec(ctx, `
+		UPDATE matches SET lease_until = now() + $2::interval
+		WHERE owner = $1 AND status = 'live'`, j.cfg.Owner, j.cfg.Lease); err != nil {
+		j.logger.Warn("renew match leases", "err", err)
+	}
+}
+
+// unreachable reports whether err means the database could not be reached
+// (as opposed to refusing a statement).
+func unreachable(err error) bool {
+	if errors.Is(err, ErrNotOwner) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case len(pgErr.Code) >= 2 && pgErr.Code[:2] == "08": // connection exception
+			return true
+		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutdown, crash, starting up
+			return true
+		}
+		return false
+	}
+	return true // network errors, timeouts, a closed pool
+}
+
+// Resumable is a live match this process took over, with its moves.
+type Resumable struct {
+	Record match.Record
+	Moves  []match.StoredMove
+}
+
+// Claim takes over the live matches this process may run (its own, and
+// those whose owner's lease ran out) and loads them for match.Registry.Resume.
+// It is called at start, after any spool was replayed.
+func (j *Journal) Claim(ctx context.Context) ([]Resumable, error) {
+	rows, err := j.pool.Query(ctx, `
+		UPDATE matches m SET owner = $1, lease_until = now() + $2::interval
+		FROM players p0, players p1
+		WHERE m.status = 'live' AND (m.owner = $1 OR m.owner IS NULL OR m.lease_until < now())
+			AND p0.id = m.seat0 AND p1.id = m.seat1
+		RETURNING m.id, m.game, m.started_at, coalesce(m.rematch_of, ''),
+			p0.id, p0.name, p1.id, p1.name`, j.cfg.Owner, j.cfg.Lease)
+	if err != nil {
+		return nil, fmt.Errorf("claim live matches: %w", err)
+	}
+	var out []Resumable
+	for rows.Next() {
+		var r Resumable
+		rec := &r.Record
+		if err := rows.Scan(&rec.ID, &rec.Game, &rec.Started, &rec.RematchOf,
+			&rec.Players[0].ID, &rec.Players[0].Name, &rec.Players[1].ID, &rec.Players[1].Name); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim live matches: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim live matches: %w", err)
+	}
+	for i := range out {
+		rec := &out[i].Record
+		for s := range rec.Players {
+			rec.Players[s].Rating = DefaultRating
+			err := j.pool.QueryRow(ctx, `SELECT rating FROM ratings WHERE player_id = $1 AND game = $2`,
+				rec.Players[s].ID, rec.Game).Scan(&rec.Players[s].Rating)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return nil, fmt.Errorf("claim match %s: rating: %w", rec.ID, err)
+			}
+		}
+		moves, err := j.loadMoves(ctx, rec.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Moves = moves
+	}
+	return out, nil
+}
+
+func (j *Journal) loadMoves(ctx context.Context, matchID string) ([]match.StoredMove, error) {
+	rows, err := j.pool.Query(ctx, `SELECT seq, seat, move, at FROM match_moves WHERE match_id = $1 ORDER BY seq`, matchID)
+	if err != nil {
+		return nil, fmt.Errorf("load moves of %s: %w", matchID, err)
+	}
+	moves, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (match.StoredMove, error) {
+		var mv match.StoredMove
+		var seat int16
+		var raw []byte
+		err := row.Scan(&mv.Seq, &seat, &raw, &mv.At)
+		mv.Seat, mv.Move = int(seat), raw
+		return mv, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load moves of %s: %w", matchID, err)
+	}
+	return moves, nil
+}
