@@ -42,7 +42,7 @@ fuzz:
 		dir=$$(dirname $$f); \
 		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
 			echo "fuzz $$dir $$t ($(FUZZTIME))"; \
-			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$dir >/dev/null || { echo "fuzz $$t failed"; $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=1x $$dir; exit 1; }; \
+			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$dir >/dev/null || { echo "fuzz $$t failed"; $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=1x $$dir; exit 1; }; \
 		done; \
 	done
 

@@ -1,0 +1,224 @@
+// Package rps is the rules of rock-paper-scissors, first to 2 round wins, as
+// PROTOCOL.md describes them. Both seats choose at once; a choice stays
+// hidden from everyone but its maker until both have chosen and the round is
+// revealed. Tied rounds are replayed; after 9 rounds the higher score wins
+// and equal scores draw.
+//
+// The wire state is
+//
+//	{"round": n, "score": [a, b], "chosen": [bool, bool], "mine": choice|null,
+//	 "rounds": [{"choices": [c0, c1], "winner": seat|null}, ...]}
+//
+// While the game runs, round is the open round, counted from 1. Once it is
+// over no round is open, and round stays at the number of the last round
+// played (so it equals len(rounds)) with chosen [false, false].
+package rps
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/turnbase/turnbase/game"
+)
+
+// ReasonRounds is the wire reason of every game that ends by its rules.
+const ReasonRounds = "rounds"
+
+const (
+	winsNeeded = 2 // round wins that end the game
+	maxRounds  = 9 // rounds played at most, ties included
+)
+
+// Game is rock-paper-scissors. The zero value is ready to register.
+type Game struct{}
+
+// ID returns "rps".
+func (Game) ID() string { return "rps" }
+
+// Name returns "Rock paper scissors".
+func (Game) Name() string { return "Rock paper scissors" }
+
+// Players returns 2.
+func (Game) Players() int { return 2 }
+
+// Start returns the state before any choice: round 1 open, no score.
+func (Game) Start() game.State { return &State{} }
+
+// Choice is a hand, spelled as on the wire. The empty Choice is no choice.
+type Choice string
+
+// The three hands.
+const (
+	Rock     Choice = "rock"
+	Paper    Choice = "paper"
+	Scissors Choice = "scissors"
+)
+
+// UnmarshalText decodes a wire name, without allocating for the three
+// hands. Any other string decodes to itself, so that Apply can refuse it as
+// an illegal move rather than a malformed one.
+func (c *Choice) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case string(Rock):
+		*c = Rock
+	case string(Paper):
+		*c = Paper
+	case string(Scissors):
+		*c = Scissors
+	default:
+		*c = Choice(b)
+	}
+	return nil
+}
+
+func (c Choice) valid() bool { return c == Rock || c == Paper || c == Scissors }
+
+// beats reports whether c wins against d.
+func (c Choice) beats(d Choice) bool {
+	return c == Rock && d == Scissors || c == Paper && d == Rock || c == Scissors && d == Paper
+}
+
+// round is one revealed round, already in its wire shape so that View can
+// hand the history out without copying it. Immutable once built.
+type round struct {
+	Choices [2]Choice `json:"choices"`
+	Winner  *int      `json:"winner"` // the winning seat; nil for a tie
+}
+
+// State is one position. It is immutable: Apply returns a new State and
+// leaves its receiver alone. States share their round history, so rounds is
+// never written in place; Apply appends to a copy. The zero State is the
+// start.
+type State struct {
+	rounds []round   // revealed rounds, oldest first; shared, read-only
+	score  [2]int    // rounds won by each seat
+	hand   [2]Choice // the open round's hidden choices; "" until made
+}
+
+// Apply returns the state after seat makes a choice, a JSON
+// {"choice": "rock"|"paper"|"scissors"}. The second choice of a round
+// reveals it. Checks run from cheap to dear: a finished game (ErrGameOver),
+// a seat that is not 0 or 1 (ErrNotYourTurn), a seat that already chose in
+// the open round (ErrIllegalMove), then decoding (ErrBadMove: not JSON, not
+// an object, "choice" missing, empty or not a string), then the hand
+// (ErrIllegalMove for any other string).
+func (s *State) Apply(seat int, move json.RawMessage) (game.State, error) {
+	if s.over() {
+		return nil, game.ErrGameOver
+	}
+	if seat != 0 && seat != 1 {
+		return nil, fmt.Errorf("%w: no seat %d", game.ErrNotYourTurn, seat)
+	}
+	if s.hand[seat] != "" {
+		return nil, fmt.Errorf("%w: seat %d already chose in round %d", game.ErrIllegalMove, seat, s.round())
+	}
+	var mv struct {
+		Choice Choice `json:"choice"`
+	}
+	if err := json.Unmarshal(move, &mv); err != nil {
+		return nil, fmt.Errorf("%w: %w", game.ErrBadMove, err)
+	}
+	if mv.Choice == "" {
+		return nil, fmt.Errorf(`%w: want {"choice": "rock"|"paper"|"scissors"}`, game.ErrBadMove)
+	}
+	if !mv.Choice.valid() {
+		return nil, fmt.Errorf("%w: unknown choice %q", game.ErrIllegalMove, mv.Choice)
+	}
+
+	next := *s
+	next.hand[seat] = mv.Choice
+	if next.hand[1-seat] == "" {
+		return &next, nil // the round stays open
+	}
+	r := round{Choices: next.hand}
+	if w := winner(next.hand); w != game.NoSeat {
+		r.Winner = &w
+		next.score[w]++
+	}
+	// The three-index slice caps the shared history at its length, so append
+	// copies it instead of writing into an array another State may share.
+	n := len(s.rounds)
+	next.rounds = append(s.rounds[:n:n], r)
+	next.hand = [2]Choice{}
+	return &next, nil
+}
+
+// winner returns the seat whose hand beats the other's, or game.NoSeat.
+func winner(hand [2]Choice) int {
+	switch {
+	case hand[0].beats(hand[1]):
+		return 0
+	case hand[1].beats(hand[0]):
+		return 1
+	}
+	return game.NoSeat
+}
+
+func (s *State) over() bool {
+	return s.score[0] >= winsNeeded || s.score[1] >= winsNeeded || len(s.rounds) >= maxRounds
+}
+
+// round returns the wire round: the open one, or the last one played once
+// the game is over.
+func (s *State) round() int {
+	if s.over() {
+		return len(s.rounds)
+	}
+	return len(s.rounds) + 1
+}
+
+// Turn returns game.NoSeat: both seats choose at once.
+func (s *State) Turn() int { return game.NoSeat }
+
+// Awaiting reports whether seat has yet to choose in the open round.
+func (s *State) Awaiting(seat int) bool {
+	return (seat == 0 || seat == 1) && !s.over() && s.hand[seat] == ""
+}
+
+// Phase returns the number of revealed rounds, so that each round gets its
+// own deadline.
+func (s *State) Phase() int { return len(s.rounds) }
+
+// Outcome returns the result: the first to win two rounds, or after nine
+// rounds the higher score; equal scores draw.
+func (s *State) Outcome() game.Outcome {
+	if !s.over() {
+		return game.Outcome{Winner: game.NoSeat}
+	}
+	o := game.Outcome{Done: true, Winner: game.NoSeat, Reason: ReasonRounds}
+	switch {
+	case s.score[0] > s.score[1]:
+		o.Winner = 0
+	case s.score[1] > s.score[0]:
+		o.Winner = 1
+	}
+	return o
+}
+
+// view is the wire state as one viewer may see it.
+type view struct {
+	Round  int     `json:"round"`
+	Score  [2]int  `json:"score"`
+	Chosen [2]bool `json:"chosen"`
+	Mine   *Choice `json:"mine"`   // the viewer's own hidden choice, else nil
+	Rounds []round `json:"rounds"` // the state's own history: read-only
+}
+
+// View returns the state as viewer sees it. Only a seat's own choice in the
+// open round is shown, and only to that seat; everyone else learns only
+// that it was made.
+func (s *State) View(viewer int) any {
+	v := view{
+		Round:  s.round(),
+		Score:  s.score,
+		Chosen: [2]bool{s.hand[0] != "", s.hand[1] != ""},
+		Rounds: s.rounds,
+	}
+	if v.Rounds == nil {
+		v.Rounds = []round{} // the wire wants [], not null
+	}
+	if (viewer == 0 || viewer == 1) && s.hand[viewer] != "" {
+		v.Mine = &s.hand[viewer] // points into the immutable state
+	}
+	return v
+}
