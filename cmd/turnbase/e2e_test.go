@@ -15,9 +15,11 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/turnbase/turnbase/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Wrap(m)) }
 
 // lockedBuffer collects the server's output for the test to show on failure.
 type lockedBuffer struct {
@@ -55,12 +57,22 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// testDatabase returns the URL of a fresh migrated database on the test
+// binary's throwaway cluster.
+func testDatabase(t *testing.T) string {
+	t.Helper()
+	pool, dsn := pgtest.NewDB(t)
+	pool.Close()
+	return dsn
+}
+
 // startServer runs the server with env on top of short test defaults and
 // stops it when the test ends.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	addr := freeAddr(t)
 	vars := map[string]string{
+		"DATABASE_URL":          testDatabase(t),
 		"TURNBASE_DATA":         t.TempDir(),
 		"TURNBASE_MOVE_TIMEOUT": "10s",
 		"TURNBASE_GRACE":        "10s",

@@ -6,14 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 	"github.com/turnbase/turnbase/web"
@@ -25,8 +28,10 @@ func newGames() *game.Registry {
 	return game.NewRegistry(tictactoe.Game{}, rps.Game{})
 }
 
-// serve runs the server until ctx is done.
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// serve runs the server until ctx is done, then shuts down in order: no
+// new sockets, sockets closed with 1001, lobby, matches (their moves are
+// already stored), the journal, the database.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	cfg, settings, fs, err := parseConfig("turnbase serve", args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -43,17 +48,58 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
+	release, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	secret, err := jwtSecret(cfg.JWTSecret, cfg.DataDir)
 	if err != nil {
 		return err
 	}
+	owner, err := nodeID(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
+	db, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.close(logger)
+	journal, err := leaderboard.NewJournal(db.pool, logger.With("component", "journal"), leaderboard.JournalConfig{
+		Owner:     owner,
+		SpoolPath: filepath.Join(cfg.DataDir, "spool.jsonl"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := journal.Recover(ctx); err != nil {
+		return err
+	}
+	stopJournal := goRun(journal.Run)
+	defer func() { err = errors.Join(err, stopJournal()) }()
 
 	games := newGames()
-	matches := match.NewRegistry(logger, games, match.Deps{}, match.Config{
+	matches := match.NewRegistry(logger, games, match.Deps{Journal: journal}, match.Config{
 		MoveTimeout: cfg.MoveTimeout,
 		Grace:       cfg.Grace,
 		Linger:      cfg.Linger,
 	})
+	defer func() {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = errors.Join(err, matches.Shutdown(shutCtx))
+	}()
+	if err := resumeMatches(ctx, journal, matches, logger); err != nil {
+		return err
+	}
+
 	start := func(ctx context.Context, p lobby.Pair) error {
 		var players [2]match.Player
 		for i, t := range p.Players {
@@ -64,8 +110,47 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	hasGame := func(id string) bool { _, ok := games.Lookup(id); return ok }
 	lob := lobby.New(logger, start, hasGame, matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL})
+	stopLobby := goRun(lob.Run)
+	defer func() { err = errors.Join(err, stopLobby()) }()
 
-	srv := web.New(logger, web.Deps{Games: games, Matches: matches, Lobby: lob}, web.Config{
+	srv := web.New(logger, web.Deps{Games: games, Matches: matches, Lobby: lob, ReadyFunc: journal.Ready}, webConfig(cfg, secret))
+	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", "http://"+browseAddr(ln.Addr()))
+	defer logger.Info("turnbase stopped")
+	return srv.Serve(ctx, ln) // returns after ctx is done and sockets are closed
+}
+
+// resumeMatches takes back the live matches this server owned before a
+// restart (or crash) and runs them again from their stored moves.
+func resumeMatches(ctx context.Context, journal *leaderboard.Journal, matches *match.Registry, logger *slog.Logger) error {
+	claimed, err := journal.Claim(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range claimed {
+		if err := matches.Resume(c.Record, c.Moves); err != nil {
+			logger.Error("could not resume a live match", "match_id", c.Record.ID, "err", err)
+		}
+	}
+	if len(claimed) > 0 {
+		logger.Info("live matches resumed", "count", len(claimed))
+	}
+	return nil
+}
+
+// goRun runs f on a goroutine with a context of its own; the returned
+// function cancels it and waits for f's error.
+func goRun(f func(context.Context) error) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	return func() error {
+		cancel()
+		return <-done
+	}
+}
+
+func webConfig(cfg config, secret []byte) web.Config {
+	return web.Config{
 		AllowedOrigins: splitList(cfg.AllowedOrigins),
 		JWTSecret:      secret,
 		MoveTime:       cfg.MoveTimeout,
@@ -83,26 +168,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		HTTPRate:       cfg.HTTPRate,
 		HTTPBurst:      cfg.HTTPBurst,
 		TrustedProxies: splitList(cfg.TrustedProxies),
-	})
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", "http://"+browseAddr(ln.Addr()))
-
-	lobbyCtx, stopLobby := context.WithCancel(context.Background())
-	lobbyDone := make(chan error, 1)
-	go func() { lobbyDone <- lob.Run(lobbyCtx) }()
-
-	serveErr := srv.Serve(ctx, ln) // returns after ctx is done and sockets are closed
-	stopLobby()
-	lobbyErr := <-lobbyDone
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	matchErr := matches.Shutdown(shutCtx)
-	logger.Info("turnbase stopped")
-	return errors.Join(serveErr, lobbyErr, matchErr)
 }
 
 func splitList(s string) []string {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/turnbase/turnbase/internal/postgres"
+	"github.com/turnbase/turnbase/migrations"
+)
+
+// database is the PostgreSQL the server uses: DATABASE_URL's, or an
+// embedded one started from the machine's binaries in the data folder.
+type database struct {
+	pool     *pgxpool.Pool
+	dsn      string
+	embedded *postgres.Server // nil with DATABASE_URL
+}
+
+// openDatabase connects (starting the embedded server when no URL is
+// given) and brings the schema up to date.
+func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*database, error) {
+	db := &database{dsn: cfg.DatabaseURL}
+	if db.dsn == "" {
+		srv, err := postgres.Start(ctx, postgres.Config{DataDir: cfg.DataDir, Logger: logger.With("component", "postgres")})
+		if err != nil {
+			if errors.Is(err, postgres.ErrNotFound) {
+				return nil, fmt.Errorf("no DATABASE_URL, and no PostgreSQL server binaries (initdb, postgres) on PATH or under /usr/lib/postgresql/*/bin to start an embedded one: install PostgreSQL (Debian: apt-get install postgresql) or set DATABASE_URL: %w", err)
+			}
+			return nil, fmt.Errorf("start embedded PostgreSQL: %w", err)
+		}
+		db.embedded = srv
+		db.dsn = srv.DSN()
+		logger.Info("embedded PostgreSQL started", "data", filepath.Join(cfg.DataDir, "pgdata"), "port", srv.Port())
+	}
+	if err := migrate(ctx, db.dsn); err != nil {
+		db.close(logger)
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(db.dsn)
+	if err != nil {
+		db.close(logger)
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	pcfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	if pcfg.MaxConns < 8 {
+		pcfg.MaxConns = 8
+	}
+	db.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		db.close(logger)
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return db, nil
+}
+
+// migrate applies the embedded migrations on a connection of its own.
+func migrate(ctx context.Context, dsn string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("connect to database for migrations: %w", err)
+	}
+	defer conn.Close(context.Background())
+	return migrations.Apply(ctx, conn)
+}
+
+func (db *database) close(logger *slog.Logger) {
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	if db.embedded != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := db.embedded.Stop(ctx); err != nil {
+			logger.Error("stop embedded PostgreSQL", "err", err)
+		}
+	}
+}
+
+// lockDataDir makes sure one server at a time uses a data folder. The
+// lock goes with the process, however it ends.
+func lockDataDir(dir string) (release func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, "turnbase.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data folder %s is in use by another turnbase: %w", dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// nodeID names this server in the database (the owner of its matches):
+// random once, then kept in the data folder so a restart takes its own
+// matches back.
+func nodeID(dir string) (string, error) {
+	path := filepath.Join(dir, "node-id")
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	var raw [8]byte
+	rand.Read(raw[:])
+	id := "node-" + hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep node id: %w", err)
+	}
+	return id, nil
+}
