@@ -118,6 +118,16 @@ func startServer(t *testing.T, env map[string]string) *server {
 	}
 }
 
+// ready reports whether the server answers /healthz.
+func (s *server) ready() bool {
+	resp, err := http.Get(s.base + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
 // guest signs up a guest and returns its token and player id.
 func (s *server) guest(name string) (token, id string) {
 	s.t.Helper()
@@ -153,6 +163,9 @@ type client struct {
 	frames chan frame
 	closed chan struct{}
 
+	token   string
+	welcome frame
+
 	mu        sync.Mutex
 	closeCode int
 	seen      []string // every raw frame, for leak checks
@@ -166,7 +179,8 @@ func (s *server) dial(name, token string) *client {
 		hello["token"] = token
 	}
 	c.send(hello)
-	c.expect("welcome", nil)
+	c.token = token
+	c.welcome = c.expect("welcome", nil)
 	return c
 }
 

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// process is the real turnbase binary, run as a child the test can kill.
+type process struct {
+	t    *testing.T
+	bin  string
+	addr string
+	env  []string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+}
+
+// buildBinary builds cmd/turnbase once per test.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "turnbase")
+	cmd := exec.Command("go", "build", "-race", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startProcess(t *testing.T, bin, addr string, env map[string]string) *process {
+	t.Helper()
+	p := &process{t: t, bin: bin, addr: addr, out: &lockedBuffer{}, done: make(chan struct{})}
+	p.env = os.Environ()
+	for k, v := range env {
+		p.env = append(p.env, k+"="+v)
+	}
+	p.cmd = exec.Command(bin, "serve", "-addr", addr)
+	p.cmd.Env = p.env
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("server output:\n%s", p.out.String())
+		}
+	})
+	s := &server{t: t, base: "http://" + addr}
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.ready() {
+		select {
+		case <-p.done:
+			t.Fatalf("server exited: %s", p.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up:\n%s", p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p
+}
+
+func (p *process) server() *server {
+	return &server{t: p.t, base: "http://" + p.addr, ws: "ws://" + p.addr + "/ws"}
+}
+
+func (p *process) kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func TestSIGKILLMidGameResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the real binary")
+	}
+	bin := buildBinary(t)
+	dsn := testDatabase(t)
+	addr := freeAddr(t)
+	env := map[string]string{
+		"DATABASE_URL":          dsn,
+		"TURNBASE_DATA":         t.TempDir(),
+		"TURNBASE_MOVE_TIMEOUT": "20s",
+		"TURNBASE_GRACE":        "20s",
+		"TURNBASE_LOG_LEVEL":    "warn",
+	}
+	p1 := startProcess(t, bin, addr, env)
+	s := p1.server()
+	x, o, id := pair(t, s, "tictactoe")
+	play := func(c *client, cell int, moves int) {
+		t.Helper()
+		c.send(frame{"type": "match.move", "match": id, "move": frame{"cell": cell}})
+		c.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == moves })
+	}
+	play(x, 4, 1)
+	play(o, 0, 2)
+	play(x, 2, 3)
+	p1.kill()
+	x.closeCodeWait(t)
+	o.closeCodeWait(t)
+
+	p2 := startProcess(t, bin, addr, env)
+	s = p2.server()
+	// Both players come back with their old tokens.
+	x2 := s.dial("x again", x.token)
+	o2 := s.dial("o again", o.token)
+	for _, c := range []*client{x2, o2} {
+		if c.welcome["active"] == nil || len(c.welcome["active"].([]any)) != 1 || c.welcome["active"].([]any)[0] != id {
+			t.Fatalf("%s: welcome.active = %v, want [%s]", c.name, c.welcome["active"], id)
+		}
+		c.send(frame{"type": "match.watch", "match": id})
+		st := c.expect("match.state", nil)
+		board := st["state"].(map[string]any)["board"].([]any)
+		if board[4] != "X" || board[0] != "O" || board[2] != "X" || st["turn"] != 1.0 || st["status"] != "live" {
+			t.Fatalf("%s: resumed state = %v", c.name, st)
+		}
+	}
+	// Each blocks the other's threat until the board is full.
+	o2.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 6}})
+	x2.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 4 })
+	x2.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 3}})
+	o2.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 5 })
+	o2.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 5}})
+	x2.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 6 })
+	x2.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 1}})
+	x2.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 7 })
+	o2.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 7}})
+	x2.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 8 })
+	x2.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 8}})
+	over := o2.expect("match.over", nil)
+	if over["result"] != "draw" || over["reason"] != "board_full" {
+		t.Fatalf("over = %v", over)
+	}
+
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var matches, moves int
+	var status string
+	conn.QueryRow(context.Background(), `SELECT count(*), min(status) FROM matches`).Scan(&matches, &status)
+	conn.QueryRow(context.Background(), `SELECT count(*) FROM match_moves WHERE match_id = $1`, id).Scan(&moves)
+	if matches != 1 || status != "finished" || moves != 9 {
+		t.Fatalf("database: %d matches (%s), %d moves", matches, status, moves)
+	}
+}
