@@ -435,3 +435,73 @@ func revealedBefore(frames, choice string, r int) bool {
 	}
 	return false
 }
+
+func TestReconnectWithinGrace(t *testing.T) {
+	s := startServer(t, map[string]string{"TURNBASE_GRACE": "5s"})
+	x, o, id := pair(t, s, "tictactoe")
+	x.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 4}})
+	o.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 1 })
+
+	o.close()
+	st := x.expect("match.state", func(f frame) bool { return seatField(f, 1, "connected") == false })
+	if seatField(st, 1, "grace_ms") == nil {
+		t.Errorf("no grace_ms for the disconnected player: %v", st["players"])
+	}
+	o2 := s.dial("bob again", o.token)
+	if act := o2.welcome["active"].([]any); len(act) != 1 || act[0] != id {
+		t.Fatalf("active = %v", act)
+	}
+	o2.send(frame{"type": "match.watch", "match": id})
+	st = o2.expect("match.state", nil)
+	if st["state"].(map[string]any)["board"].([]any)[4] != "X" || st["you"] != 1.0 || st["turn"] != 1.0 {
+		t.Fatalf("state after reconnect = %v", st)
+	}
+	x.expect("match.state", func(f frame) bool { return seatField(f, 1, "connected") == true })
+	o2.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}})
+	x.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 2 })
+}
+
+func TestAbandonAfterGrace(t *testing.T) {
+	s := startServer(t, map[string]string{"TURNBASE_GRACE": "1s"})
+	x, o, id := pair(t, s, "tictactoe")
+	x.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 4}})
+	o.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 1 })
+	o.close()
+	over := x.expect("match.over", nil)
+	if over["result"] != "win" || over["winner"] != 0.0 || over["reason"] != "abandoned" {
+		t.Fatalf("over = %v", over)
+	}
+}
+
+func TestTimeoutsOverTheWire(t *testing.T) {
+	s := startServer(t, map[string]string{"TURNBASE_MOVE_TIMEOUT": "1s"})
+	x, o, id := pair(t, s, "tictactoe")
+	over := o.expect("match.over", nil)
+	if over["result"] != "aborted" || over["reason"] != "no_moves" || over["winner"] != nil {
+		t.Fatalf("nobody moved: over = %v", over)
+	}
+	x.send(frame{"type": "match.rematch", "match": id})
+	o.expect("match.rematch_offered", nil)
+	o.send(frame{"type": "match.rematch", "match": id})
+	found := x.expect("match.found", nil)
+	id2 := found["match"].(string)
+	if id2 == id || found["you"] != 1.0 {
+		t.Fatalf("rematch found = %v", found)
+	}
+	o.expect("match.found", nil)
+	// Seats swapped: o moves first now, then x lets the clock run.
+	o.send(frame{"type": "match.move", "match": id2, "move": frame{"cell": 0}})
+	over = x.expect("match.over", func(f frame) bool { return f["match"] == id2 })
+	if over["result"] != "win" || over["reason"] != "timeout" || over["winner"] != 0.0 {
+		t.Fatalf("x never answered: over = %v", over)
+	}
+}
+
+// seatField returns a field of a seat in a match.state's players list.
+func seatField(f frame, seat int, field string) any {
+	players, _ := f["players"].([]any)
+	if len(players) <= seat {
+		return nil
+	}
+	return players[seat].(map[string]any)[field]
+}
