@@ -1,0 +1,424 @@
+package leaderboard
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/turnbase/turnbase/internal/pgtest"
+)
+
+// newTestAccounts returns accounts at the given bcrypt cost on a fresh
+// database, and the database's pool.
+func newTestAccounts(t *testing.T, cost int) (*Accounts, *pgxpool.Pool) {
+	t.Helper()
+	pool, _ := pgtest.NewDB(t)
+	return NewAccounts(pool, slog.New(slog.DiscardHandler), AccountsConfig{BcryptCost: cost}), pool
+}
+
+func mustRegister(t *testing.T, a *Accounts, name, password string) Player {
+	t.Helper()
+	p, err := a.Register(t.Context(), name, password)
+	if err != nil {
+		t.Fatalf("Register(%q): %v", name, err)
+	}
+	return p
+}
+
+func mustGuest(t *testing.T, a *Accounts, name string) Player {
+	t.Helper()
+	p, err := a.CreateGuest(t.Context(), name)
+	if err != nil {
+		t.Fatalf("CreateGuest(%q): %v", name, err)
+	}
+	return p
+}
+
+func ban(t *testing.T, pool *pgxpool.Pool, id string) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), `UPDATE players SET banned_at = now(), ban_reason = 'test' WHERE id = $1`, id); err != nil {
+		t.Fatalf("ban %s: %v", id, err)
+	}
+}
+
+func TestValidName(t *testing.T) {
+	tests := map[string]bool{
+		"abc":                   true,
+		"Alice":                 true,
+		"a_b-c":                 true,
+		"---":                   true,
+		"player_2024":           true,
+		"ABCDEFGHIJKLMNOPQRST":  true, // 20
+		"ab":                    false,
+		"":                      false,
+		"ABCDEFGHIJKLMNOPQRSTU": false, // 21
+		"with space":            false,
+		"dot.name":              false,
+		"émile":                 false, // letters are ASCII
+		"ｆｕｌｌ":                  false,
+		"tab\tname":             false,
+		"nul\x00name":           false,
+		"semi;colon":            false,
+	}
+	for name, ok := range tests {
+		err := ValidName(name)
+		if (err == nil) != ok {
+			t.Errorf("ValidName(%q) = %v, want ok %v", name, err, ok)
+		}
+		if err != nil && !errors.Is(err, ErrBadRequest) {
+			t.Errorf("ValidName(%q) = %v, want ErrBadRequest", name, err)
+		}
+	}
+}
+
+func TestValidPassword(t *testing.T) {
+	tests := map[string]struct {
+		pw string
+		ok bool
+	}{
+		"8 ASCII":           {"12345678", true},
+		"7 ASCII":           {"1234567", false},
+		"empty":             {"", false},
+		"128 ASCII":         {strings.Repeat("a", 128), true},
+		"129 ASCII":         {strings.Repeat("a", 129), false},
+		"8 runes, 16 bytes": {strings.Repeat("é", 8), true},
+		"7 runes, 14 bytes": {strings.Repeat("é", 7), false},
+		"128 4-byte runes":  {strings.Repeat("😀", 128), true},
+		"129 4-byte runes":  {strings.Repeat("😀", 129), false},
+		"spaces":            {"        ", true},
+		"invalid UTF-8":     {"abcdefg\xff", false},
+	}
+	for name, tt := range tests {
+		err := ValidPassword(tt.pw)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: ValidPassword = %v, want ok %v", name, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrBadRequest) {
+			t.Errorf("%s: ValidPassword = %v, want ErrBadRequest", name, err)
+		}
+	}
+}
+
+func TestCreateGuest(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestAccounts(t, bcrypt.MinCost)
+	ctx := t.Context()
+
+	p1 := mustGuest(t, a, "Wanderer")
+	p2 := mustGuest(t, a, "wanderer") // guests share names
+	for _, p := range []Player{p1, p2} {
+		if len(p.ID) != 26 || strings.Trim(p.ID, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+			t.Errorf("id %q: want 26 characters of lowercase base32", p.ID)
+		}
+		if !p.Guest || p.CreatedAt.IsZero() {
+			t.Errorf("guest = %+v", p)
+		}
+	}
+	if p1.ID == p2.ID {
+		t.Errorf("two guests got id %s", p1.ID)
+	}
+	got, err := a.Get(ctx, p1.ID)
+	if err != nil || got != (Player{ID: p1.ID, Name: "Wanderer", Guest: true, CreatedAt: got.CreatedAt}) || !got.CreatedAt.Equal(p1.CreatedAt) {
+		t.Errorf("Get = %+v, %v; want %+v", got, err, p1)
+	}
+
+	if _, err := a.CreateGuest(ctx, "no"); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("CreateGuest(%q) = %v, want ErrBadRequest", "no", err)
+	}
+}
+
+func TestGuestCannotTakeRegisteredName(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestAccounts(t, bcrypt.MinCost)
+	mustRegister(t, a, "Alice", "password1")
+	for _, name := range []string{"Alice", "alice", "ALICE"} {
+		if _, err := a.CreateGuest(t.Context(), name); !errors.Is(err, ErrNameTaken) {
+			t.Errorf("CreateGuest(%q) = %v, want ErrNameTaken", name, err)
+		}
+	}
+}
+
+func TestRegister(t *testing.T) {
+	t.Parallel()
+	a, pool := newTestAccounts(t, bcrypt.MinCost)
+	ctx := t.Context()
+	mustGuest(t, a, "Carol") // a guest's name can be registered
+
+	steps := []struct {
+		name, password string
+		want           error
+	}{
+		{"Bob", "correct horse", nil},
+		{"bob", "another password", ErrNameTaken},
+		{"BOB", "another password", ErrNameTaken},
+		{"Bob", "correct horse", ErrNameTaken},
+		{"Carol", "password1", nil},
+		{"carol", "password1", ErrNameTaken},
+		{"Bo", "password1", ErrBadRequest},
+		{"Dave!", "password1", ErrBadRequest},
+		{"Dave", "short", ErrBadRequest},
+		{"Dave", strings.Repeat("x", 129), ErrBadRequest},
+		{"Dave", "password1", nil},
+	}
+	for _, s := range steps {
+		p, err := a.Register(ctx, s.name, s.password)
+		if !errors.Is(err, s.want) || (s.want == nil) != (err == nil) {
+			t.Errorf("Register(%q, %q) = %v, want %v", s.name, s.password, err, s.want)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if p.Name != s.name || p.Guest || len(p.ID) != 26 || p.CreatedAt.IsZero() {
+			t.Errorf("Register(%q) = %+v", s.name, p)
+		}
+		var hash string
+		if err := pool.QueryRow(ctx, `SELECT password_hash FROM players WHERE id = $1`, p.ID).Scan(&hash); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(hash, passwordScheme+"$2a$") || strings.Contains(hash, s.password) {
+			t.Errorf("stored hash %q", hash)
+		}
+	}
+}
+
+func TestRegisterConcurrentlyOneWins(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestAccounts(t, bcrypt.MinCost)
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			name := "Racer"
+			if i%2 == 1 {
+				name = "rAcEr"
+			}
+			_, errs[i] = a.Register(t.Context(), name, "password1")
+		})
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrNameTaken):
+			t.Errorf("registration %d: %v", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d registrations won, want 1", won)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	a, pool := newTestAccounts(t, bcrypt.MinCost)
+	alice := mustRegister(t, a, "Alice", "alice's password")
+	mallory := mustRegister(t, a, "Mallory", "mallory's password")
+	ban(t, pool, mallory.ID)
+	mustGuest(t, a, "Ghost")
+
+	tests := map[string]struct {
+		name, password string
+		want           error
+	}{
+		"ok":                         {"Alice", "alice's password", nil},
+		"ok, name in other case":     {"aLICE", "alice's password", nil},
+		"wrong password":             {"Alice", "alice's passworD", ErrBadCredentials},
+		"empty password":             {"Alice", "", ErrBadCredentials},
+		"unknown name":               {"Nobody", "alice's password", ErrBadCredentials},
+		"a guest's name":             {"Ghost", "whatever1", ErrBadCredentials},
+		"banned":                     {"Mallory", "mallory's password", ErrBanned},
+		"banned, wrong password":     {"Mallory", "wrong password", ErrBadCredentials},
+		"malformed name":             {"a b", "alice's password", ErrBadRequest},
+		"password over 512 bytes":    {"Alice", strings.Repeat("x", 513), ErrBadRequest},
+		"password over 128 runes ok": {"Alice", strings.Repeat("x", 200), ErrBadCredentials},
+	}
+	for name, tt := range tests {
+		p, err := a.Login(t.Context(), tt.name, tt.password)
+		if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+			t.Errorf("%s: Login(%q) = %v, want %v", name, tt.name, err, tt.want)
+			continue
+		}
+		if err == nil && (p.ID != alice.ID || p.Name != "Alice" || p.Guest || !p.CreatedAt.Equal(alice.CreatedAt)) {
+			t.Errorf("%s: Login = %+v, want %+v", name, p, alice)
+		}
+	}
+}
+
+func TestLoginRehashesAtNewCost(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewDB(t)
+	logger := slog.New(slog.DiscardHandler)
+	old := NewAccounts(pool, logger, AccountsConfig{BcryptCost: bcrypt.MinCost})
+	p := mustRegister(t, old, "Erin", "password1")
+	a := NewAccounts(pool, logger, AccountsConfig{BcryptCost: bcrypt.MinCost + 1})
+	if _, err := a.Login(t.Context(), "Erin", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	var hash string
+	if err := pool.QueryRow(t.Context(), `SELECT password_hash FROM players WHERE id = $1`, p.ID).Scan(&hash); err != nil {
+		t.Fatal(err)
+	}
+	if cost, err := bcrypt.Cost([]byte(strings.TrimPrefix(hash, passwordScheme))); err != nil || cost != bcrypt.MinCost+1 {
+		t.Errorf("cost after login = %d, %v; want %d", cost, err, bcrypt.MinCost+1)
+	}
+	if _, err := a.Login(t.Context(), "Erin", "password1"); err != nil {
+		t.Errorf("login after rehash: %v", err)
+	}
+}
+
+func TestUpgrade(t *testing.T) {
+	t.Parallel()
+	a, pool := newTestAccounts(t, bcrypt.MinCost)
+	ctx := t.Context()
+	g := mustGuest(t, a, "Frank")
+	if _, err := pool.Exec(ctx, `INSERT INTO ratings (player_id, game) VALUES ($1, 'tictactoe')`, g.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := a.Upgrade(ctx, g.ID, "short"); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("Upgrade with a short password = %v, want ErrBadRequest", err)
+	}
+	p, err := a.Upgrade(ctx, g.ID, "frank's password")
+	if err != nil {
+		t.Fatalf("Upgrade: %v", err)
+	}
+	if p.ID != g.ID || p.Name != "Frank" || p.Guest || !p.CreatedAt.Equal(g.CreatedAt) {
+		t.Errorf("Upgrade = %+v, want %+v registered", p, g)
+	}
+	if got, err := a.Get(ctx, g.ID); err != nil || got.Guest {
+		t.Errorf("Get after upgrade = %+v, %v", got, err)
+	}
+	if got, err := a.Login(ctx, "frank", "frank's password"); err != nil || got.ID != g.ID {
+		t.Errorf("Login after upgrade = %+v, %v", got, err)
+	}
+	var ratings int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ratings WHERE player_id = $1`, g.ID).Scan(&ratings); err != nil || ratings != 1 {
+		t.Errorf("ratings after upgrade: %d, %v", ratings, err)
+	}
+	if _, err := a.CreateGuest(ctx, "FRANK"); !errors.Is(err, ErrNameTaken) {
+		t.Errorf("CreateGuest of an upgraded name = %v, want ErrNameTaken", err)
+	}
+
+	if _, err := a.Upgrade(ctx, g.ID, "another password"); !errors.Is(err, ErrNotGuest) {
+		t.Errorf("second Upgrade = %v, want ErrNotGuest", err)
+	}
+	if _, err := a.Upgrade(ctx, "nosuchplayer", "password1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Upgrade of an unknown id = %v, want ErrNotFound", err)
+	}
+	banned := mustGuest(t, a, "Grace")
+	ban(t, pool, banned.ID)
+	if _, err := a.Upgrade(ctx, banned.ID, "password1"); !errors.Is(err, ErrBanned) {
+		t.Errorf("Upgrade of a banned guest = %v, want ErrBanned", err)
+	}
+}
+
+func TestUpgradeNameTakenMeanwhile(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestAccounts(t, bcrypt.MinCost)
+	ctx := t.Context()
+	g := mustGuest(t, a, "Heidi")
+	mustRegister(t, a, "HEIDI", "password1")
+	if _, err := a.Upgrade(ctx, g.ID, "password2"); !errors.Is(err, ErrNameTaken) {
+		t.Errorf("Upgrade = %v, want ErrNameTaken", err)
+	}
+	if got, err := a.Get(ctx, g.ID); err != nil || !got.Guest {
+		t.Errorf("guest after a failed upgrade = %+v, %v", got, err)
+	}
+}
+
+func TestAccountsGetAndTouch(t *testing.T) {
+	t.Parallel()
+	a, pool := newTestAccounts(t, bcrypt.MinCost)
+	ctx := t.Context()
+	if _, err := a.Get(ctx, "nosuchplayer"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of an unknown id = %v, want ErrNotFound", err)
+	}
+	p := mustGuest(t, a, "Ivan")
+	if err := a.Touch(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	var seen *time.Time
+	if err := pool.QueryRow(ctx, `SELECT last_seen_at FROM players WHERE id = $1`, p.ID).Scan(&seen); err != nil || seen == nil {
+		t.Errorf("last_seen_at = %v, %v", seen, err)
+	}
+	if err := a.Touch(ctx, "nosuchplayer"); err != nil {
+		t.Errorf("Touch of an unknown id: %v", err)
+	}
+	ban(t, pool, p.ID)
+	if _, err := a.Get(ctx, p.ID); !errors.Is(err, ErrBanned) {
+		t.Errorf("Get of a banned player = %v, want ErrBanned", err)
+	}
+}
+
+// bcrypt reads only 72 bytes; the pre-hash makes every byte count.
+func TestPasswordLongerThan72Bytes(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestAccounts(t, bcrypt.MinCost)
+	ctx := t.Context()
+	head := strings.Repeat("p", 80)
+	mustRegister(t, a, "Judy", head+"-one")
+	if _, err := a.Login(ctx, "Judy", head+"-one"); err != nil {
+		t.Errorf("Login with the password: %v", err)
+	}
+	if _, err := a.Login(ctx, "Judy", head+"-two"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("Login with a different tail = %v, want ErrBadCredentials", err)
+	}
+	if _, err := a.Login(ctx, "Judy", head); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("Login with the first 80 bytes = %v, want ErrBadCredentials", err)
+	}
+
+	long := strings.Repeat("😀", MaxPasswordLen) // 512 bytes
+	mustRegister(t, a, "Kim", long)
+	if _, err := a.Login(ctx, "Kim", long); err != nil {
+		t.Errorf("Login with 128 four-byte runes: %v", err)
+	}
+	if _, err := a.Login(ctx, "Kim", long[:len(long)-4]+"😁"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("Login with another last rune = %v, want ErrBadCredentials", err)
+	}
+}
+
+// An unknown name costs as much as a wrong password, so that timing does
+// not tell which names exist. Not parallel: it measures time.
+func TestLoginTimingUnknownNameLikeWrongPassword(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures logins at the default bcrypt cost")
+	}
+	a, _ := newTestAccounts(t, 0) // bcrypt.DefaultCost
+	ctx := t.Context()
+	mustRegister(t, a, "Lena", "lena's password")
+
+	login := func(name, password string) time.Duration {
+		start := time.Now()
+		_, err := a.Login(ctx, name, password)
+		d := time.Since(start)
+		if !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("Login(%q) = %v, want ErrBadCredentials", name, err)
+		}
+		return d
+	}
+	// Ten runs each; fewer (at least three) where one login takes long,
+	// as under the race detector, which slows bcrypt about fifteenfold.
+	warm := login("Nobody", "x") // also warms the pool and the caches
+	runs := min(10, max(3, int(3*time.Second/warm)))
+	var unknown, wrong time.Duration
+	for range runs { // interleaved, so that drift hits both alike
+		unknown += login("Nobody", "wrong password")
+		wrong += login("Lena", "wrong password")
+	}
+	n := time.Duration(runs)
+	ratio := float64(unknown) / float64(wrong)
+	t.Logf("mean of %d logins: unknown name %v, wrong password %v, ratio %.2f", runs, unknown/n, wrong/n, ratio)
+	if ratio < 0.5 || ratio > 2 {
+		t.Errorf("unknown name takes %v, wrong password %v: ratio %.2f, want 0.5..2", unknown/n, wrong/n, ratio)
+	}
+}
