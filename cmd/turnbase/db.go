@@ -33,16 +33,20 @@ type database struct {
 func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*database, error) {
 	db := &database{dsn: cfg.DatabaseURL}
 	if db.dsn == "" {
-		srv, err := postgres.Start(ctx, postgres.Config{DataDir: cfg.DataDir, Logger: logger.With("component", "postgres")})
+		// A folder of its own: as root, the postgres user is given the
+		// search bit on the way to it, and the data folder itself holds
+		// secrets.
+		dir := filepath.Join(cfg.DataDir, "postgres")
+		srv, err := postgres.Start(ctx, postgres.Config{DataDir: dir, Logger: logger.With("component", "postgres")})
 		if err != nil {
 			if errors.Is(err, postgres.ErrNotFound) {
-				return nil, fmt.Errorf("no DATABASE_URL, and no PostgreSQL server binaries (initdb, postgres) on PATH or under /usr/lib/postgresql/*/bin to start an embedded one: install PostgreSQL (Debian: apt-get install postgresql) or set DATABASE_URL: %w", err)
+				return nil, fmt.Errorf("no DATABASE_URL, so an embedded PostgreSQL is needed: %w", err)
 			}
 			return nil, fmt.Errorf("start embedded PostgreSQL: %w", err)
 		}
 		db.embedded = srv
 		db.dsn = srv.DSN()
-		logger.Info("embedded PostgreSQL started", "data", filepath.Join(cfg.DataDir, "pgdata"), "port", srv.Port())
+		logger.Info("embedded PostgreSQL started", "data", filepath.Join(dir, "pgdata"), "port", srv.Port())
 	}
 	if err := migrate(ctx, db.dsn); err != nil {
 		db.close(logger)
