@@ -61,6 +61,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	wcfg := webConfig(cfg, secret)
+	if err := wcfg.Validate(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -113,7 +117,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopLobby := goRun(lob.Run)
 	defer func() { err = errors.Join(err, stopLobby()) }()
 
-	srv := web.New(logger, web.Deps{Games: games, Matches: matches, Lobby: lob, ReadyFunc: journal.Ready}, webConfig(cfg, secret))
+	srv := web.New(logger, web.Deps{Games: games, Matches: matches, Lobby: lob, ReadyFunc: journal.Ready}, wcfg)
 	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", "http://"+browseAddr(ln.Addr()))
 	defer logger.Info("turnbase stopped")
 	return srv.Serve(ctx, ln) // returns after ctx is done and sockets are closed

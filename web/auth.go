@@ -1,0 +1,201 @@
+package web
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Identity is who a bearer token speaks for.
+type Identity struct {
+	ID    string // opaque player id; never empty
+	Name  string
+	Guest bool
+}
+
+// Tokens issues and verifies the server's bearer tokens (JWT, HS256).
+// Immutable after newTokens; safe for concurrent use.
+type Tokens struct {
+	secret   []byte
+	ttl      time.Duration
+	issuer   string
+	audience string
+	maxLen   int
+	now      func() time.Time
+	parser   *jwt.Parser
+}
+
+// claims is the JWT payload: sub is the player id.
+type claims struct {
+	Name  string `json:"name"`
+	Guest bool   `json:"guest"`
+	jwt.RegisteredClaims
+}
+
+// newTokens returns Tokens configured by cfg (with defaults applied).
+func newTokens(cfg Config, now func() time.Time) *Tokens {
+	return &Tokens{
+		secret:   cfg.JWTSecret,
+		ttl:      cfg.TokenTTL,
+		issuer:   cfg.TokenIssuer,
+		audience: cfg.TokenAudience,
+		maxLen:   cfg.MaxTokenLen,
+		now:      now,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuer(cfg.TokenIssuer),
+			jwt.WithAudience(cfg.TokenAudience),
+			jwt.WithLeeway(cfg.TokenLeeway),
+			jwt.WithIssuedAt(),
+			jwt.WithTimeFunc(now),
+		),
+	}
+}
+
+// Issue returns a signed token for id and when it expires.
+func (t *Tokens) Issue(id Identity) (token string, expires time.Time, err error) {
+	now := t.now().Truncate(time.Second)
+	expires = now.Add(t.ttl)
+	c := claims{
+		Name:  id.Name,
+		Guest: id.Guest,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   id.ID,
+			Issuer:    t.issuer,
+			Audience:  jwt.ClaimStrings{t.audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(expires),
+		},
+	}
+	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign token for %s: %w", id.ID, err)
+	}
+	return token, expires, nil
+}
+
+// Verify returns the identity a token speaks for. Every refusal wraps
+// ErrUnauthorized.
+func (t *Tokens) Verify(token string) (Identity, error) {
+	if token == "" {
+		return Identity{}, fmt.Errorf("%w: no token", ErrUnauthorized)
+	}
+	if len(token) > t.maxLen {
+		return Identity{}, fmt.Errorf("%w: token too long", ErrUnauthorized)
+	}
+	var c claims
+	_, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
+		return t.secret, nil
+	})
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Identity{}, fmt.Errorf("%w: token expired", ErrUnauthorized)
+	case err != nil:
+		return Identity{}, fmt.Errorf("%w: invalid token", ErrUnauthorized)
+	case c.Subject == "" || !validName(c.Name):
+		return Identity{}, fmt.Errorf("%w: invalid token claims", ErrUnauthorized)
+	}
+	return Identity{ID: c.Subject, Name: c.Name, Guest: c.Guest}, nil
+}
+
+// Names are 3 to 20 ASCII letters, digits, '_' and '-'.
+const (
+	minNameLen = 3
+	maxNameLen = 20
+)
+
+func validName(name string) bool {
+	if len(name) < minNameLen || len(name) > maxNameLen {
+		return false
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// newPlayerID returns an opaque random player id (128 bits, base32).
+func newPlayerID() string {
+	return strings.ToLower(rand.Text())
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", fmt.Errorf("%w: want Authorization: Bearer <token>", ErrUnauthorized)
+	}
+	return strings.TrimSpace(token), nil
+}
+
+// authenticate returns the identity of the request's bearer token.
+func (s *Server) authenticate(r *http.Request) (Identity, error) {
+	token, err := bearerToken(r)
+	if err != nil {
+		return Identity{}, err
+	}
+	return s.tokens.Verify(token)
+}
+
+// authReply is the answer of every endpoint that hands out a token.
+type authReply struct {
+	Token     string     `json:"token"`
+	ExpiresMS int64      `json:"expires_ms"`
+	Player    authPlayer `json:"player"`
+}
+
+type authPlayer struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Guest bool   `json:"guest"`
+}
+
+// issue writes a fresh token for id with the given status.
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, status int, id Identity) {
+	token, expires, err := s.tokens.Issue(id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, authReply{
+		Token:     token,
+		ExpiresMS: expires.UnixMilli(),
+		Player:    authPlayer{ID: id.ID, Name: id.Name, Guest: id.Guest},
+	})
+}
+
+// handleGuest is POST /api/auth/guest {"name"}: a new guest player.
+func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := s.readJSON(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !validName(body.Name) {
+		s.writeError(w, r, fmt.Errorf("%w: a name is %d to %d letters, digits, '_' or '-'", ErrBadRequest, minNameLen, maxNameLen))
+		return
+	}
+	s.issue(w, r, http.StatusCreated, Identity{ID: newPlayerID(), Name: body.Name, Guest: true})
+}
+
+// handleRefresh is POST /api/auth/refresh: a new token for the bearer.
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	id, err := s.authenticate(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.issue(w, r, http.StatusOK, id)
+}

@@ -1,0 +1,300 @@
+// Package web is the HTTP server and the WebSocket transport of turnbase
+// (PROTOCOL.md). It owns no game state: it authenticates clients, decodes
+// their frames, rate-limits them and hands requests to the match registry
+// and the lobby, which it is given.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/lobby"
+	"github.com/turnbase/turnbase/match"
+)
+
+// Matches is the match registry as the transport uses it; *match.Registry
+// satisfies it. Starting matches (the lobby's StartFunc) and shutting the
+// registry down are cmd's business, not the transport's.
+type Matches interface {
+	Connect(c match.Conn)
+	Disconnect(c match.Conn)
+	Watch(c match.Conn, matchID string, reply match.ReplyFunc)
+	Unwatch(c match.Conn, matchID string)
+	Move(c match.Conn, matchID string, move json.RawMessage, reply match.ReplyFunc)
+	Resign(c match.Conn, matchID string, reply match.ReplyFunc)
+	Rematch(c match.Conn, matchID string, reply match.ReplyFunc)
+	Active(playerID string) []string
+	InMatch(playerID string) bool
+	List(status string) []match.Summary
+}
+
+// Lobby is the matchmaking queue and the challenges as the transport uses
+// them; *lobby.Lobby satisfies it.
+type Lobby interface {
+	Join(ctx context.Context, t lobby.Ticket) (lobby.Ticket, error)
+	Leave(ctx context.Context, playerID string) (bool, error)
+	CreateChallenge(ctx context.Context, creator lobby.Ticket) (lobby.Challenge, error)
+	AcceptChallenge(ctx context.Context, code string, acceptor lobby.Ticket) error
+	CancelChallenges(ctx context.Context, playerID string)
+}
+
+// Ratings gives a player's rating in a game, for queue tickets.
+type Ratings interface {
+	Rating(ctx context.Context, playerID, game string) (float64, error)
+}
+
+// Deps are the server's collaborators. Games, Matches and Lobby are
+// required; the rest are optional.
+type Deps struct {
+	Games   *game.Registry
+	Matches Matches
+	Lobby   Lobby
+	// Ratings rates queue tickets; nil: every player has DefaultRating.
+	Ratings Ratings
+	// ReadyFunc reports whether the server can take players (GET /readyz);
+	// nil: always ready.
+	ReadyFunc func(ctx context.Context) error
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// NowFunc is the clock; nil: time.Now.
+	NowFunc func() time.Time
+}
+
+// Server serves the HTTP API, the static client and the WebSocket endpoint.
+type Server struct {
+	// Immutable after New; never nil unless noted.
+	logger     *slog.Logger
+	cfg        Config // with defaults
+	deps       Deps   // its optional fields may be nil
+	now        func() time.Time
+	tokens     *Tokens
+	origins    map[string]bool // normalized AllowedOrigins
+	upgrader   websocket.Upgrader
+	handler    http.Handler
+	handshakes *ipLimiters // WebSocket upgrades; safe for concurrent use
+	apiCalls   *ipLimiters // /api/ requests; safe for concurrent use
+	proxies    []netip.Prefix
+	writeBufs  sync.Pool // gorilla write buffers, shared by all connections
+
+	conns sync.WaitGroup // one per registered connection, until its cleanup
+
+	mu       sync.Mutex // guards the fields below
+	draining bool       // set once by shutdown: no new connections
+	open     map[*conn]struct{}
+	perIP    map[string]int          // open (or upgrading) connections per IP
+	players  map[string]*playerState // players with at least one connection
+}
+
+// playerState is shared by one player's connections.
+type playerState struct {
+	limiter *rate.Limiter // frames of all its connections; safe for concurrent use
+
+	// Guarded by Server.mu.
+	refs     int   // connections past hello
+	queuedBy *conn // the connection whose queue.join is pending, if any
+}
+
+// New returns a Server. It panics if cfg does not pass Validate or a
+// required dependency is missing: both are wiring mistakes in cmd.
+func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	if deps.Games == nil || deps.Matches == nil || deps.Lobby == nil {
+		panic("web.New: Games, Matches and Lobby are required")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	now := deps.NowFunc
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{
+		logger:     logger,
+		cfg:        cfg,
+		deps:       deps,
+		now:        now,
+		tokens:     newTokens(cfg, now),
+		origins:    make(map[string]bool),
+		handshakes: newIPLimiters(cfg.HandshakeRate, cfg.HandshakeBurst),
+		apiCalls:   newIPLimiters(cfg.HTTPRate, cfg.HTTPBurst),
+		open:       make(map[*conn]struct{}),
+		perIP:      make(map[string]int),
+		players:    make(map[string]*playerState),
+	}
+	s.proxies, _ = parsePrefixes(cfg.TrustedProxies) // Validate accepted them
+	for _, o := range cfg.AllowedOrigins {
+		n, _ := normalizeOrigin(o) // Validate accepted it
+		s.origins[n] = true
+	}
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout:  cfg.HandshakeTimeout,
+		ReadBufferSize:    1024,
+		WriteBufferSize:   1024,
+		WriteBufferPool:   &s.writeBufs,
+		CheckOrigin:       s.checkOrigin,
+		EnableCompression: false,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			writeErrorBody(w, status, codeForStatus(status), reason.Error())
+		},
+	}
+	s.handler = s.routes()
+	return s
+}
+
+// Handler returns the server's HTTP handler. WebSocket connections it
+// accepts are closed by Serve's shutdown only; a caller that serves the
+// handler itself closes them with Shutdown.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx is done, then shuts down gracefully:
+// it stops accepting, closes every WebSocket with 1001 and waits for their
+// goroutines, bounded by Config.ShutdownTimeout. It returns nil after a
+// shutdown for ctx, or the error that stopped serving.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	hsDone := make(chan error, 1)
+	go func() { hsDone <- hs.Shutdown(sctx) }()
+	shutErr := s.Shutdown(sctx)
+	if err := <-hsDone; err != nil {
+		shutErr = errors.Join(shutErr, fmt.Errorf("shut down http server: %w", err))
+	}
+	if serveErr == nil {
+		<-served // http.ErrServerClosed
+	} else if !errors.Is(serveErr, http.ErrServerClosed) {
+		return errors.Join(fmt.Errorf("serve: %w", serveErr), shutErr)
+	}
+	return shutErr
+}
+
+// Shutdown refuses new WebSocket connections, closes the open ones with
+// 1001 and waits until they are gone or ctx ends. It does not stop an
+// http.Server; Serve does that too.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	open := make([]*conn, 0, len(s.open))
+	for c := range s.open {
+		open = append(open, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range open {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down", true)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close websockets: %w", ctx.Err())
+	}
+}
+
+// register counts a connection that is about to be upgraded. It refuses
+// while draining, and when ip holds its maximum of connections.
+func (s *Server) register(c *conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return ErrShuttingDown
+	}
+	if s.perIP[c.ip] >= s.cfg.MaxConnsPerIP {
+		return fmt.Errorf("%w: too many connections from your address", ErrRateLimited)
+	}
+	s.perIP[c.ip]++
+	s.open[c] = struct{}{}
+	s.conns.Add(1)
+	return nil
+}
+
+// unregister undoes register once the connection is gone.
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.open, c)
+	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+		delete(s.perIP, c.ip)
+	}
+	s.conns.Done()
+}
+
+// joinPlayer records that c speaks for playerID and returns the state its
+// connections share.
+func (s *Server) joinPlayer(c *conn, playerID string) *playerState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.players[playerID]
+	if p == nil {
+		p = &playerState{limiter: rate.NewLimiter(rate.Limit(s.cfg.PlayerRate), s.cfg.PlayerBurst)}
+		s.players[playerID] = p
+	}
+	p.refs++
+	return p
+}
+
+// leavePlayer forgets c as one of playerID's connections. It reports
+// whether c had queued the player and the queue ticket is still its, and
+// whether c was the player's last connection.
+func (s *Server) leavePlayer(c *conn, playerID string) (queued, last bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.players[playerID]
+	if p == nil {
+		return false, false
+	}
+	if p.queuedBy == c {
+		p.queuedBy = nil
+		queued = true
+	}
+	if p.refs--; p.refs <= 0 {
+		delete(s.players, playerID)
+		last = true
+	}
+	return queued, last
+}
+
+// setQueued records which of the player's connections holds its queue
+// ticket (nil: none).
+func (s *Server) setQueued(p *playerState, c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.queuedBy = c
+}

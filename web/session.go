@@ -1,0 +1,275 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/turnbase/turnbase/lobby"
+	"github.com/turnbase/turnbase/match"
+)
+
+// readPump reads frames until the connection fails or closes: first the
+// hello, then requests, which it dispatches in order. Once a close has
+// started it ignores data frames and waits for the client's close frame.
+func (c *conn) readPump(ctx context.Context) {
+	c.ws.SetReadLimit(c.srv.cfg.ReadLimit)
+	c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HelloTimeout))
+	c.ws.SetPongHandler(func(string) error {
+		c.extendDeadline()
+		return nil
+	})
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if !c.isClosing() && isUnexpected(err) {
+				c.log.Debug("read failed", "err", err)
+			}
+			if c.readErr(err, !c.welcomed) {
+				c.drain()
+			}
+			return
+		}
+		switch {
+		case c.isClosing():
+		case !c.welcomed:
+			c.hello(typ, data)
+		default:
+			c.extendDeadline()
+			c.handle(ctx, typ, data)
+		}
+	}
+}
+
+// extendDeadline gives a live client another PongWait, unless the
+// connection is closing (its deadline is then the close's).
+func (c *conn) extendDeadline() {
+	if !c.isClosing() {
+		c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.PongWait))
+	}
+}
+
+// hello handles the first frame. A malformed or unexpected one is answered
+// with bad_request and closes the connection with 4001, as an invalid or
+// expired token does; otherwise it sends welcome and, for a player,
+// connects it to the registry.
+func (c *conn) hello(typ int, data []byte) {
+	if typ == websocket.TextMessage && !utf8.Valid(data) {
+		c.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8", false)
+		return
+	}
+	var req request
+	err := fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
+	if typ == websocket.TextMessage {
+		req, err = decodeFrame(data)
+	}
+	switch {
+	case err != nil:
+	case req.Type != typeHello:
+		err = fmt.Errorf("%w: the first frame must be a hello", ErrBadRequest)
+	case req.V != protocolVersion:
+		err = fmt.Errorf("%w: protocol version %d is not supported; use %d", ErrBadRequest, req.V, protocolVersion)
+	}
+	if err != nil {
+		c.replyError(req.re(), err)
+		c.closeWith(closeBadToken, "bad hello", true)
+		return
+	}
+
+	var playerLimiter *rate.Limiter
+	if req.Token != "" {
+		id, err := c.srv.tokens.Verify(req.Token)
+		if err != nil {
+			c.closeWith(closeBadToken, truncate(err.Error(), 100), false)
+			return
+		}
+		c.id = id
+		c.player = c.srv.joinPlayer(c, id.ID)
+		c.log = c.log.With("player_id", id.ID)
+		playerLimiter = c.player.limiter
+	}
+	c.limiter = newFrameLimiter(c.srv.cfg, playerLimiter)
+	c.welcomed = true
+	c.extendDeadline()
+
+	w := welcomeFrame{Type: "welcome", Re: req.re(), V: protocolVersion, ServerMS: c.srv.now().UnixMilli(), Active: []string{}}
+	if c.player != nil {
+		w.Player = &wireIdentity{ID: c.id.ID, Name: c.id.Name}
+		if active := c.srv.deps.Matches.Active(c.id.ID); active != nil {
+			w.Active = active
+		}
+	}
+	c.Send(encodeFrame(w))
+	if c.player == nil {
+		return
+	}
+	c.srv.deps.Matches.Connect(c)
+	// A match that started between Active and Connect reached neither
+	// the welcome nor this connection: watch it.
+	for _, id := range c.srv.deps.Matches.Active(c.id.ID) {
+		if !slices.Contains(w.Active, id) {
+			c.srv.deps.Matches.Watch(c, id, c.replyFunc(nil))
+		}
+	}
+	c.log.Debug("connection welcomed")
+}
+
+// handle runs one frame after the hello.
+func (c *conn) handle(ctx context.Context, typ int, data []byte) {
+	var req request
+	var err error
+	switch {
+	case typ != websocket.TextMessage:
+		err = fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
+	case !utf8.Valid(data):
+		c.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8", false)
+		return
+	default:
+		req, err = decodeFrame(data)
+	}
+	if ok, closeIt := c.limiter.check(c.srv.now()); !ok {
+		if closeIt {
+			c.log.Info("closing connection over its rate limit")
+			c.closeWith(closeRateLimit, "rate limit exceeded", true)
+			return
+		}
+		c.replyError(req.re(), fmt.Errorf("%w: slow down", ErrRateLimited))
+		return
+	}
+	if err == nil {
+		err = c.dispatch(ctx, req)
+	}
+	if err != nil {
+		c.replyError(req.re(), err)
+	}
+}
+
+// dispatch runs a decoded request. Requests that the registry answers
+// later get a reply function; the rest answer here.
+func (c *conn) dispatch(ctx context.Context, req request) error {
+	m := c.srv.deps.Matches
+	switch req.Type {
+	case typePing:
+		c.Send(encodeFrame(pongFrame{Type: "pong", Re: req.re(), ServerMS: c.srv.now().UnixMilli()}))
+		return nil
+	case typeHello:
+		return fmt.Errorf("%w: hello was already said", ErrBadRequest)
+	case typeMatchWatch:
+		m.Watch(c, req.Match, c.replyFunc(req.re()))
+		return nil
+	case typeMatchUnwatch:
+		m.Unwatch(c, req.Match)
+		return nil
+	}
+	if c.player == nil {
+		return fmt.Errorf("%w: spectator connections may only watch; send a token in hello to play", ErrUnauthorized)
+	}
+	switch req.Type {
+	case typeMatchMove:
+		m.Move(c, req.Match, req.Move, c.replyFunc(req.re()))
+		return nil
+	case typeMatchResign:
+		m.Resign(c, req.Match, c.replyFunc(req.re()))
+		return nil
+	case typeMatchRematch:
+		m.Rematch(c, req.Match, c.replyFunc(req.re()))
+		return nil
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.LobbyTimeout)
+	defer cancel()
+	switch req.Type {
+	case typeQueueJoin:
+		return c.queueJoin(ctx, req)
+	case typeQueueLeave:
+		if _, err := c.srv.deps.Lobby.Leave(ctx, c.id.ID); err != nil {
+			return err
+		}
+		c.srv.setQueued(c.player, nil)
+		c.Send(encodeFrame(queueLeftFrame{Type: "queue.left", Re: req.re()}))
+		return nil
+	case typeChallengeCreate:
+		if err := c.checkGame(req.Game); err != nil {
+			return err
+		}
+		ch, err := c.srv.deps.Lobby.CreateChallenge(ctx, c.ticket(ctx, req.Game))
+		if err != nil {
+			return err
+		}
+		c.Send(encodeFrame(challengeCreatedFrame{Type: "challenge.created", Re: req.re(), Code: ch.Code, Game: ch.Game, ExpiresMS: ch.Expires.UnixMilli()}))
+		return nil
+	case typeChallengeAccept:
+		if m.InMatch(c.id.ID) {
+			return match.ErrInMatch
+		}
+		// Success is the match.found that the match sends.
+		return c.srv.deps.Lobby.AcceptChallenge(ctx, req.Code, c.ticket(ctx, ""))
+	}
+	return fmt.Errorf("dispatch %q: no handler", req.Type) // decodeFrame knows no more types
+}
+
+func (c *conn) queueJoin(ctx context.Context, req request) error {
+	if err := c.checkGame(req.Game); err != nil {
+		return err
+	}
+	if c.srv.deps.Matches.InMatch(c.id.ID) {
+		return match.ErrInMatch
+	}
+	t, err := c.srv.deps.Lobby.Join(ctx, c.ticket(ctx, req.Game))
+	if err != nil {
+		return err
+	}
+	c.srv.setQueued(c.player, c)
+	c.Send(encodeFrame(queueJoinedFrame{Type: "queue.joined", Re: req.re(), Game: t.Game, SinceMS: t.Since.UnixMilli()}))
+	return nil
+}
+
+func (c *conn) checkGame(id string) error {
+	if _, ok := c.srv.deps.Games.Lookup(id); !ok {
+		return fmt.Errorf("%w: %q", match.ErrUnsupported, truncate(id, 40))
+	}
+	return nil
+}
+
+// ticket is this connection's player waiting for game ("" when the lobby
+// knows the game, as for an accepted challenge).
+func (c *conn) ticket(ctx context.Context, game string) lobby.Ticket {
+	return lobby.Ticket{PlayerID: c.id.ID, Name: c.id.Name, Rating: c.rating(ctx, game), Game: game}
+}
+
+func (c *conn) rating(ctx context.Context, game string) float64 {
+	if c.srv.deps.Ratings == nil || game == "" {
+		return DefaultRating
+	}
+	r, err := c.srv.deps.Ratings.Rating(ctx, c.id.ID, game)
+	if err != nil {
+		c.log.Warn("rating for ticket", "game", game, "err", err)
+		return DefaultRating
+	}
+	return r
+}
+
+// replyFunc answers a registry request: nothing when it was accepted, an
+// error frame when it was refused.
+func (c *conn) replyFunc(re *string) match.ReplyFunc {
+	return func(err error) {
+		if err != nil {
+			c.replyError(re, err)
+		}
+	}
+}
+
+// replyError sends err as an error frame answering re. Safe from any
+// goroutine.
+func (c *conn) replyError(re *string, err error) {
+	code, msg, _, known := publicError(err)
+	if !known {
+		c.log.Error("request failed", "err", err)
+	}
+	c.Send(encodeFrame(errorFrame{Type: "error", Re: re, Code: code, Message: msg}))
+}
