@@ -204,7 +204,7 @@ func (m *Match) handle(ctx context.Context, r request) {
 		m.watch(r.conn)
 		reply(r.reply, nil)
 	case reqUnwatch:
-		if m.unsubscribe(r.conn) {
+		if _, visible := m.unsubscribe(r.conn); visible {
 			m.changed()
 		}
 	case reqMove:
@@ -462,10 +462,8 @@ func (m *Match) askRematch(ctx context.Context, c Conn) error {
 
 // watch subscribes c (again) and sends it the current state.
 func (m *Match) watch(c Conn) {
-	if _, ok := m.subs[c]; !ok {
-		m.subscribeLocked(c)
-		m.changed()
-		// changed broadcast the new version to everyone, c included.
+	if _, ok := m.subs[c]; !ok && m.subscribeLocked(c) {
+		m.changed() // everyone sees the new count or connection, c included
 	} else {
 		m.send(c, m.stateFrame(m.subs[c].seat))
 	}
@@ -474,35 +472,41 @@ func (m *Match) watch(c Conn) {
 	}
 }
 
-// subscribeLocked adds c. It is called by run, or by newMatch before run
-// starts ("Locked": the caller owns the match state).
-func (m *Match) subscribeLocked(c Conn) {
+// subscribeLocked adds c and reports whether that changed what viewers
+// see: the spectator count, or a seat's connected flag. It is called by
+// run, or before run starts ("Locked": the caller owns the match state).
+func (m *Match) subscribeLocked(c Conn) (visible bool) {
 	seat := m.seatOf(c.PlayerID())
 	m.subs[c] = sub{seat: seat}
 	if seat == game.Spectator {
 		m.spectators++
-		return
+		return true
 	}
 	m.seatConns[seat]++
 	m.graceEnd[seat] = time.Time{}
+	return m.seatConns[seat] == 1
 }
 
-// unsubscribe removes c and reports whether it was subscribed.
-func (m *Match) unsubscribe(c Conn) bool {
+// unsubscribe removes c and reports whether it was subscribed and whether
+// its leaving changed what viewers see.
+func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 	s, ok := m.subs[c]
 	if !ok {
-		return false
+		return false, false
 	}
 	delete(m.subs, c)
 	if s.seat == game.Spectator {
 		m.spectators--
-		return true
+		return true, true
 	}
 	m.seatConns[s.seat]--
-	if m.seatConns[s.seat] == 0 && m.status == StatusLive {
+	if m.seatConns[s.seat] > 0 {
+		return true, false
+	}
+	if m.status == StatusLive {
 		m.graceEnd[s.seat] = time.Now().Add(m.cfg.Grace)
 	}
-	return true
+	return true, true
 }
 
 // changed records a change every viewer can see: a new version goes out.
@@ -524,12 +528,14 @@ func (m *Match) broadcast() {
 				dropped = append(dropped, c)
 			}
 		}
-		if len(dropped) == 0 {
-			return
-		}
+		visible := false
 		for _, c := range dropped {
-			m.unsubscribe(c)
+			_, v := m.unsubscribe(c)
+			visible = visible || v
 			m.reg.unwatched(c, m)
+		}
+		if !visible {
+			return
 		}
 		m.version++
 		m.frames = [3][]byte{}
@@ -541,7 +547,7 @@ func (m *Match) broadcast() {
 // broadcast the resulting change; the next change carries it.
 func (m *Match) send(c Conn, frame []byte) {
 	if !c.Send(frame) {
-		if m.unsubscribe(c) {
+		if was, _ := m.unsubscribe(c); was {
 			m.reg.unwatched(c, m)
 		}
 	}

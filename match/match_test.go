@@ -540,3 +540,28 @@ func TestPanicAbortsOnlyThatMatch(t *testing.T) {
 		synctest.Wait()
 	})
 }
+
+func TestSecondTabIsNoVisibleChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, "tictactoe", Deps{}, testCfg)
+		v := num(e.b.last("match.state")["version"])
+		tab := &fakeConn{player: "alice"}
+		e.reg.Connect(tab)
+		e.reg.Watch(tab, e.id, func(error) {})
+		synctest.Wait()
+		if got := num(tab.last("match.state")["version"]); got != v {
+			t.Errorf("the new tab got version %d, want the current %d", got, v)
+		}
+		e.reg.Disconnect(tab)
+		synctest.Wait()
+		if got := num(e.b.last("match.state")["version"]); got != v {
+			t.Errorf("a second tab coming and going moved the version %d -> %d", v, got)
+		}
+		// The last tab going is visible.
+		e.reg.Disconnect(e.a)
+		synctest.Wait()
+		if got := num(e.b.last("match.state")["version"]); got != v+1 {
+			t.Errorf("alice's last connection going: version %d, want %d", got, v+1)
+		}
+	})
+}
