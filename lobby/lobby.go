@@ -45,6 +45,12 @@ type Ticket struct {
 	Rating   float64
 	Game     string
 	Since    time.Time // set by Join (and by CreateChallenge, AcceptChallenge)
+	// LastOpponent is the player ID of whom this player last played, for
+	// policies that avoid pairing the same two twice in a row; "" if
+	// unknown. The caller may fill it (from the match history); if it is
+	// empty, Join fills it with the last opponent the lobby paired this
+	// player with, if it remembers one (it does for an hour at least).
+	LastOpponent string
 }
 
 // Pair is two players to seat together, already in seat order (seat 0 first,
@@ -77,7 +83,8 @@ type Config struct {
 	// while two or more wait (for policies that widen with time); pairing is
 	// also attempted at once on every Join. Default 200ms.
 	PairEvery time.Duration
-	// Pair is the pairing policy. Default FIFO.
+	// Pair is the pairing policy. Default ByRating(RatingConfig{}); FIFO
+	// ignores ratings.
 	Pair PairFunc
 	// MaxChallenges is how many open challenges one player may hold; creating
 	// one more replaces the oldest. Default 5.
@@ -92,7 +99,7 @@ func (c Config) withDefaults() Config {
 		c.PairEvery = DefaultPairEvery
 	}
 	if c.Pair == nil {
-		c.Pair = FIFO
+		c.Pair = ByRating(RatingConfig{})
 	}
 	if c.MaxChallenges <= 0 {
 		c.MaxChallenges = DefaultMaxChallenges
@@ -128,7 +135,8 @@ type Lobby struct {
 	pairArmed  bool
 	sweepTimer *time.Timer // fires at sweepAt, if not zero
 	sweepAt    time.Time
-	dirty      bool // queue changed since stats was published
+	dirty      bool      // queue changed since stats was published
+	opponents  opponents // the last opponent of each player paired lately
 }
 
 // op is a request that the loop runs. fn returns the pairs to start; the loop
@@ -313,6 +321,9 @@ func (l *Lobby) enqueue(t *Ticket, now time.Time) error {
 		return ErrInMatch
 	}
 	t.Since = now
+	if t.LastOpponent == "" {
+		t.LastOpponent = l.opponents.last(t.PlayerID, now)
+	}
 	l.queue = append(l.queue, *t)
 	l.queued[t.PlayerID] = struct{}{}
 	l.dirty = true
@@ -344,14 +355,15 @@ func (l *Lobby) dequeue(playerIDs ...string) bool {
 	return true
 }
 
-// launch marks p's players as starting and calls StartFunc on a goroutine of
-// its own. Run only.
+// launch marks p's players as starting, remembers them as each other's last
+// opponent and calls StartFunc on a goroutine of its own. Run only.
 func (l *Lobby) launch(ctx context.Context, p Pair) {
 	log := l.logger.With("game", p.Game, "seat0", p.Players[0].PlayerID,
 		"seat1", p.Players[1].PlayerID, "challenge", p.Challenge)
 	for _, t := range p.Players {
 		l.starting[t.PlayerID] = struct{}{}
 	}
+	l.opponents.add(p.Players[0].PlayerID, p.Players[1].PlayerID, time.Now())
 	log.Debug("start match")
 	l.wg.Go(func() {
 		switch err := l.start(ctx, p); {

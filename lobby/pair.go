@@ -17,10 +17,10 @@ import (
 // whoever it did not pair.
 type PairFunc func(queue []Ticket, now time.Time) (pairs [][2]Ticket, rest []Ticket)
 
-// FIFO is the default policy: within each game, the two tickets that have
-// waited longest (earliest Since; arrival order among equals) pair, then the
-// next two, and so on. Tickets of different games never pair, and a player
-// never pairs with themselves or twice. rest keeps the order of queue.
+// FIFO is the policy that ignores ratings: within each game, the two tickets
+// that have waited longest (earliest Since; arrival order among equals) pair,
+// then the next two, and so on. Tickets of different games never pair, and a
+// player never pairs with themselves or twice. rest keeps the order of queue.
 func FIFO(queue []Ticket, now time.Time) (pairs [][2]Ticket, rest []Ticket) {
 	order := make([]int, len(queue))
 	for i := range order {
