@@ -1,0 +1,374 @@
+// Home: sign in, pick a game, quick match or challenge a friend, and the
+// list of live matches to watch.
+import { api, getGames } from '../api.js';
+import { conn } from '../conn.js';
+import { session } from '../session.js';
+import { h, svg, append, clock, ago, toast, errorText, rating, setTitle, spinner } from '../ui.js';
+import { icons } from '../icons.js';
+import { gameModule, gameTitle, gameIcon } from '../games/index.js';
+import { authCard, upgradeCard } from './auth.js';
+
+const GAME_KEY = 'turnbase.game';
+const LIVE_REFRESH_MS = 4000;
+
+export function mount(root, ctx) {
+  setTitle('');
+  const offs = [];
+  const timers = [];
+  let games = [];
+  let live = []; // MatchSummary[] or null when unavailable
+  let liveState = 'loading'; // loading | ok | missing | error
+  let selected = (() => { try { return localStorage.getItem(GAME_KEY) || 'tictactoe'; } catch { return 'tictactoe'; } })();
+  let mode = conn.queue ? 'queue' : 'idle'; // idle | joining | queue | challenge
+  let wantQueue = conn.queue ? conn.queue.game : null; // re-join after a reconnect
+  let challengeInfo = null; // {code, game, expires_ms}
+
+  const page = h('div', { class: 'page lobby' });
+  root.append(page);
+
+  // Sections re-rendered on their own.
+  const playSlot = h('div', { class: 'play-slot' });
+  const liveSlot = h('div', { class: 'live-slot' });
+  const resumeSlot = h('div', { class: 'resume-slot' });
+
+  function layout() {
+    page.replaceChildren();
+    if (!session.signedIn) {
+      page.append(
+        h('section', { class: 'hero' },
+          h('div', { class: 'hero-copy' },
+            h('p', { class: 'eyebrow', text: 'Turn-based games, live' }),
+            h('h1', { class: 'hero-title', text: 'Play a quick game against a real person.' }),
+            h('p', { class: 'hero-text', text: 'Tic-tac-toe and rock-paper-scissors, matched in seconds. Pick a name and you’re in — or invite a friend with a link.' }),
+            h('ul', { class: 'hero-points' },
+              h('li', {}, svg(icons.bolt, 'inline-icon'), 'Quick match in seconds'),
+              h('li', {}, svg(icons.link, 'inline-icon'), 'Challenge a friend by link'),
+              h('li', {}, svg(icons.eye, 'inline-icon'), 'Watch any live game'))),
+          authCard({})),
+        liveSection());
+    } else {
+      page.append(
+        h('div', { class: 'lobby-grid' },
+          h('div', { class: 'lobby-main' }, resumeSlot, playCard()),
+          h('div', { class: 'lobby-side' }, liveSection(), session.player && session.player.guest ? upgradeCard() : null)));
+      renderResume();
+    }
+    renderPlay();
+    renderLive();
+  }
+
+  // ---- play card ----
+
+  function playCard() {
+    const name = session.player ? session.player.name : '';
+    return h('section', { class: 'card play-card', 'aria-labelledby': 'play-title' },
+      h('div', { class: 'play-head' },
+        h('h1', { id: 'play-title', class: 'card-title' }, 'Ready to play, ', h('span', { class: 'accent', text: name }), '?'),
+        h('p', { class: 'card-sub', text: 'Pick a game, then find an opponent or invite a friend.' })),
+      playSlot);
+  }
+
+  function gamePicker(disabled) {
+    const list = games.length ? games : [{ id: 'tictactoe', name: 'Tic-tac-toe', players: 2 }, { id: 'rps', name: 'Rock paper scissors', players: 2 }];
+    if (!list.some((g) => g.id === selected)) selected = list[0].id;
+    return h('fieldset', { class: 'game-picker', disabled },
+      h('legend', { class: 'sr-only', text: 'Game' }),
+      list.map((g) => {
+        const playing = live ? live.filter((m) => m.game === g.id).length * 2 : 0;
+        const mod = gameModule(g.id);
+        const meta = [];
+        if (g.move_ms) meta.push(`${Math.round(g.move_ms / 1000)} s per move`);
+        const waiting = firstNumber(g, ['queued', 'waiting', 'in_queue']);
+        const online = firstNumber(g, ['online', 'players_online']);
+        const input = h('input', {
+          type: 'radio', name: 'game', value: g.id, class: 'sr-only', checked: g.id === selected,
+          onchange: () => { selected = g.id; try { localStorage.setItem(GAME_KEY, g.id); } catch { /* ignore */ } renderPlay(); },
+        });
+        return h('label', { class: ['game-option', g.id === selected && 'selected', !mod && 'unsupported'] },
+          input,
+          h('span', { class: ['game-art', `game-art-${g.id}`] }, svg(gameIcon(g.id))),
+          h('span', { class: 'game-info' },
+            h('span', { class: 'game-name', text: g.name || gameTitle(g.id) }),
+            h('span', { class: 'game-blurb', text: mod ? mod.blurb : 'Not playable in the browser yet.' }),
+            h('span', { class: 'game-meta' },
+              meta.length ? h('span', { text: meta.join(' · ') }) : null,
+              online !== null ? h('span', { class: 'count' }, h('span', { class: 'dot dot-on' }), `${online} online`)
+                : playing > 0 ? h('span', { class: 'count' }, h('span', { class: 'dot dot-on' }), `${playing} playing`) : null,
+              waiting ? h('span', { class: 'count', text: `${waiting} waiting` }) : null)),
+          h('span', { class: 'game-check', 'aria-hidden': 'true' }, svg(icons.check)));
+      }));
+  }
+
+  function renderPlay() {
+    if (!session.signedIn) return;
+    playSlot.replaceChildren();
+    const offline = !conn.online;
+    if (mode === 'queue' || mode === 'joining') {
+      playSlot.append(gamePicker(true), queuePanel());
+    } else if (mode === 'challenge' && challengeInfo) {
+      playSlot.append(gamePicker(true), challengePanel());
+    } else {
+      const mod = gameModule(selected);
+      append(playSlot, [gamePicker(false),
+        h('div', { class: 'play-actions' },
+          h('button', { class: 'btn btn-primary btn-lg', type: 'button', disabled: offline || !mod, onclick: joinQueue, 'data-action': 'quick-match' },
+            svg(icons.bolt), h('span', { text: 'Quick match' })),
+          h('button', { class: 'btn btn-secondary btn-lg', type: 'button', disabled: offline || !mod, onclick: createChallenge, 'data-action': 'challenge' },
+            svg(icons.link), h('span', { text: 'Play a friend' }))),
+        offline ? h('p', { class: 'hint center', text: 'Connecting to the server…' }) : null]);
+    }
+  }
+
+  function queuePanel() {
+    const since = conn.queue ? conn.queue.since_ms : null;
+    const waited = h('span', { class: 'waiting-time', text: since ? clock(conn.serverNow() - since) : '0:00' });
+    const tick = setInterval(() => {
+      if (!waited.isConnected) { clearInterval(tick); return; }
+      if (conn.queue) waited.textContent = clock(conn.serverNow() - conn.queue.since_ms);
+    }, 250);
+    timers.push(tick);
+    return h('div', { class: 'waiting', role: 'status', 'data-state': 'queue' },
+      h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), svg(gameIcon(wantQueue || selected))),
+      h('div', { class: 'waiting-copy' },
+        h('strong', { class: 'waiting-title', text: mode === 'joining' ? (conn.online ? 'Joining the queue…' : 'Reconnecting…') : 'Looking for an opponent…' }),
+        h('span', { class: 'waiting-sub' }, gameTitle(wantQueue || selected, games), ' · waited ', waited)),
+      h('button', { class: 'btn btn-ghost', type: 'button', onclick: leaveQueue, 'data-action': 'cancel-queue' }, 'Cancel'));
+  }
+
+  function challengePanel() {
+    const url = `${location.origin}/c/${encodeURIComponent(challengeInfo.code)}`;
+    const input = h('input', { class: 'input input-mono', type: 'text', readonly: true, value: url, 'aria-label': 'Invite link', id: 'challenge-link', onfocus: (e) => e.target.select() });
+    const copyBtn = h('button', { class: 'btn btn-primary', type: 'button', 'data-action': 'copy-link' }, svg(icons.copy), h('span', { text: 'Copy' }));
+    copyBtn.addEventListener('click', async () => {
+      const ok = await copyText(url, input);
+      copyBtn.replaceChildren(svg(ok ? icons.check : icons.copy), h('span', { text: ok ? 'Copied' : 'Copy' }));
+      if (ok) setTimeout(() => { if (copyBtn.isConnected) copyBtn.replaceChildren(svg(icons.copy), h('span', { text: 'Copy' })); }, 1800);
+      else toast('Select the link and copy it by hand.', 'info');
+    });
+    const share = navigator.share ? h('button', {
+      class: 'btn btn-ghost', type: 'button',
+      onclick: () => navigator.share({ title: 'Play me on turnbase', text: `Play ${gameTitle(challengeInfo.game, games)} with me`, url }).catch(() => {}),
+    }, 'Share…') : null;
+    const expires = h('span', { class: 'expires' });
+    const upd = () => {
+      const left = challengeInfo ? challengeInfo.expires_ms - conn.serverNow() : 0;
+      expires.textContent = left > 0 ? `Link expires in ${clock(left)}` : 'This link has expired';
+      if (left <= 0 && challengeInfo) { clearInterval(tick); }
+    };
+    const tick = setInterval(() => { if (!expires.isConnected) { clearInterval(tick); return; } upd(); }, 500);
+    timers.push(tick);
+    upd();
+    return h('div', { class: 'challenge-box', 'data-state': 'challenge' },
+      h('div', { class: 'challenge-head' },
+        h('span', { class: 'challenge-icon' }, svg(icons.link)),
+        h('div', {},
+          h('strong', { text: 'Invite a friend' }),
+          h('p', { class: 'card-sub', text: `Send this link. The ${gameTitle(challengeInfo.game, games).toLowerCase()} game starts as soon as they open it.` }))),
+      h('div', { class: 'copy-row' }, input, copyBtn),
+      h('div', { class: 'challenge-foot' },
+        h('span', { class: 'waiting-inline' }, spinner(), 'Waiting for your friend…'),
+        expires),
+      h('div', { class: 'challenge-actions' }, share,
+        h('button', { class: 'btn btn-ghost', type: 'button', onclick: () => { mode = 'idle'; challengeInfo = null; renderPlay(); } }, 'Close')));
+  }
+
+  async function joinQueue() {
+    if (mode !== 'idle') return;
+    wantQueue = selected;
+    mode = 'joining';
+    renderPlay();
+    try {
+      await conn.request({ type: 'queue.join', game: selected });
+      // conn emits 'queue' and we switch to the waiting panel there.
+    } catch (err) {
+      if (err.code === 'already_queued') {
+        conn.queue = conn.queue || { game: selected, since_ms: conn.serverNow() };
+        mode = 'queue';
+      } else if (err.code === 'network' && !conn.online) {
+        mode = 'joining'; // the welcome after the reconnect joins again
+      } else {
+        wantQueue = null;
+        mode = 'idle';
+        toast(errorText(err.code, err.message), 'error');
+      }
+      renderPlay();
+    }
+  }
+
+  async function leaveQueue() {
+    wantQueue = null;
+    mode = 'idle';
+    renderPlay();
+    if (!conn.online) return;
+    try { await conn.request({ type: 'queue.leave' }); } catch { /* the server drops the ticket with the socket anyway */ }
+  }
+
+  async function createChallenge() {
+    if (mode !== 'idle') return;
+    try {
+      const res = await conn.request({ type: 'challenge.create', game: selected });
+      challengeInfo = { code: res.code, game: res.game || selected, expires_ms: res.expires_ms };
+      mode = 'challenge';
+      renderPlay();
+      const input = document.getElementById('challenge-link');
+      if (input) input.focus();
+    } catch (err) {
+      toast(errorText(err.code, err.message), 'error');
+    }
+  }
+
+  // ---- resume banner ----
+
+  function renderResume() {
+    resumeSlot.replaceChildren();
+    const ids = [...conn.active];
+    for (const id of ids) {
+      const m = conn.matches.get(id);
+      const st = m && m.state;
+      if (st && st.status !== 'live') continue;
+      const gameId = (st && st.game) || (m && m.found && m.found.game);
+      const players = (st && st.players) || (m && m.found && m.found.players) || [];
+      const you = st ? st.you : m && m.found ? m.found.you : null;
+      const opp = players[you === 0 ? 1 : 0];
+      const yourTurn = st && st.turn !== null && st.turn === you;
+      resumeSlot.append(h('a', { class: ['resume', yourTurn && 'resume-urgent'], href: `/m/${encodeURIComponent(id)}`, 'data-link': true },
+        h('span', { class: 'resume-icon' }, svg(gameIcon(gameId))),
+        h('span', { class: 'resume-copy' },
+          h('strong', { text: yourTurn ? 'Your move!' : 'You have a game in progress' }),
+          h('span', { text: `${gameTitle(gameId, games)}${opp ? ` against ${opp.name}` : ''}` })),
+        h('span', { class: 'btn btn-primary btn-sm', text: 'Resume' })));
+    }
+  }
+
+  // ---- live matches ----
+
+  function liveSection() {
+    return h('section', { class: 'card live-card', 'aria-labelledby': 'live-title' },
+      h('div', { class: 'card-head' },
+        h('h2', { id: 'live-title', class: 'card-title-sm' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), 'Live now'),
+        h('span', { class: 'card-head-note', text: 'Watch any game' })),
+      liveSlot);
+  }
+
+  function renderLive() {
+    liveSlot.replaceChildren();
+    if (liveState === 'loading') {
+      liveSlot.append(h('div', { class: 'skeleton-list' }, h('div', { class: 'skeleton' }), h('div', { class: 'skeleton' })));
+      return;
+    }
+    if (liveState === 'missing') {
+      liveSlot.append(h('p', { class: 'muted small', text: 'Live games will show up here soon.' }));
+      return;
+    }
+    if (liveState === 'error') {
+      liveSlot.append(h('p', { class: 'muted small', text: "Couldn't load live games. Trying again…" }));
+      return;
+    }
+    const me = session.player && session.player.id;
+    const list = live.filter((m) => m.status === 'live' || !m.status);
+    if (!list.length) {
+      liveSlot.append(h('div', { class: 'live-empty' },
+        svg(icons.eye, 'live-empty-icon'),
+        h('p', { text: 'No games right now.' }),
+        h('p', { class: 'muted small', text: session.signedIn ? 'Start one — others can watch yours.' : 'Pick a name and start one.' })));
+      return;
+    }
+    const now = conn.serverNow();
+    append(liveSlot, [h('ul', { class: 'live-list' }, list.slice(0, 12).map((m) => {
+      const mine = me && (m.players || []).some((p) => p.id === me);
+      const [a, b] = m.players || [];
+      return h('li', {},
+        h('a', { class: 'live-item', href: `/m/${encodeURIComponent(m.id)}`, 'data-link': true, 'aria-label': `${mine ? 'Resume' : 'Watch'} ${gameTitle(m.game, games)}: ${a ? a.name : '?'} versus ${b ? b.name : '?'}` },
+          h('span', { class: ['live-game', `game-art-${m.game}`] }, svg(gameIcon(m.game))),
+          h('span', { class: 'live-players' },
+            playerLine(a), h('span', { class: 'live-vs', text: 'vs' }), playerLine(b)),
+          h('span', { class: 'live-meta' },
+            h('span', { class: 'live-spect', title: 'Spectators' }, svg(icons.eye, 'inline-icon'), String(m.spectators || 0)),
+            h('span', { class: 'live-age', text: m.started_ms ? ago(m.started_ms, now) : '' })),
+          h('span', { class: ['live-cta', mine && 'live-cta-mine'], text: mine ? 'Resume' : 'Watch' })));
+    })), list.length > 12 ? h('p', { class: 'muted small', text: `and ${list.length - 12} more` }) : null]);
+  }
+
+  function playerLine(p) {
+    if (!p) return h('span', { class: 'live-p', text: '?' });
+    return h('span', { class: 'live-p' }, h('span', { class: 'live-name', text: p.name }), h('span', { class: 'live-rating', text: rating(p.rating) }));
+  }
+
+  async function loadLive() {
+    try {
+      const list = await api('/api/matches?status=live&limit=50');
+      live = Array.isArray(list) ? list : [];
+      liveState = 'ok';
+    } catch (err) {
+      live = [];
+      liveState = err.missing ? 'missing' : 'error';
+    }
+    if (!page.isConnected) return;
+    renderLive();
+    if (mode === 'idle') refreshPickerCounts();
+    renderResume();
+  }
+
+  // refreshPickerCounts re-renders the picker only when it is idle so a
+  // focused radio is not torn down while the user is choosing.
+  function refreshPickerCounts() {
+    if (!session.signedIn || playSlot.contains(document.activeElement)) return;
+    renderPlay();
+  }
+
+  // ---- wiring ----
+
+  offs.push(conn.on('queue', (q) => {
+    if (q) { mode = 'queue'; wantQueue = q.game; } else if (mode === 'queue' || mode === 'joining') {
+      // Left the queue: by cancel or a match (idle), or the socket dropped
+      // (keep waiting: the welcome after the reconnect joins again).
+      mode = wantQueue && !conn.online ? 'joining' : 'idle';
+    }
+    renderPlay();
+  }));
+  offs.push(conn.on('match.found', () => { wantQueue = null; mode = 'idle'; challengeInfo = null; }));
+  offs.push(conn.on('status', () => renderPlay()));
+  offs.push(conn.on('welcome', () => {
+    renderResume();
+    // The queue ticket dies with the socket: join again if we were waiting.
+    if (wantQueue && !conn.queue && session.signedIn) {
+      selected = wantQueue;
+      mode = 'idle';
+      joinQueue();
+    }
+  }));
+  offs.push(conn.on('match.state', renderResume));
+  offs.push(conn.on('match.over', renderResume));
+  const onSession = () => { mode = 'idle'; challengeInfo = null; wantQueue = null; layout(); };
+  session.addEventListener('change', onSession);
+  offs.push(() => session.removeEventListener('change', onSession));
+
+  layout();
+  getGames().then((g) => { games = g; if (page.isConnected) renderPlay(); }).catch(() => {});
+  loadLive();
+  const liveTimer = setInterval(() => { if (document.visibilityState === 'visible') loadLive(); }, LIVE_REFRESH_MS);
+
+  return () => {
+    clearInterval(liveTimer);
+    timers.forEach(clearInterval);
+    offs.forEach((f) => f());
+  };
+}
+
+function firstNumber(obj, keys) {
+  for (const k of keys) if (typeof obj[k] === 'number') return obj[k];
+  return null;
+}
+
+async function copyText(text, input) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) { await navigator.clipboard.writeText(text); return true; }
+  } catch { /* fall through */ }
+  try {
+    input.focus();
+    input.select();
+    return document.execCommand('copy');
+  } catch {
+    return false;
+  }
+}

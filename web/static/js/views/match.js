@@ -1,0 +1,527 @@
+// /m/{id}: a live match, for its players and for spectators. Everything
+// shown is derived from the latest match.state (and match.over) that the
+// connection holds, so a reconnect or reload lands exactly where it was.
+import { api, getGames } from '../api.js';
+import { conn } from '../conn.js';
+import { h, svg, append, clock, toast, errorText, rating, signed, avatar, setTitle, confirmDialog, emptyState, link, spinner } from '../ui.js';
+import { icons } from '../icons.js';
+import { gameModule, gameTitle, gameIcon, winnerFromState } from '../games/index.js';
+import * as ttt from '../games/tictactoe.js';
+import * as rps from '../games/rps.js';
+
+const URGENT_MS = 5000;
+
+export function mount(root, ctx) {
+  const id = ctx.params[0];
+  const offs = [];
+  let games = [];
+  let board = null; // the game component
+  let boardGame = null;
+  let pending = null; // a move sent and not yet reflected: cell number or rps choice
+  let iOfferedRematch = false;
+  let watchError = null;
+  let summary = null; // GET /api/matches/{id} for a finished match without match.over
+  let summaryAsked = false;
+  let disconnectedSince = [0, 0]; // server time when each seat was first seen away
+  let lastVersion = -1;
+  let pendingRounds = 0; // rps rounds already revealed when our choice was sent
+
+  setTitle('Game');
+  const page = h('div', { class: 'page match-page' });
+  root.append(page);
+
+  // The skeleton; render() fills each part from the latest match.state.
+  const head = h('div', { class: 'match-head' });
+  const playersEl = h('div', { class: 'players' });
+  const statusEl = h('div', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const boardSlot = h('div', { class: 'board-slot' });
+  const resultSlot = h('div', { class: 'result-slot' });
+  const actionsEl = h('div', { class: 'match-actions' });
+  const body = h('div', { class: 'match' }, head, playersEl, statusEl, resultSlot, boardSlot, actionsEl);
+
+  const entry = () => conn.matches.get(id) || null;
+
+  // ---- derived view ----
+
+  function view() {
+    const m = entry();
+    const st = m && m.state;
+    const found = m && m.found;
+    const game = (st && st.game) || (found && found.game) || (summary && summary.game) || null;
+    const players = (st && st.players) || (found && found.players) || (summary && summary.players) || [];
+    let you = st ? st.you : found ? found.you : null;
+    if (you === undefined) you = null;
+    const status = st ? st.status : summary ? summary.status : null;
+    const over = (m && m.over) || null;
+    return { m, st, game, players, you, status, over, live: status === 'live' };
+  }
+
+  function opponentSeat(v) { return v.you === 0 ? 1 : v.you === 1 ? 0 : null; }
+
+  function nameOf(v, seat) {
+    const p = v.players[seat];
+    return p ? p.name : `Player ${seat + 1}`;
+  }
+
+  // ---- rendering ----
+
+  function render() {
+    const v = view();
+    if (!v.st) {
+      if (watchError) { renderGone(); return; }
+      renderLoading();
+      return;
+    }
+    if (!body.isConnected) page.replaceChildren(body);
+    trackConnections(v);
+    renderHead(v);
+    renderPlayers(v);
+    renderBoard(v);
+    renderStatus(v);
+    renderResult(v);
+    renderActions(v);
+    renderTitle(v);
+    tick();
+  }
+
+  function renderLoading() {
+    page.replaceChildren(h('div', { class: 'loading-block', role: 'status' }, spinner(), h('p', { text: conn.online ? 'Loading the game…' : 'Connecting…' })));
+  }
+
+  function renderGone() {
+    const code = watchError && watchError.code;
+    page.replaceChildren(emptyState({
+      icon: icons.ghost,
+      title: code === 'not_found' ? 'This game isn’t running' : 'Couldn’t open this game',
+      text: code === 'not_found' ? 'It may have finished a while ago, or the link is wrong. Finished games can be replayed.' : errorText(code, watchError.message),
+      actions: [link('/', 'Back to the lobby', 'btn btn-primary'), link(`/replay/${encodeURIComponent(id)}`, 'Open the replay', 'btn btn-secondary')],
+    }));
+  }
+
+  function renderHead(v) {
+    const st = v.st;
+    const statusPill = v.live ? h('span', { class: 'pill pill-live' }, h('span', { class: 'live-dot' }), 'Live')
+      : v.status === 'aborted' ? h('span', { class: 'pill pill-muted', text: 'Aborted' })
+        : v.status ? h('span', { class: 'pill pill-done', text: 'Finished' }) : null;
+    const spect = st ? st.spectators || 0 : 0;
+    head.replaceChildren();
+    append(head, [
+      h('a', { class: 'back-link', href: '/', 'data-link': true }, svg(icons.back), h('span', { text: 'Lobby' })),
+      h('div', { class: 'match-title' },
+        h('span', { class: ['match-game-icon', `game-art-${v.game}`] }, svg(gameIcon(v.game))),
+        h('h1', { text: gameTitle(v.game, games) }), statusPill),
+      h('span', { class: 'spectators', title: 'People watching', 'data-count': String(spect) },
+        svg(icons.eye, 'inline-icon'), h('span', { text: `${spect}` }), h('span', { class: 'spectators-word', text: ' watching' })),
+    ]);
+  }
+
+  function trackConnections(v) {
+    const now = conn.serverNow();
+    (v.st ? v.st.players : []).forEach((p, i) => {
+      if (p.connected === false && v.live) { if (!disconnectedSince[i]) disconnectedSince[i] = now; }
+      else disconnectedSince[i] = 0;
+    });
+  }
+
+  // Seats in display order: the viewer first, else seat 0 first.
+  function order(v) { return v.you === 1 ? [1, 0] : [0, 1]; }
+
+  function renderPlayers(v) {
+    const st = v.st;
+    playersEl.replaceChildren(...order(v).flatMap((seat, idx) => {
+      const p = v.players[seat] || { name: '…' };
+      const sp = st && st.players ? st.players[seat] : null;
+      const isYou = v.you === seat;
+      const toMove = v.live && st && st.turn === seat;
+      const rpsWaiting = v.live && v.game === 'rps' && st && st.state && Array.isArray(st.state.chosen) && !st.state.chosen[seat];
+      const away = sp && sp.connected === false && v.live;
+      const change = ratingChange(v, p.id);
+      const card = h('div', { class: ['player', idx === 1 && 'player-right', toMove && 'to-move', away && 'away', isYou && 'is-you'], 'data-seat': String(seat) },
+        h('div', { class: 'player-avatar' }, avatar(p), seatBadge(v.game, seat)),
+        h('div', { class: 'player-info' },
+          h('div', { class: 'player-name' },
+            h('span', { class: 'player-name-text', text: p.name }),
+            isYou ? h('span', { class: 'tag tag-accent', text: 'you' }) : null),
+          h('div', { class: 'player-sub' },
+            h('span', { class: 'player-rating', title: 'Rating' }, rating(p.rating)),
+            change ? h('span', { class: ['delta', change.d > 0 ? 'up' : change.d < 0 ? 'down' : ''], text: signed(change.d) }) : null),
+          h('div', { class: 'player-state', dataset: { seat: String(seat) } }, playerStateText(v, seat, sp, toMove, rpsWaiting))));
+      return idx === 0 ? [card, h('div', { class: 'players-vs', 'aria-hidden': 'true', text: 'vs' })] : [card];
+    }));
+  }
+
+  function playerStateText(v, seat, sp, toMove, rpsWaiting) {
+    if (!v.live) return '';
+    if (sp && sp.connected === false) return h('span', { class: 'conn-away' }, h('span', { class: 'dot dot-away' }), h('span', { class: 'away-text', text: 'Disconnected' }));
+    if (toMove) return h('span', { class: 'conn-turn' }, h('span', { class: 'dot dot-turn' }), 'To move');
+    if (v.game === 'rps') return rpsWaiting ? h('span', { class: 'muted' }, 'Choosing…') : h('span', { class: 'conn-ready' }, svg(icons.check, 'inline-icon'), 'Ready');
+    return h('span', { class: 'muted' }, h('span', { class: 'dot dot-on' }), 'Online');
+  }
+
+  function seatBadge(game, seat) {
+    if (game === 'tictactoe') return h('span', { class: ['seat-badge', `seat-${ttt.markOf(seat).toLowerCase()}`], text: ttt.markOf(seat), 'aria-label': `plays ${ttt.markOf(seat)}` });
+    return null;
+  }
+
+  function ratingChange(v, playerId) {
+    const r = v.over && Array.isArray(v.over.ratings) ? v.over.ratings.find((x) => x.player === playerId) : null;
+    if (!r) return null;
+    return { before: r.before, after: r.after, d: Math.round(r.after) - Math.round(r.before) };
+  }
+
+  function renderBoard(v) {
+    const mod = gameModule(v.game);
+    if (!mod) {
+      if (boardGame !== v.game) {
+        boardSlot.replaceChildren(emptyState({ icon: icons.ghost, title: 'This game can’t be shown here yet', text: 'You can still watch the score in the lobby.' }));
+        boardGame = v.game;
+      }
+      return;
+    }
+    if (boardGame !== v.game) {
+      if (board && board.destroy) board.destroy();
+      board = v.game === 'tictactoe' ? ttt.createBoard({ onMove: playCell }) : rps.createArena({ onChoose: playChoice });
+      boardGame = v.game;
+      boardSlot.replaceChildren(h('div', { class: ['board-wrap', `board-${v.game}`] }, board.el));
+    }
+    const st = v.st;
+    if (!st) return;
+    if (v.game === 'tictactoe') {
+      const s = st.state || {};
+      const canMove = v.live && v.you !== null && st.turn === v.you && conn.online;
+      board.update({
+        board: Array.isArray(s.board) ? s.board : ttt.emptyBoard(),
+        canMove, pending: typeof pending === 'number' ? pending : null,
+        last: lastCell(s.board), turnMark: v.you !== null ? ttt.markOf(v.you) : '',
+      });
+    } else {
+      board.update({
+        state: st.state, you: v.you, live: v.live && conn.online,
+        names: [nameOf(v, 0), nameOf(v, 1)], pending: typeof pending === 'string' ? pending : null,
+      });
+    }
+  }
+
+  // lastCell finds the cell that changed since the previous board seen.
+  let prevBoard = null;
+  let lastMoveCell = null;
+  function lastCell(b) {
+    if (!Array.isArray(b)) return null;
+    if (prevBoard) {
+      for (let i = 0; i < 9; i++) if (b[i] && !prevBoard[i]) lastMoveCell = i;
+    }
+    prevBoard = b.slice();
+    return lastMoveCell;
+  }
+
+  function renderStatus(v) {
+    const st = v.st;
+    statusEl.replaceChildren();
+    statusEl.className = 'status';
+    if (!st) return;
+    if (!v.live) return; // the result card takes its place
+    const opp = opponentSeat(v);
+    let title;
+    let sub = '';
+    let mine = false;
+    if (v.game === 'rps') {
+      const chosen = (st.state && st.state.chosen) || [false, false];
+      if (v.you !== null) {
+        if (chosen[v.you] || pending) { title = 'Waiting for opponent…'; sub = chosen[opp] ? 'They’re ready too' : `${nameOf(v, opp)} is still choosing`; }
+        else { title = 'Your move'; sub = chosen[opp] ? `${nameOf(v, opp)} has chosen — your turn` : 'Pick rock, paper or scissors'; mine = true; }
+      } else {
+        title = `Round ${(st.state && st.state.round) || 1}`;
+        sub = chosen[0] && chosen[1] ? 'Revealing…' : chosen[0] ? `${nameOf(v, 1)} is choosing` : chosen[1] ? `${nameOf(v, 0)} is choosing` : 'Both are choosing';
+      }
+    } else if (v.you !== null) {
+      mine = st.turn === v.you;
+      title = mine ? 'Your move' : 'Opponent’s move';
+      sub = mine ? `You play ${ttt.markOf(v.you)}` : `${nameOf(v, opp)} is thinking…`;
+    } else {
+      title = st.turn !== null && st.turn !== undefined ? `${nameOf(v, st.turn)}’s move` : 'Live';
+      sub = st.turn !== null && st.turn !== undefined ? `${ttt.markOf(st.turn)} to play` : '';
+    }
+    statusEl.classList.add(mine ? 'status-mine' : 'status-theirs');
+    statusEl.dataset.turn = mine ? 'you' : 'other';
+    const awayNotes = [0, 1].filter((s) => st.players && st.players[s] && st.players[s].connected === false)
+      .map((s) => h('div', { class: 'status-away', dataset: { seat: String(s) } }, svg(icons.wifiOff, 'inline-icon'),
+        h('span', { class: 'away-line' })));
+    append(statusEl, [
+      h('div', { class: 'status-main' },
+        h('span', { class: 'status-title', text: title }),
+        h('span', { class: 'status-sub', text: sub })),
+      st.deadline_ms ? h('div', { class: 'countdown', title: 'Time left for this move' },
+        svg(icons.clock, 'inline-icon'), h('span', { class: 'countdown-text', text: '' })) : null,
+      st.deadline_ms ? h('div', { class: 'timebar', 'aria-hidden': 'true' }, h('div', { class: 'timebar-fill' })) : null,
+      awayNotes]);
+  }
+
+  // resultInfo describes the end for this viewer: {kind, title, reason}.
+  function resultInfo(v) {
+    const over = v.over;
+    const st = v.st;
+    const status = v.status;
+    let winner = over ? over.winner : summary && summary.winner !== undefined ? summary.winner : winnerFromState(v.game, st && st.state);
+    if (winner === undefined) winner = null;
+    const reason = (over && over.reason) || (summary && summary.reason) || '';
+    const aborted = status === 'aborted' || (over && over.result === 'aborted');
+    let kind;
+    let title;
+    if (aborted) { kind = 'draw'; title = 'Game aborted'; }
+    else if (winner === null || winner === undefined) {
+      const known = over || summary || (v.game === 'tictactoe' && reason === '' && st && st.state && Array.isArray(st.state.board) && st.state.board.every(Boolean));
+      kind = 'draw';
+      title = known ? 'It’s a draw' : 'Game over';
+    } else if (v.you === null) { kind = 'neutral'; title = `${nameOf(v, winner)} wins`; }
+    else if (winner === v.you) { kind = 'win'; title = 'You won!'; }
+    else { kind = 'lose'; title = 'You lost'; }
+    return { kind, title, reason: reasonText(reason, winner, v) };
+  }
+
+  function reasonText(reason, winner, v) {
+    const loser = winner === 0 ? 1 : winner === 1 ? 0 : null;
+    const lname = loser === null ? '' : v.you === loser ? 'You' : nameOf(v, loser);
+    const wname = winner === null ? '' : v.you === winner ? 'You' : nameOf(v, winner);
+    switch (reason) {
+      case 'line': return `${wname} got three in a row.`;
+      case 'board_full': return 'The board is full — nobody got three in a row.';
+      case 'timeout': return loser === null ? 'Both players ran out of time.' : `${lname} ran out of time.`;
+      case 'resign': return `${lname} resigned.`;
+      case 'abandoned': return `${lname} left the game and didn’t come back.`;
+      case 'rounds': {
+        const sc = v.st && v.st.state && v.st.state.score;
+        return winner === null ? 'Nine rounds played and the score is level.' : `${wname} won ${sc ? `${Math.max(...sc)}–${Math.min(...sc)}` : 'the match'} in rounds.`;
+      }
+      case 'no_moves': return 'Nobody moved, so it doesn’t count for ratings.';
+      case 'server_error': return 'The server couldn’t continue this game. It doesn’t count for ratings.';
+      case '': return '';
+      default: return reason.replace(/_/g, ' ');
+    }
+  }
+
+  function renderResult(v) {
+    resultSlot.replaceChildren();
+    if (v.live || !v.st) return;
+    const rows = v.over && Array.isArray(v.over.ratings) && v.over.ratings.length ? v.over.ratings.map((r) => {
+      const seat = v.players.findIndex((p) => p.id === r.player);
+      const d = Math.round(r.after) - Math.round(r.before);
+      return h('li', { class: 'rating-row' },
+        h('span', { class: 'rating-who', text: seat === v.you && v.you !== null ? 'You' : seat >= 0 ? nameOf(v, seat) : 'Player' }),
+        h('span', { class: 'rating-nums' }, h('span', { text: rating(r.before) }), svg(icons.next, 'inline-icon'), h('b', { text: rating(r.after) })),
+        h('span', { class: ['delta', d > 0 ? 'up' : d < 0 ? 'down' : ''], text: signed(d) }));
+    }) : null;
+    const r = resultInfo(v);
+    const aborted = v.status === 'aborted' || (v.over && v.over.result === 'aborted');
+    resultSlot.append(h('section', { class: ['result', `result-${r.kind}`], 'aria-label': 'Result', 'aria-live': 'polite' },
+      h('div', { class: 'result-top' },
+        h('div', { class: 'result-art', 'aria-hidden': 'true' }, svg(r.kind === 'win' || r.kind === 'neutral' ? icons.trophy : r.kind === 'lose' ? icons.flag : aborted ? icons.hourglass : icons.users)),
+        h('div', { class: 'result-copy' },
+          h('h2', { class: 'result-title', text: r.title }),
+          r.reason ? h('p', { class: 'result-reason', text: r.reason }) : null)),
+      rows ? h('ul', { class: 'rating-rows', 'aria-label': 'Rating changes' }, rows) : null,
+      resultActions(v)));
+  }
+
+  // resultActions: rematch (players only), back to the lobby, the replay.
+  function resultActions(v) {
+    const m = v.m;
+    const opp = opponentSeat(v);
+    const seated = v.you !== null;
+    const theyOffered = !!m && seated && (m.rematch.has(opp) || (m.rematch.has('unknown') && !iOfferedRematch));
+    const iOffered = iOfferedRematch || (!!m && seated && m.rematch.has(v.you));
+    const box = h('div', { class: 'result-actions' });
+    if (seated && theyOffered && !iOffered) {
+      box.append(h('div', { class: 'rematch-offer', role: 'status' },
+        svg(icons.refresh, 'inline-icon'), h('span', {}, h('b', { text: nameOf(v, opp) }), ' wants a rematch')));
+    }
+    if (seated) {
+      box.append(h('button', {
+        class: ['btn', theyOffered && !iOffered ? 'btn-primary pulse' : iOffered ? 'btn-secondary' : 'btn-primary'],
+        type: 'button', disabled: iOffered || !conn.online, onclick: rematch, 'data-action': 'rematch',
+      }, svg(icons.refresh), h('span', { text: iOffered ? `Waiting for ${nameOf(v, opp)}…` : theyOffered ? 'Accept rematch' : 'Rematch' })));
+    }
+    box.append(
+      link('/', 'Back to lobby', 'btn btn-secondary'),
+      h('a', { class: 'btn btn-ghost', href: `/replay/${encodeURIComponent(id)}`, 'data-link': true }, svg(icons.film), h('span', { text: 'Replay' })));
+    return box;
+  }
+
+  // renderActions: below the board while the match is live.
+  function renderActions(v) {
+    actionsEl.replaceChildren();
+    if (!v.st || !v.live || v.you === null) return;
+    actionsEl.append(h('button', { class: 'btn btn-ghost btn-danger-text', type: 'button', onclick: resign, disabled: !conn.online, 'data-action': 'resign' },
+      svg(icons.flag), h('span', { text: 'Resign' })));
+  }
+
+  function renderTitle(v) {
+    const name = gameTitle(v.game, games);
+    if (!v.live) { setTitle(`${resultInfo(v).title} · ${name}`); return; }
+    const st = v.st;
+    const mine = v.you !== null && st && (v.game === 'rps' ? !(st.state && st.state.chosen && st.state.chosen[v.you]) : st.turn === v.you);
+    setTitle(mine ? `● Your move · ${name}` : name);
+  }
+
+  // ---- clocks ----
+
+  function tick() {
+    const v = view();
+    const st = v.st;
+    const now = conn.serverNow();
+    if (st && st.deadline_ms && v.live) {
+      const left = st.deadline_ms - now;
+      const total = moveMs(v.game) || Math.max(left, 1);
+      const text = statusEl.querySelector('.countdown-text');
+      const fill = statusEl.querySelector('.timebar-fill');
+      const cd = statusEl.querySelector('.countdown');
+      if (text) text.textContent = clock(left);
+      if (cd) cd.classList.toggle('urgent', left <= URGENT_MS);
+      if (fill) {
+        fill.style.transform = `scaleX(${Math.max(0, Math.min(1, left / total))})`;
+        fill.classList.toggle('urgent', left <= URGENT_MS);
+      }
+    }
+    // Disconnected opponents: elapsed, or what is left of the grace if the server says.
+    for (const s of [0, 1]) {
+      if (!disconnectedSince[s]) continue;
+      const sp = st && st.players && st.players[s];
+      // grace_ms is optional: a Unix time when the grace ends, or (small) a length.
+      const g = (sp && typeof sp.grace_ms === 'number' && sp.grace_ms) || (st && typeof st.grace_ms === 'number' && st.grace_ms) || 0;
+      const graceEnd = g > 1e12 ? g : 0;
+      const graceMs = g > 0 && g <= 1e12 ? g : 0;
+      const elapsed = now - disconnectedSince[s];
+      let text;
+      if (graceEnd) text = `${clock(graceEnd - now)} left to return`;
+      else if (graceMs) text = `${clock(graceMs - elapsed)} left to return`;
+      else text = `waiting ${clock(elapsed)}`;
+      const who = v.you === s ? 'You are' : `${nameOf(v, s)} is`;
+      playersEl.querySelectorAll(`.player-state[data-seat="${s}"] .away-text`).forEach((el) => { el.textContent = `Disconnected · ${clock(graceEnd ? graceEnd - now : graceMs ? graceMs - elapsed : elapsed)}`; });
+      statusEl.querySelectorAll(`.status-away[data-seat="${s}"] .away-line`).forEach((el) => { el.textContent = `${who} disconnected — ${text}`; });
+    }
+  }
+
+  function moveMs(game) {
+    const g = games.find((x) => x.id === game);
+    return g && g.move_ms ? g.move_ms : 0;
+  }
+
+  // ---- actions ----
+
+  function playCell(cell) {
+    const v = view();
+    if (!v.live || v.you === null || v.st.turn !== v.you || pending !== null) return;
+    pending = cell;
+    const ok = conn.send({ type: 'match.move', match: id, move: { cell } }, moveFailed);
+    if (!ok) { pending = null; toast('Not connected — your move wasn’t sent.', 'error'); }
+    render();
+  }
+
+  function playChoice(choice) {
+    const v = view();
+    if (!v.live || v.you === null || pending !== null) return;
+    pending = choice;
+    pendingRounds = (v.st.state && Array.isArray(v.st.state.rounds)) ? v.st.state.rounds.length : 0;
+    const ok = conn.send({ type: 'match.move', match: id, move: { choice } }, moveFailed);
+    if (!ok) { pending = null; toast('Not connected — your choice wasn’t sent.', 'error'); }
+    render();
+  }
+
+  function moveFailed(err) {
+    pending = null;
+    toast(errorText(err.code, err.message), 'error');
+    render();
+  }
+
+  async function resign() {
+    const v = view();
+    const ok = await confirmDialog({
+      title: 'Resign this game?',
+      text: `${nameOf(v, opponentSeat(v))} wins, and it counts for ratings.`,
+      ok: 'Resign', cancel: 'Keep playing',
+    });
+    if (!ok) return;
+    if (!conn.send({ type: 'match.resign', match: id }, (err) => toast(errorText(err.code, err.message), 'error'))) {
+      toast('Not connected — try again in a moment.', 'error');
+    }
+  }
+
+  function rematch() {
+    iOfferedRematch = true;
+    const ok = conn.send({ type: 'match.rematch', match: id }, (err) => {
+      iOfferedRematch = false;
+      toast(err.code === 'match_over' || err.code === 'not_found' ? 'A rematch isn’t possible any more.' : errorText(err.code, err.message), 'error');
+      render();
+    });
+    if (!ok) { iOfferedRematch = false; toast('Not connected — try again in a moment.', 'error'); }
+    render();
+  }
+
+  // ---- wiring ----
+
+  function mine(msg) { return msg && msg.match === id; }
+
+  offs.push(conn.on('match.state', (msg) => {
+    if (!mine(msg)) return;
+    watchError = null;
+    if (msg.version !== lastVersion) {
+      // The move we sent shows up (or the turn moved on): it is no longer pending.
+      if (pending !== null && moveLanded(msg)) pending = null;
+      lastVersion = msg.version;
+    }
+    render();
+    if (msg.status !== 'live' && !entry().over) fetchSummarySoon();
+  }));
+  offs.push(conn.on('match.over', (msg) => { if (mine(msg)) { pending = null; render(); } }));
+  offs.push(conn.on('match.found', (msg) => { if (mine(msg)) render(); }));
+  offs.push(conn.on('match.rematch_offered', (msg) => { if (mine(msg)) render(); }));
+  offs.push(conn.on('watch.error', async ({ match, err }) => {
+    if (match !== id || (entry() && entry().state)) return;
+    // Not running (any more): a finished match that the server kept opens as its replay.
+    try {
+      const s = await api(`/api/matches/${encodeURIComponent(id)}`);
+      if (s && s.status && s.status !== 'live' && page.isConnected) {
+        ctx.navigate(`/replay/${encodeURIComponent(id)}`, { replace: true });
+        return;
+      }
+    } catch { /* no stored match either */ }
+    watchError = err;
+    if (page.isConnected) render();
+  }));
+  offs.push(conn.on('status', render));
+  offs.push(conn.on('closed', () => { pending = null; }));
+
+  // moveLanded says whether a state shows the move we sent as done.
+  function moveLanded(msg) {
+    if (msg.status !== 'live') return true;
+    const s = msg.state || {};
+    if (typeof pending === 'number') return (Array.isArray(s.board) && !!s.board[pending]) || msg.turn !== msg.you;
+    const you = msg.you;
+    return (Array.isArray(s.chosen) && you !== null && !!s.chosen[you])
+      || (Array.isArray(s.rounds) && s.rounds.length > pendingRounds);
+  }
+
+  function fetchSummarySoon() {
+    if (summaryAsked) return;
+    summaryAsked = true;
+    setTimeout(async () => {
+      if (entry() && entry().over) return;
+      try {
+        summary = await api(`/api/matches/${encodeURIComponent(id)}`);
+        if (page.isConnected) render();
+      } catch { /* the result falls back to what the state shows */ }
+    }, 600);
+  }
+
+  getGames().then((g) => { games = g; if (page.isConnected && entry()) render(); }).catch(() => {});
+  conn.watch(id);
+  render();
+  const ticker = setInterval(() => { if (body.isConnected) tick(); }, 200);
+
+  return () => {
+    clearInterval(ticker);
+    offs.forEach((f) => f());
+    if (board && board.destroy) board.destroy();
+    conn.unwatch(id);
+  };
+}
+
