@@ -153,3 +153,27 @@ type StoredMove struct {
 	Move json.RawMessage `json:"move"`
 	At   time.Time       `json:"-"`
 }
+
+// Observer receives what matches measure, for metrics. cmd implements it
+// with Prometheus; its methods are called from match goroutines and must
+// not block.
+type Observer interface {
+	// MoveAccepted: a move was applied, stored and broadcast; d runs from
+	// its arrival at the registry to the last subscriber's Send.
+	MoveAccepted(game string, d time.Duration)
+	// MoveRejected: a move was refused; reason is the error's wire code.
+	MoveRejected(game string, err error)
+	MatchStarted(game string)
+	MatchEnded(game, status, reason string)
+	// SubscriberDropped: a connection could not keep up and was dropped.
+	SubscriberDropped()
+}
+
+// nopObserver is the Observer of a registry given none.
+type nopObserver struct{}
+
+func (nopObserver) MoveAccepted(string, time.Duration) {}
+func (nopObserver) MoveRejected(string, error)         {}
+func (nopObserver) MatchStarted(string)                {}
+func (nopObserver) MatchEnded(string, string, string)  {}
+func (nopObserver) SubscriberDropped()                 {}

@@ -24,11 +24,12 @@ const (
 )
 
 type request struct {
-	kind    requestKind
-	conn    Conn
-	move    json.RawMessage
-	reply   ReplyFunc
-	ratings []RatingChange // reqRecorded
+	kind     requestKind
+	conn     Conn
+	move     json.RawMessage
+	reply    ReplyFunc
+	ratings  []RatingChange // reqRecorded
+	received time.Time      // reqMove: when the registry got it
 }
 
 // sub is one subscribed connection.
@@ -208,7 +209,13 @@ func (m *Match) handle(ctx context.Context, r request) {
 			m.changed()
 		}
 	case reqMove:
-		reply(r.reply, m.move(ctx, r.conn, r.move))
+		err := m.move(ctx, r.conn, r.move)
+		if err != nil {
+			m.reg.observer.MoveRejected(m.game.ID(), err)
+		} else {
+			m.reg.observer.MoveAccepted(m.game.ID(), time.Since(r.received))
+		}
+		reply(r.reply, err)
 	case reqResign:
 		reply(r.reply, m.resign(ctx, r.conn))
 	case reqRematch:
@@ -350,6 +357,7 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	m.lingerEnd = now.Add(m.cfg.Linger)
 	m.changed()
 	m.reg.ended(m)
+	m.reg.observer.MatchEnded(m.game.ID(), status, out.Reason)
 	m.logger.Info("match ended", "status", status, "winner", out.Winner, "reason", out.Reason, "moves", m.moves)
 
 	rec := m.reg.recorder
@@ -408,6 +416,7 @@ func (m *Match) crashed() {
 	m.deadline = time.Time{}
 	m.graceEnd = [2]time.Time{}
 	m.reg.ended(m)
+	m.reg.observer.MatchEnded(m.game.ID(), StatusAborted, "server_error")
 	m.version++
 	m.frames = [3][]byte{}
 	m.publishSummary()
@@ -530,6 +539,7 @@ func (m *Match) broadcast() {
 		}
 		visible := false
 		for _, c := range dropped {
+			m.reg.observer.SubscriberDropped()
 			_, v := m.unsubscribe(c)
 			visible = visible || v
 			m.reg.unwatched(c, m)
@@ -547,6 +557,7 @@ func (m *Match) broadcast() {
 // broadcast the resulting change; the next change carries it.
 func (m *Match) send(c Conn, frame []byte) {
 	if !c.Send(frame) {
+		m.reg.observer.SubscriberDropped()
 		if was, _ := m.unsubscribe(c); was {
 			m.reg.unwatched(c, m)
 		}

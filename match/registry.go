@@ -23,6 +23,7 @@ type Registry struct {
 	cfg      Config         // immutable
 	recorder ResultRecorder // immutable; nil: results are not rated
 	journal  Journal        // immutable; nil: matches live in memory only
+	observer Observer       // immutable; never nil
 
 	ctx    context.Context // parent of every match; cancelled by Shutdown
 	cancel context.CancelFunc
@@ -40,17 +41,22 @@ type Registry struct {
 type Deps struct {
 	Recorder ResultRecorder // nil: results are not rated
 	Journal  Journal        // nil: matches live in memory only
+	Observer Observer       // nil: nothing is measured
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Config) *Registry {
 	ctx, cancel := context.WithCancel(context.Background())
+	if deps.Observer == nil {
+		deps.Observer = nopObserver{}
+	}
 	return &Registry{
 		logger:   logger,
 		games:    games,
 		cfg:      cfg.withDefaults(),
 		recorder: deps.Recorder,
 		journal:  deps.Journal,
+		observer: deps.Observer,
 		ctx:      ctx,
 		cancel:   cancel,
 		matches:  make(map[string]*Match),
@@ -90,6 +96,7 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 	if err := r.launch(m, true); err != nil {
 		return "", err
 	}
+	r.observer.MatchStarted(gameID)
 	r.logger.Info("match started", "match_id", rec.ID, "game", gameID, "seat0", players[0].ID, "seat1", players[1].ID)
 	return rec.ID, nil
 }
@@ -255,7 +262,7 @@ func (r *Registry) Unwatch(c Conn, matchID string) {
 
 // Move submits a move for c's player.
 func (r *Registry) Move(c Conn, matchID string, move json.RawMessage, reply ReplyFunc) {
-	r.submit(matchID, request{kind: reqMove, conn: c, move: move, reply: reply})
+	r.submit(matchID, request{kind: reqMove, conn: c, move: move, reply: reply, received: time.Now()})
 }
 
 // Resign concedes the match for c's player.
