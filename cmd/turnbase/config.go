@@ -41,6 +41,8 @@ type config struct {
 	HTTPRate       float64
 	HTTPBurst      int
 	TrustedProxies string
+	TLSCert        string
+	TLSKey         string
 }
 
 // setting ties one flag to its environment variable.
@@ -101,6 +103,8 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	rate(&c.HTTPRate, "http-rate", "TURNBASE_HTTP_RATE", 20, "API requests per second per client address")
 	num(&c.HTTPBurst, "http-burst", "TURNBASE_HTTP_BURST", 60, "API request burst per client address")
 	str(&c.TrustedProxies, "trusted-proxies", "TURNBASE_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed", false)
+	str(&c.TLSCert, "tls-cert", "TURNBASE_TLS_CERT", "", "PEM certificate (chain) file: serve HTTPS and WSS", false)
+	str(&c.TLSKey, "tls-key", "TURNBASE_TLS_KEY", "", "PEM private key file for -tls-cert", false)
 
 	if err := fs.Parse(args); err != nil {
 		return c, nil, nil, err
@@ -135,6 +139,9 @@ func (c config) validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %s", name, d))
 		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls-cert and tls-key go together"))
 	}
 	if c.PingPeriod >= c.PongWait {
 		errs = append(errs, fmt.Errorf("ping-period (%s) must be shorter than pong-wait (%s)", c.PingPeriod, c.PongWait))

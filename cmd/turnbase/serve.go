@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -65,9 +66,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := wcfg.Validate(); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, scheme, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	defer ln.Close()
 
@@ -118,7 +119,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer func() { err = errors.Join(err, stopLobby()) }()
 
 	srv := web.New(logger, web.Deps{Games: games, Matches: matches, Lobby: lob, ReadyFunc: journal.Ready}, wcfg)
-	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", "http://"+browseAddr(ln.Addr()))
+	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", scheme+"://"+browseAddr(ln.Addr()))
 	defer logger.Info("turnbase stopped")
 	return srv.Serve(ctx, ln) // returns after ctx is done and sockets are closed
 }
@@ -173,6 +174,29 @@ func webConfig(cfg config, secret []byte) web.Config {
 		HTTPBurst:      cfg.HTTPBurst,
 		TrustedProxies: splitList(cfg.TrustedProxies),
 	}
+}
+
+// listen opens the server's listener: TLS when a certificate is given (the
+// server then speaks HTTPS and WSS itself; behind a reverse proxy that
+// terminates TLS, leave it off and set -trusted-proxies).
+func listen(cfg config) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen: %w", err)
+	}
+	if cfg.TLSCert == "" {
+		return ln, "http", nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		ln.Close()
+		return nil, "", fmt.Errorf("load TLS certificate: %w", err)
+	}
+	return tls.NewListener(ln, &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"}, // WebSocket upgrades are HTTP/1.1
+	}), "https", nil
 }
 
 func splitList(s string) []string {
