@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/turnbase/turnbase/leaderboard"
 )
 
 // Identity is who a bearer token speaks for.
@@ -98,34 +99,10 @@ func (t *Tokens) Verify(token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: token expired", ErrUnauthorized)
 	case err != nil:
 		return Identity{}, fmt.Errorf("%w: invalid token", ErrUnauthorized)
-	case c.Subject == "" || !validName(c.Name):
+	case c.Subject == "" || leaderboard.ValidName(c.Name) != nil:
 		return Identity{}, fmt.Errorf("%w: invalid token claims", ErrUnauthorized)
 	}
 	return Identity{ID: c.Subject, Name: c.Name, Guest: c.Guest}, nil
-}
-
-// Names are 3 to 20 ASCII letters, digits, '_' and '-'.
-const (
-	minNameLen = 3
-	maxNameLen = 20
-)
-
-func validName(name string) bool {
-	if len(name) < minNameLen || len(name) > maxNameLen {
-		return false
-	}
-	for _, r := range name {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// newPlayerID returns an opaque random player id (128 bits, base32).
-func newPlayerID() string {
-	return strings.ToLower(rand.Text())
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.
@@ -160,8 +137,9 @@ type authPlayer struct {
 	Guest bool   `json:"guest"`
 }
 
-// issue writes a fresh token for id with the given status.
-func (s *Server) issue(w http.ResponseWriter, r *http.Request, status int, id Identity) {
+// issue writes a fresh token for p with the given status.
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, status int, p leaderboard.Player) {
+	id := Identity{ID: p.ID, Name: p.Name, Guest: p.Guest}
 	token, expires, err := s.tokens.Issue(id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -172,30 +150,4 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, status int, id Id
 		ExpiresMS: expires.UnixMilli(),
 		Player:    authPlayer{ID: id.ID, Name: id.Name, Guest: id.Guest},
 	})
-}
-
-// handleGuest is POST /api/auth/guest {"name"}: a new guest player.
-func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Name string `json:"name"`
-	}
-	if err := s.readJSON(w, r, &body); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if !validName(body.Name) {
-		s.writeError(w, r, fmt.Errorf("%w: a name is %d to %d letters, digits, '_' or '-'", ErrBadRequest, minNameLen, maxNameLen))
-		return
-	}
-	s.issue(w, r, http.StatusCreated, Identity{ID: newPlayerID(), Name: body.Name, Guest: true})
-}
-
-// handleRefresh is POST /api/auth/refresh: a new token for the bearer.
-func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
-	id, err := s.authenticate(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.issue(w, r, http.StatusOK, id)
 }

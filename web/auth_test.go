@@ -195,8 +195,9 @@ func TestTokenRefusals(t *testing.T) {
 	ts := startServer(t, cfg, Deps{NowFunc: func() time.Time { return now }})
 
 	// Within the leeway an expired token still works.
+	_, eve := ts.token(t, "Eve")
 	ok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{Name: "Eve", RegisteredClaims: jwt.RegisteredClaims{
-		Subject: "p1", Issuer: "turnbase", Audience: jwt.ClaimStrings{"turnbase"},
+		Subject: eve.ID, Issuer: "turnbase", Audience: jwt.ClaimStrings{"turnbase"},
 		ExpiresAt: jwt.NewNumericDate(now.Add(-20 * time.Second)),
 	}})
 	okToken, err := ok.SignedString(testSecret)

@@ -45,6 +45,11 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 16 << 10
 	DefaultLobbyTimeout      = 5 * time.Second
+	DefaultDatabaseTimeout   = 3 * time.Second
+	DefaultLoginIPRate       = 20.0 / 60 // 20 a minute
+	DefaultLoginIPBurst      = 20
+	DefaultLoginNameRate     = 5.0 / 60 // 5 a minute
+	DefaultLoginNameBurst    = 10
 	DefaultShutdownTimeout   = 10 * time.Second
 
 	// DefaultRating is the rating of a player the rating source does not
@@ -93,6 +98,17 @@ type Config struct {
 	MaxLimited    int
 	LimitedWindow time.Duration
 	LobbyTimeout  time.Duration // bound on one lobby call made for a frame
+
+	// DatabaseTimeout bounds the database calls made for one HTTP request
+	// or for the player check of a hello.
+	DatabaseTimeout time.Duration
+
+	// Login attempts (POST /api/auth/login), right or wrong, per client IP
+	// and per name (ignoring case), per second; over them: 429.
+	LoginIPRate    float64
+	LoginIPBurst   int
+	LoginNameRate  float64
+	LoginNameBurst int
 
 	// Per client IP.
 	MaxConnsPerIP  int     // open WebSockets
@@ -160,6 +176,11 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxLimited, DefaultMaxLimited)
 	setDur(&c.LimitedWindow, DefaultLimitedWindow)
 	setDur(&c.LobbyTimeout, DefaultLobbyTimeout)
+	setDur(&c.DatabaseTimeout, DefaultDatabaseTimeout)
+	setFloat(&c.LoginIPRate, DefaultLoginIPRate)
+	setInt(&c.LoginIPBurst, DefaultLoginIPBurst)
+	setFloat(&c.LoginNameRate, DefaultLoginNameRate)
+	setInt(&c.LoginNameBurst, DefaultLoginNameBurst)
 	setInt(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
 	setFloat(&c.HandshakeRate, DefaultHandshakeRate)
 	setInt(&c.HandshakeBurst, DefaultHandshakeBurst)
@@ -214,6 +235,11 @@ func (c Config) Validate() error {
 		"MaxLimited":        c.MaxLimited > 0,
 		"LimitedWindow":     c.LimitedWindow > 0,
 		"LobbyTimeout":      c.LobbyTimeout > 0,
+		"DatabaseTimeout":   c.DatabaseTimeout > 0,
+		"LoginIPRate":       c.LoginIPRate > 0,
+		"LoginIPBurst":      c.LoginIPBurst > 0,
+		"LoginNameRate":     c.LoginNameRate > 0,
+		"LoginNameBurst":    c.LoginNameBurst > 0,
 		"MaxConnsPerIP":     c.MaxConnsPerIP > 0,
 		"HandshakeRate":     c.HandshakeRate > 0,
 		"HandshakeBurst":    c.HandshakeBurst > 0,

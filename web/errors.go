@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 )
@@ -21,10 +22,16 @@ var (
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	ErrNotReady         = errors.New("not ready")
 	ErrShuttingDown     = errors.New("server is shutting down")
+	// ErrNoNewMatches: the server is not ready (ReadyFunc fails), so
+	// nothing that would start a match is accepted.
+	ErrNoNewMatches = errors.New("no new matches for now")
+	// ErrUnknownGame: an HTTP path names a game the server does not offer.
+	ErrUnknownGame = errors.New("unsupported game")
 )
 
-// Wire error codes (PROTOCOL.md, "Error codes"); the last four are HTTP
-// only.
+// Wire error codes (PROTOCOL.md, "Error codes" and "HTTP API"); those from
+// codeForbidden on are HTTP only, and those from codeTooLarge on are this
+// server's additions to the protocol.
 const (
 	codeBadRequest       = "bad_request"
 	codeUnauthorized     = "unauthorized"
@@ -40,9 +47,13 @@ const (
 	codeServerBusy       = "server_busy"
 	codeInternal         = "internal"
 	codeForbidden        = "forbidden"
+	codeNameTaken        = "name_taken"
+	codeBadCredentials   = "bad_credentials"
 	codeTooLarge         = "too_large"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeNotReady         = "not_ready"
+	// codeAlreadyRegistered: an upgrade of a player who has a password.
+	codeAlreadyRegistered = "already_registered"
 )
 
 // classify returns the wire code and HTTP status for err. This is the only
@@ -61,23 +72,32 @@ func classify(err error) (code string, status int, known bool) {
 	switch {
 	case err == nil:
 		return "", http.StatusOK, true
-	case is(ErrBadRequest, match.ErrNoRematch, game.ErrBadMove, lobby.ErrOwnChallenge):
+	case is(ErrBadRequest, match.ErrNoRematch, game.ErrBadMove, lobby.ErrOwnChallenge, leaderboard.ErrBadRequest):
 		return codeBadRequest, http.StatusBadRequest, true
 	case is(ErrUnauthorized):
 		return codeUnauthorized, http.StatusUnauthorized, true
-	case is(ErrForbidden):
+	case is(leaderboard.ErrBadCredentials):
+		return codeBadCredentials, http.StatusUnauthorized, true
+	case is(ErrForbidden, leaderboard.ErrBanned):
 		return codeForbidden, http.StatusForbidden, true
+	case is(leaderboard.ErrNameTaken):
+		return codeNameTaken, http.StatusConflict, true
+	case is(leaderboard.ErrNotGuest):
+		return codeAlreadyRegistered, http.StatusConflict, true
+	case is(ErrUnknownGame):
+		return codeUnsupportedGame, http.StatusNotFound, true
 	case is(ErrRateLimited):
 		return codeRateLimited, http.StatusTooManyRequests, true
 	case is(ErrTooLarge) || errors.As(err, &tooBig):
 		return codeTooLarge, http.StatusRequestEntityTooLarge, true
-	case is(ErrRouteNotFound, match.ErrNotFound, lobby.ErrNotFound):
+	case is(ErrRouteNotFound, match.ErrNotFound, lobby.ErrNotFound, leaderboard.ErrNotFound):
 		return codeNotFound, http.StatusNotFound, true
 	case is(ErrMethodNotAllowed):
 		return codeMethodNotAllowed, http.StatusMethodNotAllowed, true
 	case is(ErrNotReady):
 		return codeNotReady, http.StatusServiceUnavailable, true
-	case is(ErrShuttingDown, match.ErrBusy, match.ErrShuttingDown, lobby.ErrClosed):
+	case is(ErrShuttingDown, ErrNoNewMatches, match.ErrBusy, match.ErrShuttingDown, lobby.ErrClosed,
+		leaderboard.ErrUnavailable, leaderboard.ErrClosed):
 		return codeServerBusy, http.StatusServiceUnavailable, true
 	case is(match.ErrNotAPlayer):
 		return codeNotAPlayer, http.StatusForbidden, true

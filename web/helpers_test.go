@@ -14,17 +14,21 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
+	"github.com/turnbase/turnbase/internal/pgtest"
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(pgtest.Wrap(m))
 }
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
@@ -59,9 +63,29 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// testDB is a test's own migrated database and the leaderboard types on it.
+type testDB struct {
+	pool     *pgxpool.Pool
+	accounts *leaderboard.Accounts
+	ratings  *leaderboard.Ratings
+}
+
+// newTestDB returns a fresh database for t, dropped when t ends.
+func newTestDB(t *testing.T) *testDB {
+	t.Helper()
+	pool, _ := pgtest.NewDB(t)
+	logger := testLogger(t)
+	return &testDB{
+		pool:     pool,
+		accounts: leaderboard.NewAccounts(pool, logger, leaderboard.AccountsConfig{BcryptCost: bcrypt.MinCost}),
+		ratings:  leaderboard.NewRatings(pool, logger, leaderboard.RatingsConfig{}),
+	}
+}
+
 // testServer is a Server running Serve on a loopback listener.
 type testServer struct {
 	*Server
+	*testDB
 	url     string // http://127.0.0.1:port
 	wsURL   string // ws://127.0.0.1:port/ws
 	matches *fakeMatches
@@ -69,11 +93,24 @@ type testServer struct {
 	stop    func() error // cancels Serve and returns its error; idempotent
 }
 
-// startServer serves a Server with fake matches and lobby (unless deps
-// sets them) until the test ends.
+// startServer serves a Server until the test ends, with fake matches and
+// lobby unless deps sets them, and accounts and records on a database of
+// the test's own unless deps sets them (with db).
 func startServer(t *testing.T, cfg Config, deps Deps) *testServer {
 	t.Helper()
-	ts := &testServer{}
+	return startServerDB(t, newTestDB(t), cfg, deps)
+}
+
+// startServerDB is startServer on db.
+func startServerDB(t *testing.T, db *testDB, cfg Config, deps Deps) *testServer {
+	t.Helper()
+	ts := &testServer{testDB: db}
+	if deps.Accounts == nil {
+		deps.Accounts = db.accounts
+	}
+	if deps.Records == nil {
+		deps.Records = db.ratings
+	}
 	if deps.Games == nil {
 		deps.Games = game.NewRegistry(tictactoe.Game{}, rps.Game{})
 	}
@@ -116,10 +153,14 @@ func startServer(t *testing.T, cfg Config, deps Deps) *testServer {
 	return ts
 }
 
-// token issues a token for a new player named name.
+// token stores a new guest named name and issues a token for it.
 func (ts *testServer) token(t *testing.T, name string) (string, Identity) {
 	t.Helper()
-	id := Identity{ID: newPlayerID(), Name: name, Guest: true}
+	p, err := ts.accounts.CreateGuest(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := Identity{ID: p.ID, Name: p.Name, Guest: true}
 	tok, _, err := ts.tokens.Issue(id)
 	if err != nil {
 		t.Fatal(err)
@@ -360,6 +401,16 @@ func (f *fakeMatches) InMatch(playerID string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.inMatch[playerID]
+}
+func (f *fakeMatches) Get(id string) (match.Summary, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.summaries {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return match.Summary{}, false
 }
 func (f *fakeMatches) List(status string) []match.Summary {
 	f.mu.Lock()

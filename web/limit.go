@@ -35,46 +35,47 @@ func (l *frameLimiter) check(now time.Time) (ok, closeIt bool) {
 	return false, !l.strikes.AllowN(now, 1)
 }
 
-// ipLimiters holds one token bucket per client IP. Safe for concurrent use.
-type ipLimiters struct {
+// keyLimiters holds one token bucket per key: a client IP, or a player name
+// for login attempts. Safe for concurrent use.
+type keyLimiters struct {
 	limit rate.Limit // immutable
 	burst int        // immutable
 	idle  time.Duration
 
 	mu        sync.Mutex // guards the fields below
-	byIP      map[string]*ipLimiter
+	byKey     map[string]*keyLimiter
 	lastSweep time.Time
 }
 
-type ipLimiter struct {
+type keyLimiter struct {
 	lim  *rate.Limiter
 	last time.Time
 }
 
-func newIPLimiters(perSecond float64, burst int) *ipLimiters {
+func newKeyLimiters(perSecond float64, burst int) *keyLimiters {
 	// A bucket idle for this long is full again: forgetting it changes
 	// nothing. Sweeps run at most once per idle period.
 	idle := time.Duration(float64(burst)/perSecond*float64(time.Second)) + time.Second
-	return &ipLimiters{
+	return &keyLimiters{
 		limit: rate.Limit(perSecond),
 		burst: burst,
 		idle:  max(idle, time.Minute),
-		byIP:  make(map[string]*ipLimiter),
+		byKey: make(map[string]*keyLimiter),
 	}
 }
 
-// allow takes one token for ip at now. When none is left it returns false
+// allow takes one token for key at now. When none is left it returns false
 // and how long until one is.
-func (l *ipLimiters) allow(ip string, now time.Time) (bool, time.Duration) {
+func (l *keyLimiters) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.lastSweep) > l.idle {
 		l.sweepLocked(now)
 	}
-	e := l.byIP[ip]
+	e := l.byKey[key]
 	if e == nil {
-		e = &ipLimiter{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.byIP[ip] = e
+		e = &keyLimiter{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.byKey[key] = e
 	}
 	e.last = now
 	r := e.lim.ReserveN(now, 1)
@@ -86,11 +87,11 @@ func (l *ipLimiters) allow(ip string, now time.Time) (bool, time.Duration) {
 }
 
 // sweepLocked forgets the buckets idle long enough to be full.
-func (l *ipLimiters) sweepLocked(now time.Time) {
+func (l *keyLimiters) sweepLocked(now time.Time) {
 	l.lastSweep = now
-	for ip, e := range l.byIP {
+	for key, e := range l.byKey {
 		if now.Sub(e.last) > l.idle {
-			delete(l.byIP, ip)
+			delete(l.byKey, key)
 		}
 	}
 }

@@ -94,8 +94,8 @@ func TestFrameLimiterPlayerShared(t *testing.T) {
 	}
 }
 
-func TestIPLimiters(t *testing.T) {
-	l := newIPLimiters(1, 2)
+func TestKeyLimiters(t *testing.T) {
+	l := newKeyLimiters(1, 2)
 	now := time.Unix(1_700_000_000, 0)
 	for i := range 2 {
 		if ok, _ := l.allow("10.0.0.1", now); !ok {
@@ -115,7 +115,7 @@ func TestIPLimiters(t *testing.T) {
 	// Idle buckets are forgotten.
 	l.allow("10.0.0.3", now.Add(time.Hour))
 	l.mu.Lock()
-	n := len(l.byIP)
+	n := len(l.byKey)
 	l.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d buckets kept after an hour, want 1", n)

@@ -17,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/turnbase/turnbase/match"
 )
 
 // The browser client, served as is: no build step, no CDN.
@@ -41,10 +39,23 @@ func (s *Server) routes() http.Handler {
 	api := func(path string, methods map[string]http.HandlerFunc) {
 		mux.Handle(path, s.limitAPI(methodHandler(s, methods)))
 	}
-	api("/api/auth/guest", map[string]http.HandlerFunc{http.MethodPost: s.handleGuest})
-	api("/api/auth/refresh", map[string]http.HandlerFunc{http.MethodPost: s.handleRefresh})
-	api("/api/games", map[string]http.HandlerFunc{http.MethodGet: s.handleGames})
-	api("/api/matches", map[string]http.HandlerFunc{http.MethodGet: s.handleMatches})
+	post := func(h http.HandlerFunc) map[string]http.HandlerFunc {
+		return map[string]http.HandlerFunc{http.MethodPost: h}
+	}
+	get := func(h http.HandlerFunc) map[string]http.HandlerFunc {
+		return map[string]http.HandlerFunc{http.MethodGet: h}
+	}
+	api("/api/auth/guest", post(s.handleGuest))
+	api("/api/auth/register", post(s.handleRegister))
+	api("/api/auth/login", post(s.handleLogin))
+	api("/api/auth/upgrade", post(s.handleUpgrade))
+	api("/api/auth/refresh", post(s.handleRefresh))
+	api("/api/me", get(s.handleMe))
+	api("/api/games", get(s.handleGames))
+	api("/api/leaderboard/{game}", get(s.handleLeaderboard))
+	api("/api/players/{id}", get(s.handlePlayer))
+	api("/api/matches", get(s.handleMatches))
+	api("/api/matches/{id}", get(s.handleMatch))
 	handle("/healthz", map[string]http.HandlerFunc{http.MethodGet: s.handleHealth})
 	handle("/readyz", map[string]http.HandlerFunc{http.MethodGet: s.handleReady})
 	handle("/ws", map[string]http.HandlerFunc{http.MethodGet: s.handleWS})
@@ -123,53 +134,6 @@ func (s *Server) handleGames(w http.ResponseWriter, r *http.Request) {
 		out = append(out, gameInfo{ID: g.ID(), Name: g.Name(), Players: g.Players(), MoveMS: s.cfg.MoveTime.Milliseconds()})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// Bounds of the limit query parameter of lists.
-const (
-	defaultListLimit = 50
-	maxListLimit     = 100
-)
-
-// handleMatches is GET /api/matches?status=live|finished&game=&limit=.
-func (s *Server) handleMatches(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	status := q.Get("status")
-	switch status {
-	case "":
-		status = match.StatusLive
-	case match.StatusLive, match.StatusFinished:
-	default:
-		s.writeError(w, r, fmt.Errorf("%w: status is %q or %q", ErrBadRequest, match.StatusLive, match.StatusFinished))
-		return
-	}
-	limit, err := listLimit(q.Get("limit"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	gameID := q.Get("game")
-	out := make([]match.Summary, 0)
-	for _, m := range s.deps.Matches.List(status) {
-		if len(out) == limit {
-			break
-		}
-		if gameID == "" || m.Game == gameID {
-			out = append(out, m)
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func listLimit(v string) (int, error) {
-	if v == "" {
-		return defaultListLimit, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxListLimit {
-		return 0, fmt.Errorf("%w: limit is an integer from 1 to %d", ErrBadRequest, maxListLimit)
-	}
-	return n, nil
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +215,7 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 
 // allowIP takes one token of the client address's budget in lim, or
 // answers 429 and returns false.
-func (s *Server) allowIP(w http.ResponseWriter, r *http.Request, lim *ipLimiters) bool {
+func (s *Server) allowIP(w http.ResponseWriter, r *http.Request, lim *keyLimiters) bool {
 	ok, wait := lim.allow(s.clientIP(r), s.now())
 	if !ok {
 		writeRetryAfter(w, wait)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 )
@@ -56,7 +57,7 @@ func TestMatchesList(t *testing.T) {
 		"game":           {"?game=rps", 200, 20},
 		"game and limit": {"?game=rps&limit=3", 200, 3},
 		"unknown game":   {"?game=chess", 200, 0},
-		"finished":       {"?status=finished", 200, 1},
+		"finished":       {"?status=finished", 200, 0}, // from the database, which is empty
 		"limit 0":        {"?limit=0", 400, 0},
 		"limit 101":      {"?limit=101", 400, 0},
 		"limit text":     {"?limit=ten", 400, 0},
@@ -256,7 +257,8 @@ func TestHTTPRate(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
-	s := New(nil, Deps{Games: game.NewRegistry(), Matches: newFakeMatches(), Lobby: &fakeLobby{}},
+	db := newTestDB(t)
+	s := New(nil, Deps{Games: game.NewRegistry(), Matches: newFakeMatches(), Lobby: &fakeLobby{}, Accounts: db.accounts, Records: db.ratings},
 		Config{JWTSecret: testSecret, TrustedProxies: []string{"10.0.0.0/8", "::1"}})
 	tests := map[string]struct {
 		remote, xff, proto string
@@ -345,6 +347,16 @@ func TestClassify(t *testing.T) {
 		"own challenge":     {lobby.ErrOwnChallenge, "bad_request", 400},
 		"lobby closed":      {lobby.ErrClosed, "server_busy", 503},
 		"too big":           {&http.MaxBytesError{Limit: 8}, "too_large", 413},
+		"bad name":          {fmt.Errorf("%w: name", leaderboard.ErrBadRequest), "bad_request", 400},
+		"name taken":        {fmt.Errorf("%w: Ann", leaderboard.ErrNameTaken), "name_taken", 409},
+		"bad credentials":   {leaderboard.ErrBadCredentials, "bad_credentials", 401},
+		"banned":            {leaderboard.ErrBanned, "forbidden", 403},
+		"registered":        {leaderboard.ErrNotGuest, "already_registered", 409},
+		"no such player":    {fmt.Errorf("player p: %w", leaderboard.ErrNotFound), "not_found", 404},
+		"gone player":       {goneIsUnauthorized(leaderboard.ErrNotFound), "unauthorized", 401},
+		"unknown game":      {ErrUnknownGame, "unsupported_game", 404},
+		"not ready":         {ErrNoNewMatches, "server_busy", 503},
+		"db unavailable":    {fmt.Errorf("create match m: %w", leaderboard.ErrUnavailable), "server_busy", 503},
 		"unexpected":        {errors.New("boom"), "internal", 500},
 		"deadline":          {context.DeadlineExceeded, "internal", 500},
 	}

@@ -37,6 +37,7 @@ type Matches interface {
 	Rematch(c match.Conn, matchID string, reply match.ReplyFunc)
 	Active(playerID string) []string
 	InMatch(playerID string) bool
+	Get(matchID string) (match.Summary, bool)
 	List(status string) []match.Summary
 }
 
@@ -55,16 +56,20 @@ type Ratings interface {
 	Rating(ctx context.Context, playerID, game string) (float64, error)
 }
 
-// Deps are the server's collaborators. Games, Matches and Lobby are
-// required; the rest are optional.
+// Deps are the server's collaborators. Games, Matches, Lobby, Accounts and
+// Records are required; the rest are optional.
 type Deps struct {
-	Games   *game.Registry
-	Matches Matches
-	Lobby   Lobby
-	// Ratings rates queue tickets; nil: every player has DefaultRating.
+	Games    *game.Registry
+	Matches  Matches
+	Lobby    Lobby
+	Accounts Accounts // *leaderboard.Accounts
+	Records  Records  // *leaderboard.Ratings
+	// Ratings rates queue tickets (*leaderboard.Ratings); nil: every
+	// player has DefaultRating.
 	Ratings Ratings
 	// ReadyFunc reports whether the server can take players (GET /readyz);
-	// nil: always ready.
+	// while it fails, requests that would start a match are refused with
+	// server_busy, and running matches go on. nil: always ready.
 	ReadyFunc func(ctx context.Context) error
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
@@ -83,8 +88,10 @@ type Server struct {
 	origins    map[string]bool // normalized AllowedOrigins
 	upgrader   websocket.Upgrader
 	handler    http.Handler
-	handshakes *ipLimiters // WebSocket upgrades; safe for concurrent use
-	apiCalls   *ipLimiters // /api/ requests; safe for concurrent use
+	handshakes *keyLimiters // WebSocket upgrades per IP; safe for concurrent use
+	apiCalls   *keyLimiters // /api/ requests per IP; safe for concurrent use
+	loginIPs   *keyLimiters // login attempts per IP; safe for concurrent use
+	loginNames *keyLimiters // login attempts per lower-case name; likewise
 	proxies    []netip.Prefix
 	writeBufs  sync.Pool // gorilla write buffers, shared by all connections
 
@@ -112,8 +119,8 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
-	if deps.Games == nil || deps.Matches == nil || deps.Lobby == nil {
-		panic("web.New: Games, Matches and Lobby are required")
+	if deps.Games == nil || deps.Matches == nil || deps.Lobby == nil || deps.Accounts == nil || deps.Records == nil {
+		panic("web.New: Games, Matches, Lobby, Accounts and Records are required")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -130,8 +137,10 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		now:        now,
 		tokens:     newTokens(cfg, now),
 		origins:    make(map[string]bool),
-		handshakes: newIPLimiters(cfg.HandshakeRate, cfg.HandshakeBurst),
-		apiCalls:   newIPLimiters(cfg.HTTPRate, cfg.HTTPBurst),
+		handshakes: newKeyLimiters(cfg.HandshakeRate, cfg.HandshakeBurst),
+		apiCalls:   newKeyLimiters(cfg.HTTPRate, cfg.HTTPBurst),
+		loginIPs:   newKeyLimiters(cfg.LoginIPRate, cfg.LoginIPBurst),
+		loginNames: newKeyLimiters(cfg.LoginNameRate, cfg.LoginNameBurst),
 		open:       make(map[*conn]struct{}),
 		perIP:      make(map[string]int),
 		players:    make(map[string]*playerState),

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 )
@@ -38,7 +40,7 @@ func (c *conn) readPump(ctx context.Context) {
 		switch {
 		case c.isClosing():
 		case !c.welcomed:
-			c.hello(typ, data)
+			c.hello(ctx, typ, data)
 		default:
 			c.extendDeadline()
 			c.handle(ctx, typ, data)
@@ -56,9 +58,10 @@ func (c *conn) extendDeadline() {
 
 // hello handles the first frame. A malformed or unexpected one is answered
 // with bad_request and closes the connection with 4001, as an invalid or
-// expired token does; otherwise it sends welcome and, for a player,
-// connects it to the registry.
-func (c *conn) hello(typ int, data []byte) {
+// expired token does, or one whose player no longer exists or is banned;
+// otherwise it sends welcome and, for a player, connects it to the
+// registry.
+func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 	if typ == websocket.TextMessage && !utf8.Valid(data) {
 		c.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8", false)
 		return
@@ -84,6 +87,9 @@ func (c *conn) hello(typ int, data []byte) {
 	var playerLimiter *rate.Limiter
 	if req.Token != "" {
 		id, err := c.srv.tokens.Verify(req.Token)
+		if err == nil {
+			id, err = c.srv.checkPlayer(ctx, id)
+		}
 		if err != nil {
 			c.closeWith(closeBadToken, truncate(err.Error(), 100), false)
 			return
@@ -177,12 +183,22 @@ func (c *conn) dispatch(ctx context.Context, req request) error {
 		m.Resign(c, req.Match, c.replyFunc(req.re()))
 		return nil
 	case typeMatchRematch:
+		if err := c.srv.checkReady(ctx); err != nil {
+			return err
+		}
 		m.Rematch(c, req.Match, c.replyFunc(req.re()))
 		return nil
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.LobbyTimeout)
 	defer cancel()
+	switch req.Type {
+	case typeQueueJoin, typeChallengeCreate, typeChallengeAccept:
+		// Each of these may start a match.
+		if err := c.srv.checkReady(ctx); err != nil {
+			return err
+		}
+	}
 	switch req.Type {
 	case typeQueueJoin:
 		return c.queueJoin(ctx, req)
@@ -252,6 +268,40 @@ func (c *conn) rating(ctx context.Context, game string) float64 {
 		return DefaultRating
 	}
 	return r
+}
+
+// checkPlayer returns id as the database has its player now (the name and
+// guest flag may have changed since the token was issued). A player who
+// does not exist or is banned is refused (ErrUnauthorized). When the
+// database cannot tell, the token is trusted: players must be able to
+// come back to their running matches while it is unreachable.
+func (s *Server) checkPlayer(ctx context.Context, id Identity) (Identity, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DatabaseTimeout)
+	defer cancel()
+	p, err := s.deps.Accounts.Get(ctx, id.ID)
+	switch {
+	case errors.Is(err, leaderboard.ErrNotFound):
+		return Identity{}, fmt.Errorf("%w: unknown player", ErrUnauthorized)
+	case errors.Is(err, leaderboard.ErrBanned):
+		return Identity{}, fmt.Errorf("%w: player is banned", ErrUnauthorized)
+	case err != nil:
+		s.logger.Warn("check player at hello; trusting the token", "player_id", id.ID, "err", err)
+		return id, nil
+	}
+	return Identity{ID: p.ID, Name: p.Name, Guest: p.Guest}, nil
+}
+
+// checkReady refuses, while the server is not ready (the database is
+// unreachable), what would start a new match.
+func (s *Server) checkReady(ctx context.Context) error {
+	if s.deps.ReadyFunc == nil {
+		return nil
+	}
+	if err := s.deps.ReadyFunc(ctx); err != nil {
+		s.logger.Debug("refusing a new match: not ready", "err", err)
+		return fmt.Errorf("%w; try again shortly", ErrNoNewMatches)
+	}
+	return nil
 }
 
 // replyFunc answers a registry request: nothing when it was accepted, an

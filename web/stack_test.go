@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,17 +13,34 @@ import (
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 )
 
-// startStack serves the real games, match registry and lobby, wired as
-// cmd wires them.
+// startStack serves the real games, match registry, lobby, journal and
+// ratings on a database of the test's own, wired as cmd wires them.
+// ReadyFunc is the journal's.
 func startStack(t *testing.T, cfg Config) (*testServer, *match.Registry) {
 	t.Helper()
 	logger := testLogger(t)
+	db := newTestDB(t)
+	journal, err := leaderboard.NewJournal(db.pool, logger, leaderboard.JournalConfig{
+		Owner:     "web-test",
+		SpoolPath: filepath.Join(t.TempDir(), "spool.jsonl"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := journal.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	journalCtx, stopJournal := context.WithCancel(context.Background())
+	journalDone := make(chan error, 1)
+	go func() { journalDone <- journal.Run(journalCtx) }()
+
 	games := game.NewRegistry(tictactoe.Game{}, rps.Game{})
-	matches := match.NewRegistry(logger, games, match.Deps{}, match.Config{
+	matches := match.NewRegistry(logger, games, match.Deps{Journal: journal, Recorder: db.ratings}, match.Config{
 		MoveTimeout: 10 * time.Second,
 		Grace:       5 * time.Second,
 		Linger:      5 * time.Second,
@@ -43,7 +61,7 @@ func startStack(t *testing.T, cfg Config) (*testServer, *match.Registry) {
 		defer close(lobbyDone)
 		lb.Run(ctx)
 	}()
-	ts := startServer(t, cfg, Deps{Games: games, Matches: matches, Lobby: lb})
+	ts := startServerDB(t, db, cfg, Deps{Games: games, Matches: matches, Lobby: lb, Ratings: db.ratings, ReadyFunc: journal.Ready})
 	t.Cleanup(func() {
 		// Runs before startServer's cleanup: stop in dependency order.
 		if err := ts.stop(); err != nil {
@@ -55,6 +73,10 @@ func startStack(t *testing.T, cfg Config) (*testServer, *match.Registry) {
 		defer scancel()
 		if err := matches.Shutdown(sctx); err != nil {
 			t.Errorf("matches.Shutdown: %v", err)
+		}
+		stopJournal()
+		if err := <-journalDone; err != nil {
+			t.Errorf("journal.Run: %v", err)
 		}
 	})
 	return ts, matches

@@ -157,4 +157,17 @@ func TestSIGKILLMidGameResumes(t *testing.T) {
 	if matches != 1 || status != "finished" || moves != 9 {
 		t.Fatalf("database: %d matches (%s), %d moves", matches, status, moves)
 	}
+	// Exactly one result: one rating change per player.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var changes int
+		conn.QueryRow(context.Background(), `SELECT count(*) FROM rating_changes WHERE match_id = $1`, id).Scan(&changes)
+		if changes == 2 {
+			break
+		}
+		if changes > 2 || time.Now().After(deadline) {
+			t.Fatalf("rating changes for the match = %d, want 2", changes)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -110,4 +110,18 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 	if moves != 9 || status != "finished" || reason != "board_full" {
 		t.Fatalf("after the outage: %d moves, %s (%s)", moves, status, reason)
 	}
+	// The result that waited in the spool is rated, once.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var changes, games int
+		conn.QueryRow(ctx, `SELECT count(*) FROM rating_changes WHERE match_id = $1`, id).Scan(&changes)
+		conn.QueryRow(ctx, `SELECT coalesce(sum(games), 0) FROM ratings`).Scan(&games)
+		if changes == 2 && games == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rating changes = %d, games counted = %d; want 2 and 2", changes, games)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -77,9 +77,41 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.close(logger)
+	accounts := leaderboard.NewAccounts(db.pool, logger.With("component", "accounts"), leaderboard.AccountsConfig{})
+	ratings := leaderboard.NewRatings(db.pool, logger.With("component", "ratings"), leaderboard.RatingsConfig{})
+	stopRatings := goRun(ratings.Run)
+	defer func() { err = errors.Join(err, stopRatings()) }()
+	ratePending := func(ctx context.Context) {
+		if n, err := ratings.RatePending(ctx); err != nil {
+			logger.Error("rate pending results", "err", err)
+		} else if n > 0 {
+			logger.Info("pending results rated", "count", n)
+		}
+	}
+	// Results that waited in the spool are rated once it is replayed: the
+	// journal kicks, this goroutine rates.
+	kick := make(chan struct{}, 1)
+	stopRater := goRun(func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-kick:
+				ratePending(ctx)
+			}
+		}
+	})
+	defer func() { err = errors.Join(err, stopRater()) }()
+
 	journal, err := leaderboard.NewJournal(db.pool, logger.With("component", "journal"), leaderboard.JournalConfig{
 		Owner:     owner,
 		SpoolPath: filepath.Join(cfg.DataDir, "spool.jsonl"),
+		OnReplayed: func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -87,11 +119,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := journal.Recover(ctx); err != nil {
 		return err
 	}
+	ratePending(ctx)
 	stopJournal := goRun(journal.Run)
 	defer func() { err = errors.Join(err, stopJournal()) }()
 
 	games := newGames()
-	matches := match.NewRegistry(logger, games, match.Deps{Journal: journal}, match.Config{
+	matches := match.NewRegistry(logger, games, match.Deps{Journal: journal, Recorder: ratings}, match.Config{
 		MoveTimeout: cfg.MoveTimeout,
 		Grace:       cfg.Grace,
 		Linger:      cfg.Linger,
@@ -118,7 +151,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopLobby := goRun(lob.Run)
 	defer func() { err = errors.Join(err, stopLobby()) }()
 
-	srv := web.New(logger, web.Deps{Games: games, Matches: matches, Lobby: lob, ReadyFunc: journal.Ready}, wcfg)
+	srv := web.New(logger, web.Deps{
+		Games:     games,
+		Matches:   matches,
+		Lobby:     lob,
+		Accounts:  accounts,
+		Records:   ratings,
+		Ratings:   ratings,
+		ReadyFunc: journal.Ready,
+	}, wcfg)
 	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", scheme+"://"+browseAddr(ln.Addr()))
 	defer logger.Info("turnbase stopped")
 	return srv.Serve(ctx, ln) // returns after ctx is done and sockets are closed

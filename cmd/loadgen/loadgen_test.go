@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestHistogram(t *testing.T) {
+	var h histogram
+	if got := h.Summary(); got != (latency{}) {
+		t.Fatalf("empty summary = %+v, want zero", got)
+	}
+	// 1..10000 ms: each percentile is within the bucket width (1/32).
+	for i := 1; i <= 10000; i++ {
+		h.Record(time.Duration(i) * time.Millisecond)
+	}
+	s := h.Summary()
+	for name, c := range map[string]struct{ got, want float64 }{
+		"p50":  {s.P50MS, 5000},
+		"p95":  {s.P95MS, 9500},
+		"p99":  {s.P99MS, 9900},
+		"max":  {s.MaxMS, 10000},
+		"mean": {s.MeanMS, 5000.5},
+	} {
+		if c.got < c.want || c.got > c.want*(1+1.0/32) {
+			t.Errorf("%s = %v, want %v (+1/32)", name, c.got, c.want)
+		}
+	}
+	if s.Count != 10000 {
+		t.Errorf("count = %d, want 10000", s.Count)
+	}
+	// Bucket bounds are contiguous and increasing, small values exact.
+	for i := 1; i < histBuckets; i++ {
+		if histIndex(uint64(histUpper(i-1))+1) != i || histIndex(uint64(histUpper(i))) != i {
+			t.Fatalf("bucket %d: bounds do not round-trip", i)
+		}
+	}
+	var small histogram
+	small.Record(7 * time.Microsecond)
+	small.Record(-time.Second)
+	if s := small.Summary(); s.MaxMS != 0.007 || s.P50MS != 0 {
+		t.Errorf("small = %+v, want max 0.007, p50 0", s)
+	}
+	var huge histogram
+	huge.Record(100 * 24 * time.Hour)
+	if s := huge.Summary(); s.Count != 1 || s.P99MS <= 0 {
+		t.Errorf("huge = %+v", s)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args    []string
+		think   thinkTime
+		ramp    float64
+		sources int
+		err     string
+	}{
+		"defaults":      {args: nil, think: thinkTime{0, 0}, ramp: 500, sources: 1},
+		"jitter":        {args: []string{"-think", "300ms"}, think: thinkTime{150 * time.Millisecond, 450 * time.Millisecond}, ramp: 500, sources: 1},
+		"range":         {args: []string{"-think", "0-50ms", "-ramp", "0"}, think: thinkTime{0, 50 * time.Millisecond}, ramp: 0, sources: 1},
+		"auto sources":  {args: []string{"-players", "20000", "-ramp", "2000/s"}, ramp: 2000, sources: 2},
+		"fixed sources": {args: []string{"-players", "10", "-src", "8"}, ramp: 500, sources: 8},
+		"bad game":      {args: []string{"-games", "chess"}, err: "chess"},
+		"bad think":     {args: []string{"-think", "50ms-10ms"}, err: "think"},
+		"no duration":   {args: []string{"-duration", "0"}, err: "duration"},
+		"bad url":       {args: []string{"-url", "ftp://x"}, err: "url"},
+		"argument":      {args: []string{"extra"}, err: "unexpected"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := parseConfig(tc.args, &bytes.Buffer{})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one naming %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.think != tc.think || cfg.ramp != tc.ramp || cfg.sources != tc.sources {
+				t.Errorf("think %v ramp %v sources %d, want %v %v %d", cfg.think, cfg.ramp, cfg.sources, tc.think, tc.ramp, tc.sources)
+			}
+		})
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	ctx := context.Background()
+	for host, ok := range map[string]bool{"127.0.0.1": true, "127.1.2.3": true, "::1": true, "10.0.0.1": false, "192.168.1.1": false, "8.8.8.8": false} {
+		if err := checkLoopback(ctx, host, false); (err == nil) != ok {
+			t.Errorf("checkLoopback(%s) = %v, want ok %v", host, err, ok)
+		}
+	}
+	if err := checkLoopback(ctx, "::1", true); err == nil {
+		t.Error("-src accepted an IPv6 server")
+	}
+}
+
+// TestPick checks the move choice and the "state holds my move" rule on
+// hand-made frames.
+func TestPick(t *testing.T) {
+	seat0, seat1 := 0, 1
+	p := &player{game: "tictactoe", seat: 0}
+	var f inFrame
+	f.Status, f.Turn = "live", &seat0
+	f.State.Board = []string{"X", "O", "", "X", "O", "", "", "", "X"}
+	f.State.Moves = 5
+	for range 50 {
+		mv, mark := p.pick(&f)
+		c, ok := mv.(cellMove)
+		if !ok || f.State.Board[c.Cell] != "" || mark != 5 {
+			t.Fatalf("pick = %v, %d: not an empty cell with mark 5", mv, mark)
+		}
+	}
+	f.Turn = &seat1
+	if mv, _ := p.pick(&f); mv != nil {
+		t.Fatalf("moved on the opponent's turn: %v", mv)
+	}
+	p.mark = 5
+	if p.holds(&f) {
+		t.Error("a state with 5 moves holds move 6")
+	}
+	f.State.Moves = 6
+	if !p.holds(&f) {
+		t.Error("a state with 6 moves does not hold move 6")
+	}
+
+	r := &player{game: "rps", seat: 1}
+	var g inFrame
+	g.Status, g.State.Round = "live", 2
+	g.State.Chosen = [2]bool{true, false}
+	if mv, mark := r.pick(&g); mv == nil || mark != 2 {
+		t.Fatalf("rps pick = %v, %d", mv, mark)
+	}
+	r.mark = 2
+	if r.holds(&g) {
+		t.Error("holds before the choice shows")
+	}
+	g.State.Chosen = [2]bool{true, true}
+	if !r.holds(&g) {
+		t.Error("does not hold a shown choice")
+	}
+	if mv, _ := r.pick(&g); mv != nil {
+		t.Error("chose twice in one round")
+	}
+	g.State.Round, g.State.Chosen = 3, [2]bool{}
+	if !r.holds(&g) {
+		t.Error("does not hold a revealed round")
+	}
+}
+
+// TestLoad runs the load generator against the real server binary.
+func TestLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the server and PostgreSQL")
+	}
+	base := startServer(t)
+
+	t.Run("play", func(t *testing.T) {
+		r := runJSON(t, "-url", base, "-players", "50", "-think", "0-50ms", "-duration", "5s", "-games", "tictactoe,rps")
+		t.Logf("%d matches, %d moves (%.0f/s), move round trip p50 %.1fms p99 %.1fms, queue wait p50 %.1fms",
+			r.Matches.Completed, r.Moves.Accepted, r.Moves.PerSecond, r.Moves.RTT.P50MS, r.Moves.RTT.P99MS, r.QueueWait.P50MS)
+		c := r.Connections
+		if c.Established != 50 || c.Failed != 0 || c.CleanCloses != 50 {
+			t.Errorf("connections: %d established, %d failed, %d closed clean; want 50, 0, 50 (%v)", c.Established, c.Failed, c.CleanCloses, c.FailedBy)
+		}
+		if r.Matches.Completed <= 10 {
+			t.Errorf("%d matches completed, want more than 10", r.Matches.Completed)
+		}
+		for _, g := range []string{"tictactoe", "rps"} {
+			if n := r.Matches.ByGame[g]; n == nil || n.Completed == 0 {
+				t.Errorf("no %s match completed", g)
+			}
+		}
+		if r.Moves.Accepted == 0 || r.Moves.Refused != 0 || r.Moves.RTT.Count != r.Moves.Accepted || r.QueueWait.Count == 0 {
+			t.Errorf("moves %+v, queue wait %+v", r.Moves, r.QueueWait)
+		}
+	})
+	t.Run("idle", func(t *testing.T) {
+		r := runJSON(t, "-url", base, "-players", "20", "-idle", "-duration", "1s", "-src", "3")
+		c := r.Connections
+		if c.Established != 20 || c.CleanCloses != 20 || r.Moves.Sent != 0 {
+			t.Errorf("idle: %d established, %d closed clean, %d moves; want 20, 20, 0", c.Established, c.CleanCloses, r.Moves.Sent)
+		}
+	})
+}
+
+// runJSON calls run with -json and checks the run had no error at all.
+func runJSON(t *testing.T, args ...string) *report {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(t.Context(), append(args, "-json"), &out)
+	var r report
+	if jerr := json.Unmarshal(out.Bytes(), &r); jerr != nil {
+		t.Fatalf("run: %v; report: %v\n%s", err, jerr, out.String())
+	}
+	if err != nil || r.ErrorTotal != 0 || len(r.Errors) != 0 || len(r.Disconnects) != 0 {
+		t.Fatalf("run: %v; errors %v, disconnects %v, failed %v", err, r.Errors, r.Disconnects, r.Connections.FailedBy)
+	}
+	return &r
+}
+
+// startServer builds cmd/turnbase, runs it with an embedded PostgreSQL and
+// raised limits, waits until it is ready, and stops it (SIGTERM) at cleanup.
+func startServer(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "turnbase")
+	// go test puts its own toolchain first in PATH.
+	build := exec.Command("go", "build", "-o", bin, "../turnbase")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the server: %v\n%s", err, out)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	logPath := filepath.Join(dir, "server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close() // the child has its own copy
+	cmd := exec.Command(bin, "serve", "-addr", addr, "-data", filepath.Join(dir, "data"))
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL=", // the embedded PostgreSQL, whatever the caller's environment says
+		"TURNBASE_LOG_LEVEL=warn",
+		"TURNBASE_CONN_RATE=1000", "TURNBASE_CONN_BURST=1000",
+		"TURNBASE_PLAYER_RATE=1000", "TURNBASE_PLAYER_BURST=1000",
+		"TURNBASE_MAX_CONNS_PER_IP=10000",
+		"TURNBASE_HANDSHAKE_RATE=10000", "TURNBASE_HANDSHAKE_BURST=10000",
+		"TURNBASE_HTTP_RATE=10000", "TURNBASE_HTTP_BURST=10000",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	showLog := func() {
+		if b, err := os.ReadFile(logPath); err == nil {
+			t.Logf("server log:\n%s", tail(string(b), 4000))
+		}
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("server exit: %v", err)
+				showLog()
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Error("server did not stop within 30s of SIGTERM")
+			showLog()
+		}
+	})
+
+	base := "http://" + addr
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 2 * time.Second}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- errors.Join(err, errors.New("exited early")) // for the cleanup
+			showLog()
+			t.Fatalf("server exited before it was ready: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			showLog()
+			t.Fatal("server not ready after 90s")
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}

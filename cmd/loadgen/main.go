@@ -1,0 +1,526 @@
+// Command loadgen drives a turnbase server with simulated players over real
+// WebSocket connections and reports what they saw.
+//
+// Each player signs up as a guest (lg_<n>), says hello, queues for a game
+// of the -games mix and plays random legal moves after a think time, then
+// queues again, until -duration passes or -matches matches are done. Then
+// no new match starts, the matches under way are played out (for at most
+// -drain), and every connection is closed with a close handshake.
+//
+//	loadgen -players 2000 -think 100ms-300ms -duration 20s
+//	loadgen -players 5000 -idle -duration 60s
+//
+// It exits non-zero when a connection failed, the server sent an error
+// frame or closed a connection unexpectedly, unless -allow-errors is given.
+// Only loopback servers are accepted: this is a tool for the machine the
+// server runs on.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// portsPerSource is how many connections auto -src puts on one source
+// address: one source and one destination leave about 28,000 ephemeral
+// ports, and the signups need some too.
+const portsPerSource = 10000
+
+// config is every setting of a run.
+type config struct {
+	base        *url.URL // http or https, no path
+	players     int
+	games       []string
+	think       thinkTime
+	duration    time.Duration
+	matches     int64
+	ramp        float64 // connections started per second; 0: all at once
+	idle        bool
+	json        bool
+	sources     int // source addresses 127.0.0.1..127.0.0.N; 1: the kernel's choice
+	allowErrors bool
+	drain       time.Duration
+	progress    time.Duration
+}
+
+// thinkTime is the pause before each move: uniform in [min, max].
+type thinkTime struct{ min, max time.Duration }
+
+func (t thinkTime) String() string {
+	if t.min == t.max {
+		return t.min.String()
+	}
+	return t.min.String() + "-" + t.max.String()
+}
+
+func (t thinkTime) pick() time.Duration {
+	if t.max <= t.min {
+		return t.min
+	}
+	return t.min + rand.N(t.max-t.min+1)
+}
+
+// parseThink reads "300ms" (jittered to 150ms-450ms), "0" or a range
+// "10ms-50ms".
+func parseThink(s string) (thinkTime, error) {
+	if lo, hi, ok := strings.Cut(s, "-"); ok {
+		a, err1 := time.ParseDuration(lo)
+		b, err2 := time.ParseDuration(hi)
+		if err := errors.Join(err1, err2); err != nil || a < 0 || b < a {
+			return thinkTime{}, fmt.Errorf("think %q: want a duration or a range like 10ms-50ms", s)
+		}
+		return thinkTime{a, b}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return thinkTime{}, fmt.Errorf("think %q: want a duration or a range like 10ms-50ms", s)
+	}
+	return thinkTime{d / 2, d + d/2}, nil
+}
+
+// parseRate reads "500/s" or "500".
+func parseRate(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "/s"), 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("ramp %q: want connections per second, like 500/s (0: no pacing)", s)
+	}
+	return v, nil
+}
+
+var knownGames = []string{"tictactoe", "rps"}
+
+func parseConfig(args []string, usage io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	rawURL := fs.String("url", "http://127.0.0.1:8080", "server base URL (a loopback address)")
+	fs.IntVar(&c.players, "players", 100, "simulated players, one WebSocket each")
+	games := fs.String("games", "tictactoe,rps", "games to queue for, picked at random per match (repeat a name to weight it)")
+	think := fs.String("think", "0", `pause before each move: "300ms" (±50% jitter), "0" or a range "10ms-50ms"`)
+	fs.DurationVar(&c.duration, "duration", time.Minute, "how long to run from the first connection (the run also stops at -matches)")
+	fs.Int64Var(&c.matches, "matches", 0, "stop once this many matches are completed (0: only -duration)")
+	ramp := fs.String("ramp", "500/s", "connections started per second (0: all at once)")
+	fs.BoolVar(&c.idle, "idle", false, "connect and say hello only, then sit idle until -duration (memory per connection)")
+	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	fs.IntVar(&c.sources, "src", 0, fmt.Sprintf("spread connections over source addresses 127.0.0.1..127.0.0.N (0: one per %d players)", portsPerSource))
+	fs.BoolVar(&c.allowErrors, "allow-errors", false, "exit 0 even if errors occurred")
+	fs.DurationVar(&c.drain, "drain", 0, "after the stop, time left to the matches under way (0: 10s + 10 times the longest think)")
+	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never; never with -json)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	var errs []error
+	u, err := url.Parse(*rawURL)
+	switch {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("url: %w", err))
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		errs = append(errs, fmt.Errorf("url %q: want http://host:port", *rawURL))
+	default:
+		c.base = &url.URL{Scheme: u.Scheme, Host: u.Host}
+	}
+	if c.players < 1 {
+		errs = append(errs, errors.New("players must be at least 1"))
+	}
+	for _, g := range strings.Split(*games, ",") {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		if !slices.Contains(knownGames, g) {
+			errs = append(errs, fmt.Errorf("game %q: want one of %s", g, strings.Join(knownGames, ", ")))
+		}
+		c.games = append(c.games, g)
+	}
+	if len(c.games) == 0 && !c.idle {
+		errs = append(errs, errors.New("games: name at least one"))
+	}
+	if c.think, err = parseThink(*think); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ramp, err = parseRate(*ramp); err != nil {
+		errs = append(errs, err)
+	}
+	if c.duration <= 0 {
+		errs = append(errs, errors.New("duration must be positive: the run must end by itself"))
+	}
+	if c.matches < 0 || c.drain < 0 || c.progress < 0 {
+		errs = append(errs, errors.New("matches, drain and progress must not be negative"))
+	}
+	if c.sources < 0 || c.sources > 254 {
+		errs = append(errs, errors.New("src must be 0 (auto) to 254"))
+	}
+	if c.sources == 0 {
+		c.sources = (c.players + portsPerSource - 1) / portsPerSource
+	}
+	if c.drain == 0 {
+		c.drain = 10*time.Second + 10*c.think.max
+	}
+	return c, errors.Join(errs...)
+}
+
+// run is the program: main only calls it, tests call it too.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	cfg, err := parseConfig(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkLoopback(ctx, cfg.base.Hostname(), cfg.sources > 1); err != nil {
+		return err
+	}
+	// Every connection is a file; leave room for signups and the runtime.
+	nofile, err := raiseNoFile(uint64(cfg.players) + 256)
+	if err != nil {
+		return err
+	}
+	var progress io.Writer
+	if !cfg.json && cfg.progress > 0 {
+		progress = stdout
+		if nofile < uint64(cfg.players)+256 {
+			fmt.Fprintf(stdout, "warning: open file limit %d is below %d players plus spare\n", nofile, cfg.players)
+		}
+	}
+
+	sw := newSwarm(cfg)
+	rep := sw.run(ctx, progress)
+	rep.NoFile = nofile
+
+	if cfg.json {
+		err = writeJSON(stdout, rep)
+	} else {
+		err = writeText(stdout, rep, sw.stats.failureSamples())
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if rep.ErrorTotal > 0 && !cfg.allowErrors {
+		return fmt.Errorf("%d errors (error frames, unexpected disconnects, failed connections); -allow-errors to exit 0", rep.ErrorTotal)
+	}
+	return nil
+}
+
+// checkLoopback refuses servers off this machine: load goes to 127.0.0.0/8
+// (or ::1) only. Spread source addresses need an IPv4 loopback server.
+func checkLoopback(ctx context.Context, host string, ipv4Only bool) error {
+	var ips []net.IP
+	if ip := net.ParseIP(host); ip != nil {
+		ips = []net.IP{ip}
+	} else {
+		addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil {
+			return fmt.Errorf("resolve %s: %w", host, err)
+		}
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
+	v4 := false
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return fmt.Errorf("server %s (%s) is not a loopback address: loadgen only loads this machine", host, ip)
+		}
+		v4 = v4 || ip.To4() != nil
+	}
+	if ipv4Only && !v4 {
+		return fmt.Errorf("server %s: -src needs an IPv4 loopback server (127.0.0.0/8)", host)
+	}
+	return nil
+}
+
+// raiseNoFile lifts the open file limit to the hard limit, and past it to
+// want when the process may (root may). It returns the limit in force.
+func raiseNoFile(want uint64) (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("read open file limit: %w", err)
+	}
+	if lim.Max < want {
+		raised := syscall.Rlimit{Cur: want, Max: want}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			return want, nil
+		}
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return 0, fmt.Errorf("raise open file limit to %d: %w", lim.Max, err)
+		}
+	}
+	return lim.Cur, nil
+}
+
+// swarm is one run: it starts the players at the ramp's pace, tells them to
+// stop, and closes whatever is left when the drain time is over.
+type swarm struct {
+	// Immutable once run starts.
+	cfg       config
+	stats     *stats
+	base      string // http://host:port
+	wsURL     string // ws://host:port/ws
+	sources   []net.IP
+	dialer    *websocket.Dialer
+	transport *http.Transport
+	client    *http.Client
+	stopped   chan struct{} // closed when no new match may start
+	reached   chan struct{} // closed when -matches matches are done
+	force     chan struct{} // closed when every connection must close now
+
+	nextSource  atomic.Uint64
+	open        atomic.Int64 // welcomed connections not yet closed
+	reachedOnce sync.Once
+
+	mu      sync.Mutex // guards players and the closing of stopped
+	players []*player
+}
+
+func newSwarm(cfg config) *swarm {
+	sw := &swarm{
+		cfg:     cfg,
+		stats:   newStats(),
+		base:    cfg.base.String(),
+		stopped: make(chan struct{}),
+		reached: make(chan struct{}),
+		force:   make(chan struct{}),
+	}
+	ws := *cfg.base
+	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[cfg.base.Scheme]
+	ws.Path = "/ws"
+	sw.wsURL = ws.String()
+	if cfg.sources > 1 {
+		for i := 1; i <= cfg.sources; i++ {
+			sw.sources = append(sw.sources, net.IPv4(127, 0, 0, byte(i)))
+		}
+	}
+	sw.dialer = &websocket.Dialer{
+		NetDialContext:   sw.dialContext,
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+		// Idle connections hold no write buffer.
+		WriteBufferPool: &sync.Pool{},
+	}
+	sw.transport = &http.Transport{
+		DialContext:         sw.dialContext,
+		MaxConnsPerHost:     64,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	sw.client = &http.Client{Transport: sw.transport, Timeout: 15 * time.Second}
+	return sw
+}
+
+// dialContext dials from the next source address in turn.
+func (sw *swarm) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1} // the server pings
+	if n := uint64(len(sw.sources)); n > 0 {
+		d.LocalAddr = &net.TCPAddr{IP: sw.sources[sw.nextSource.Add(1)%n]}
+	}
+	return d.DialContext(ctx, network, addr)
+}
+
+func (sw *swarm) matchesReached() {
+	sw.reachedOnce.Do(func() { close(sw.reached) })
+}
+
+// add registers a player about to start; false once the run is stopping.
+func (sw *swarm) add(p *player) bool {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	select {
+	case <-sw.stopped:
+		return false
+	default:
+	}
+	sw.players = append(sw.players, p)
+	return true
+}
+
+// each calls f for every player started; no player is added meanwhile
+// once stopped is closed.
+func (sw *swarm) each(f func(*player)) {
+	sw.mu.Lock()
+	ps := sw.players
+	sw.mu.Unlock()
+	for _, p := range ps {
+		f(p)
+	}
+}
+
+// run plays the whole run and returns its report.
+func (sw *swarm) run(ctx context.Context, progress io.Writer) *report {
+	start := time.Now()
+	// Players outlive ctx: a signal stops the run like the duration does.
+	// Their context ends only when everything must close.
+	playCtx, cancelPlay := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPlay()
+
+	var wg sync.WaitGroup
+	launched := make(chan struct{})
+	go func() {
+		defer close(launched)
+		sw.launch(playCtx, start, &wg)
+	}()
+	allDone := make(chan struct{})
+	go func() {
+		<-launched // no wg.Add after this
+		wg.Wait()
+		close(allDone)
+	}()
+	stopProgress := sw.startProgress(progress, start)
+
+	timer := time.NewTimer(sw.cfg.duration)
+	defer timer.Stop()
+	stoppedBy := "duration"
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		stoppedBy = "signal"
+	case <-sw.reached:
+		stoppedBy = "matches"
+	case <-allDone:
+		stoppedBy = "all players gone"
+	}
+	load := time.Since(start)
+	movesAtStop := sw.stats.movesAccepted.Load()
+	matchesAtStop := sw.stats.matchesCompleted()
+	mem := readClientMem(sw.open.Load(), load)
+
+	sw.mu.Lock()
+	close(sw.stopped)
+	sw.mu.Unlock()
+	sw.each((*player).stop)
+
+	drain := time.NewTimer(sw.cfg.drain)
+	defer drain.Stop()
+	select {
+	case <-allDone:
+	case <-drain.C:
+		close(sw.force)
+		cancelPlay()
+		sw.each((*player).forceClose)
+		closing := time.NewTimer(closeWait + time.Second)
+		defer closing.Stop()
+		select {
+		case <-allDone:
+		case <-closing.C:
+			sw.each((*player).kill)
+			<-allDone
+		}
+	}
+	stopProgress()
+	sw.transport.CloseIdleConnections()
+
+	r := &report{
+		URL:       sw.base,
+		Players:   sw.cfg.players,
+		Games:     sw.cfg.games,
+		Think:     sw.cfg.think.String(),
+		Idle:      sw.cfg.idle,
+		Sources:   max(len(sw.sources), 1),
+		LoadS:     load.Seconds(),
+		DrainS:    (time.Since(start) - load).Seconds(),
+		StoppedBy: stoppedBy,
+		Client:    mem,
+	}
+	sw.mu.Lock()
+	r.Started = len(sw.players)
+	sw.mu.Unlock()
+	sw.stats.fill(r, movesAtStop, matchesAtStop, load)
+	return r
+}
+
+// launch starts the players at the ramp's pace until all are started or
+// the run stops.
+func (sw *swarm) launch(ctx context.Context, start time.Time, wg *sync.WaitGroup) {
+	var pace *time.Timer
+	for i := range sw.cfg.players {
+		if sw.cfg.ramp > 0 {
+			at := start.Add(time.Duration(float64(i) / sw.cfg.ramp * float64(time.Second)))
+			if d := time.Until(at); d > time.Millisecond {
+				if pace == nil {
+					pace = time.NewTimer(d)
+					defer pace.Stop()
+				} else {
+					pace.Reset(d)
+				}
+				select {
+				case <-pace.C:
+				case <-sw.stopped:
+					return
+				}
+			}
+		}
+		p := newPlayer(i+1, sw)
+		if !sw.add(p) {
+			return
+		}
+		wg.Go(func() { p.run(ctx) })
+	}
+}
+
+// startProgress prints a line every -progress until the returned function
+// is called; it does nothing without a writer.
+func (sw *swarm) startProgress(w io.Writer, start time.Time) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(sw.cfg.progress)
+		defer tick.Stop()
+		st := sw.stats
+		var lastMoves int64
+		last := start
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				moves := st.movesAccepted.Load()
+				rate := float64(moves-lastMoves) / now.Sub(last).Seconds()
+				lastMoves, last = moves, now
+				fmt.Fprintf(w, "%6.1fs  open %d  failed %d  matches %d  moves %d (%.0f/s)  errors %d\n",
+					now.Sub(start).Seconds(), sw.open.Load(), st.failed.Load(), st.matchesCompleted(), moves, rate, st.errorCount())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}

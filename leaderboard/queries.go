@@ -1,0 +1,561 @@
+package leaderboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/turnbase/turnbase/match"
+)
+
+// Limits of the read API (PROTOCOL.md).
+const (
+	DefaultBoardLimit = 50
+	MaxBoardLimit     = 100
+	// MaxBoardOffset bounds leaderboard paging. A page at offset n walks n
+	// index entries (about 1 ms per thousand at a million players; see
+	// docs/benchmarks.md), so deeper pages are refused rather than served
+	// slowly. The order (rating, then player id) is unique, so keyset
+	// paging ("after this rating and id") can be added when deeper pages
+	// are wanted.
+	MaxBoardOffset = 10000
+
+	DefaultMatchesLimit = 50
+	MaxMatchesLimit     = 100
+	// RecentMatches is how many matches a player page lists.
+	RecentMatches = 20
+)
+
+// PlayerRating is a rating as the API shows it (PROTOCOL.md Rating).
+// Rating is rounded to whole points, halves up, as ratings are everywhere
+// on the wire; RD is rounded up to whole points, so that a rating is
+// provisional exactly when its shown RD is above 110.
+type PlayerRating struct {
+	Rating      float64 `json:"rating"`
+	RD          float64 `json:"rd"`
+	Provisional bool    `json:"provisional"`
+	Wins        int     `json:"wins"`
+	Losses      int     `json:"losses"`
+	Draws       int     `json:"draws"`
+	Games       int     `json:"games"`
+}
+
+func newPlayerRating(rating, rd float64, wins, losses, draws, games int) PlayerRating {
+	return PlayerRating{
+		Rating: shownRating(rating), RD: math.Ceil(rd), Provisional: rd > ProvisionalRD,
+		Wins: wins, Losses: losses, Draws: draws, Games: games,
+	}
+}
+
+// RankedRating is a PlayerRating with the player's rank in the game
+// (see Rank); Rank is 0, and left out of the JSON, for a provisional
+// rating or a banned player.
+type RankedRating struct {
+	PlayerRating
+	Rank int `json:"rank,omitempty"`
+}
+
+// PlayerRef is a player as a leaderboard lists it.
+type PlayerRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// PlayerInfo is a player as a player page shows it.
+type PlayerInfo struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Guest bool   `json:"guest"`
+}
+
+// Board is one page of a game's leaderboard (GET /api/leaderboard/{game}).
+type Board struct {
+	Game string `json:"game"`
+	// Total is how many players the whole leaderboard holds. It comes
+	// from the rank counts, so other processes' changes of the last
+	// RankRefresh may be missing.
+	Total   int          `json:"total"`
+	Entries []BoardEntry `json:"entries"`
+}
+
+// BoardEntry is one leaderboard line.
+type BoardEntry struct {
+	Rank   int       `json:"rank"`
+	Player PlayerRef `json:"player"`
+	PlayerRating
+}
+
+// PlayerPage is GET /api/players/{id}.
+type PlayerPage struct {
+	Player  PlayerInfo              `json:"player"`
+	Ratings map[string]RankedRating `json:"ratings"`
+	Recent  []match.Summary         `json:"recent"` // newest first
+}
+
+// MatchDetail is GET /api/matches/{id}: the summary and the moves anyone
+// may see.
+type MatchDetail struct {
+	match.Summary
+	Moves []MoveEntry `json:"moves"`
+}
+
+// MoveEntry is one stored move.
+type MoveEntry struct {
+	Seq  int             `json:"seq"`
+	Seat int             `json:"seat"`
+	Move json.RawMessage `json:"move"`
+	AtMS int64           `json:"at_ms"`
+}
+
+// Leaderboard returns limit entries of game's leaderboard from offset:
+// established players (RD <= 110) unless includeProvisional, banned
+// players never, best rating first and ties by player id. A limit of 0
+// means DefaultBoardLimit; a limit outside 0..MaxBoardLimit or an offset
+// outside 0..MaxBoardOffset is an error wrapping ErrBadRequest.
+//
+// Ranks are competition ranking on shown (whole-point) ratings, as Rank
+// gives them: 1 + the players listed before with a higher shown rating.
+// With includeProvisional, provisional players count too.
+func (s *Ratings) Leaderboard(ctx context.Context, game string, limit, offset int, includeProvisional bool) (Board, error) {
+	if limit == 0 {
+		limit = DefaultBoardLimit
+	}
+	switch {
+	case limit < 0 || limit > MaxBoardLimit:
+		return Board{}, fmt.Errorf("%w: limit %d is not within 1..%d", ErrBadRequest, limit, MaxBoardLimit)
+	case offset < 0 || offset > MaxBoardOffset:
+		return Board{}, fmt.Errorf("%w: offset %d is not within 0..%d", ErrBadRequest, offset, MaxBoardOffset)
+	}
+	if err := s.ranks.ensure(ctx, s.pool); err != nil {
+		return Board{}, err
+	}
+	pageSQL, aboveSQL := boardEstablishedSQL, aboveEstablishedSQL
+	if includeProvisional {
+		pageSQL, aboveSQL = boardAllSQL, aboveAllSQL
+	}
+
+	board := Board{Game: game, Entries: []BoardEntry{}}
+	predecessor := false // the row before the page was read
+	read := func(q querier) error {
+		// From offset 1 on, the row before the page comes too: whether the
+		// first entry shares its shown rating decides its rank.
+		from := max(offset-1, 0)
+		rows, err := q.Query(ctx, pageSQL, game, limit+offset-from, from)
+		if err != nil {
+			return err
+		}
+		var (
+			e              BoardEntry
+			rating, rd     float64
+			w, l, d, games int
+			exact          []float64
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&e.Player.ID, &e.Player.Name, &rating, &rd, &w, &l, &d, &games}, func() error {
+			e.PlayerRating = newPlayerRating(rating, rd, w, l, d, games)
+			board.Entries = append(board.Entries, e)
+			exact = append(exact, rating)
+			return nil
+		}); err != nil {
+			return err
+		}
+		predecessor = offset > 0 && len(board.Entries) > 0
+		var predShown float64
+		if predecessor {
+			predShown = board.Entries[0].Rating
+			board.Entries, exact = board.Entries[1:], exact[1:]
+		}
+		for i := range board.Entries {
+			e := &board.Entries[i]
+			switch {
+			case i > 0 && e.Rating == board.Entries[i-1].Rating:
+				e.Rank = board.Entries[i-1].Rank
+			case i > 0 || !predecessor || e.Rating != predShown:
+				e.Rank = offset + i + 1
+			default: // tied with the row before the page: count those above
+				var above int
+				if err := q.QueryRow(ctx, aboveSQL, game, e.Rating+0.5).Scan(&above); err != nil {
+					return err
+				}
+				e.Rank = above + 1
+			}
+		}
+		return nil
+	}
+	var err error
+	if offset == 0 {
+		err = read(s.pool)
+	} else {
+		// One snapshot for the page and the count.
+		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+			func(tx pgx.Tx) error { return read(tx) })
+	}
+	if err != nil {
+		return Board{}, fmt.Errorf("read leaderboard of %s: %w", game, err)
+	}
+
+	// The counts may lag other processes; a page that is not full tells
+	// the truth.
+	n := len(board.Entries)
+	board.Total = s.ranks.total(game, includeProvisional)
+	switch {
+	case offset > 0 && !predecessor:
+		board.Total = min(board.Total, offset-1) // even the row before the page is missing
+	case n < limit:
+		board.Total = offset + n
+	default:
+		board.Total = max(board.Total, offset+n)
+	}
+	return board, nil
+}
+
+// querier is what Leaderboard's queries need: a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// The leaderboard's statements. "rd <= 110" is ProvisionalRD, spelled as
+// the literal of the partial index ratings_leaderboard_established so
+// that the planner uses it. The page is found on the index alone (an
+// index-only scan, skipping OFFSET entries), leaving banned players out
+// through a hash of their ids built once per query (players_banned; NOT IN
+// is NOT EXISTS here, ids being non-null); only the page's own rows are
+// then read from ratings and players. The count of players above a shown
+// rating walks the same index; it runs only for a page whose first entry
+// shares its shown rating with the entry before the page.
+const (
+	boardEstablishedSQL = `
+		WITH page AS (
+			SELECT r.player_id, r.rating FROM ratings r
+			WHERE r.game = $1 AND r.rd <= 110
+				AND r.player_id NOT IN (SELECT b.id FROM players b WHERE b.banned_at IS NOT NULL)
+			ORDER BY r.rating DESC, r.player_id
+			LIMIT $2 OFFSET $3
+		)
+		SELECT r.player_id, p.name, r.rating, r.rd, r.wins, r.losses, r.draws, r.games
+		FROM page
+		JOIN ratings r ON r.player_id = page.player_id AND r.game = $1
+		JOIN players p ON p.id = page.player_id
+		ORDER BY page.rating DESC, page.player_id`
+	boardAllSQL = `
+		WITH page AS (
+			SELECT r.player_id, r.rating FROM ratings r
+			WHERE r.game = $1
+				AND r.player_id NOT IN (SELECT b.id FROM players b WHERE b.banned_at IS NOT NULL)
+			ORDER BY r.rating DESC, r.player_id
+			LIMIT $2 OFFSET $3
+		)
+		SELECT r.player_id, p.name, r.rating, r.rd, r.wins, r.losses, r.draws, r.games
+		FROM page
+		JOIN ratings r ON r.player_id = page.player_id AND r.game = $1
+		JOIN players p ON p.id = page.player_id
+		ORDER BY page.rating DESC, page.player_id`
+	aboveEstablishedSQL = `
+		SELECT count(*) FROM ratings r
+		WHERE r.game = $1 AND r.rd <= 110 AND r.rating >= $2
+			AND r.player_id NOT IN (SELECT b.id FROM players b WHERE b.banned_at IS NOT NULL)`
+	aboveAllSQL = `
+		SELECT count(*) FROM ratings r
+		WHERE r.game = $1 AND r.rating >= $2
+			AND r.player_id NOT IN (SELECT b.id FROM players b WHERE b.banned_at IS NOT NULL)`
+)
+
+// Rank returns the player's rank in game: 1 + the established, unbanned
+// players whose shown (whole-point) rating is higher. ok is false when the
+// player has no rating in game, a provisional one, or is banned. It reads
+// the player's rating and counts the rest in memory (see rank.go).
+func (s *Ratings) Rank(ctx context.Context, game, playerID string) (rank int, ok bool, err error) {
+	if err := s.ranks.ensure(ctx, s.pool); err != nil {
+		return 0, false, err
+	}
+	var (
+		rating, rd float64
+		banned     bool
+	)
+	err = s.pool.QueryRow(ctx, `
+		SELECT r.rating, r.rd, p.banned_at IS NOT NULL
+		FROM ratings r JOIN players p ON p.id = r.player_id
+		WHERE r.player_id = $1 AND r.game = $2`, playerID, game).Scan(&rating, &rd, &banned)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("rank %s in %s: %w", playerID, game, err)
+	case banned || rd > ProvisionalRD:
+		return 0, false, nil
+	}
+	return s.ranks.rank(game, rankBucket(rating)), true, nil
+}
+
+// rankedRatingsSQL reads a player's ratings and whether the player is
+// banned, for scanRankedRatings.
+const rankedRatingsSQL = `
+	SELECT r.game, r.rating, r.rd, r.wins, r.losses, r.draws, r.games, p.banned_at IS NOT NULL
+	FROM ratings r JOIN players p ON p.id = r.player_id
+	WHERE r.player_id = $1`
+
+// RankedRatings returns the player's ratings by game with their ranks
+// (GET /api/me): empty for a player with no rated game.
+func (s *Ratings) RankedRatings(ctx context.Context, playerID string) (map[string]RankedRating, error) {
+	if err := s.ranks.ensure(ctx, s.pool); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, rankedRatingsSQL, playerID)
+	if err != nil {
+		return nil, fmt.Errorf("read ratings of %s: %w", playerID, err)
+	}
+	out, err := s.scanRankedRatings(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read ratings of %s: %w", playerID, err)
+	}
+	return out, nil
+}
+
+func (s *Ratings) scanRankedRatings(rows pgx.Rows) (map[string]RankedRating, error) {
+	out := make(map[string]RankedRating)
+	var (
+		game           string
+		rating, rd     float64
+		w, l, d, games int
+		banned         bool
+	)
+	_, err := pgx.ForEachRow(rows, []any{&game, &rating, &rd, &w, &l, &d, &games, &banned}, func() error {
+		rr := RankedRating{PlayerRating: newPlayerRating(rating, rd, w, l, d, games)}
+		if !banned && !rr.Provisional {
+			rr.Rank = s.ranks.rank(game, rankBucket(rating))
+		}
+		out[game] = rr
+		return nil
+	})
+	return out, err
+}
+
+// PlayerPage returns a player, their ratings with ranks, and their
+// RecentMatches latest matches (live ones included), newest first by
+// start. An unknown player is an error wrapping ErrNotFound.
+func (s *Ratings) PlayerPage(ctx context.Context, playerID string) (PlayerPage, error) {
+	if err := s.ranks.ensure(ctx, s.pool); err != nil {
+		return PlayerPage{}, err
+	}
+	page := PlayerPage{Player: PlayerInfo{ID: playerID}}
+	// One round trip for the three statements.
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT name, guest FROM players WHERE id = $1`, playerID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&page.Player.Name, &page.Player.Guest)
+	})
+	batch.Queue(rankedRatingsSQL, playerID).Query(func(rows pgx.Rows) error {
+		var err error
+		page.Ratings, err = s.scanRankedRatings(rows)
+		return err
+	})
+	batch.Queue(recentSQL, playerID, RecentMatches).Query(func(rows pgx.Rows) error {
+		var err error
+		page.Recent, err = scanSummaries(rows)
+		return err
+	})
+	err := s.pool.SendBatch(ctx, batch).Close()
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return PlayerPage{}, fmt.Errorf("player %s: %w", playerID, ErrNotFound)
+	case err != nil:
+		return PlayerPage{}, fmt.Errorf("read player page of %s: %w", playerID, err)
+	}
+	return page, nil
+}
+
+// Matches lists ended matches from the database, newest end first, all
+// games or one: status must be "finished", which lists finished and
+// aborted matches alike (each summary tells which). Live matches are the
+// match registry's. A limit of 0 means DefaultMatchesLimit; another
+// status, or a limit outside 0..MaxMatchesLimit, is an error wrapping
+// ErrBadRequest.
+func (s *Ratings) Matches(ctx context.Context, status, game string, limit int) ([]match.Summary, error) {
+	if status != match.StatusFinished {
+		return nil, fmt.Errorf("%w: status %q: only %q matches are stored", ErrBadRequest, status, match.StatusFinished)
+	}
+	if limit == 0 {
+		limit = DefaultMatchesLimit
+	}
+	if limit < 0 || limit > MaxMatchesLimit {
+		return nil, fmt.Errorf("%w: limit %d is not within 1..%d", ErrBadRequest, limit, MaxMatchesLimit)
+	}
+	sql, args := endedSQL, []any{limit}
+	if game != "" {
+		sql, args = endedGameSQL, []any{limit, game}
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list ended matches: %w", err)
+	}
+	out, err := scanSummaries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list ended matches: %w", err)
+	}
+	return out, nil
+}
+
+// Match returns a stored match and the moves anyone may see (see
+// visibleMoves). Spectators is 0: the registry counts them for live
+// matches. An unknown match is an error wrapping ErrNotFound.
+func (s *Ratings) Match(ctx context.Context, id string) (MatchDetail, error) {
+	var d MatchDetail
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, matchSQL, id)
+		if err != nil {
+			return err
+		}
+		sums, err := scanSummaries(rows)
+		switch {
+		case err != nil:
+			return err
+		case len(sums) == 0:
+			return pgx.ErrNoRows
+		}
+		d.Summary = sums[0]
+		rows, err = tx.Query(ctx, `SELECT seq, seat, move, at FROM match_moves WHERE match_id = $1 ORDER BY seq`, id)
+		if err != nil {
+			return err
+		}
+		var (
+			mv MoveEntry
+			at time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&mv.Seq, &mv.Seat, &mv.Move, &at}, func() error {
+			mv.AtMS = at.UnixMilli()
+			d.Moves = append(d.Moves, mv)
+			mv.Move = nil // json.RawMessage's UnmarshalJSON reuses the slice
+			return nil
+		})
+		return err
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return MatchDetail{}, fmt.Errorf("match %s: %w", id, ErrNotFound)
+	case err != nil:
+		return MatchDetail{}, fmt.Errorf("read match %s: %w", id, err)
+	}
+	d.Moves = visibleMoves(d.Game, d.Status, d.Moves)
+	return d, nil
+}
+
+// visibleMoves returns the moves that may be shown to anyone. PROTOCOL.md:
+// no HTTP answer shows an open rps round's choice to anyone but its
+// maker. An rps round is one choice per seat, in either order, and closes
+// when both have chosen (a tied round is replayed as a further round); the
+// moves after the last closed round belong to the open one and are left
+// out. That holds for ended matches too: a round left open by a resign or
+// a timeout was never revealed. Tic-tac-toe moves are public. Moves of any
+// other game are shown only once the match is over.
+func visibleMoves(game, status string, moves []MoveEntry) []MoveEntry {
+	if moves == nil {
+		moves = []MoveEntry{}
+	}
+	switch game {
+	case "tictactoe":
+		return moves
+	case "rps":
+		shown := 0
+		var chosen [2]bool
+		for i, mv := range moves {
+			if mv.Seat == 0 || mv.Seat == 1 {
+				chosen[mv.Seat] = true
+			}
+			if chosen[0] && chosen[1] {
+				shown, chosen = i+1, [2]bool{}
+			}
+		}
+		return moves[:shown]
+	}
+	if status == match.StatusLive {
+		return moves[:0]
+	}
+	return moves
+}
+
+// The match summaries' statements. Each defines the match rows as m;
+// summaryFromM adds the players' names and ratings: a rated match shows
+// the ratings its players had before it (rating_changes), any other
+// their current rating in the game (DefaultRating without one).
+const (
+	summaryFromM = `
+		SELECT m.id, m.game, m.status, m.winner, m.reason, m.started_at, m.ended_at,
+			m.seat0, p0.name, coalesce(c0.rating_before, r0.rating, 1500),
+			m.seat1, p1.name, coalesce(c1.rating_before, r1.rating, 1500)
+		FROM m
+		JOIN players p0 ON p0.id = m.seat0
+		JOIN players p1 ON p1.id = m.seat1
+		LEFT JOIN rating_changes c0 ON c0.match_id = m.id AND c0.player_id = m.seat0
+		LEFT JOIN rating_changes c1 ON c1.match_id = m.id AND c1.player_id = m.seat1
+		LEFT JOIN ratings r0 ON r0.player_id = m.seat0 AND r0.game = m.game
+		LEFT JOIN ratings r1 ON r1.player_id = m.seat1 AND r1.game = m.game`
+
+	// recentSQL: a player's latest matches, through matches_seat0 and
+	// matches_seat1.
+	recentSQL = `
+		WITH m AS (
+			SELECT * FROM (
+				(SELECT * FROM matches WHERE seat0 = $1 ORDER BY started_at DESC, id DESC LIMIT $2)
+				UNION ALL
+				(SELECT * FROM matches WHERE seat1 = $1 ORDER BY started_at DESC, id DESC LIMIT $2)
+			) u
+			ORDER BY started_at DESC, id DESC LIMIT $2
+		)` + summaryFromM + `
+		ORDER BY m.started_at DESC, m.id DESC`
+
+	// endedSQL and endedGameSQL: through matches_ended and
+	// matches_ended_game, whose predicate is "status <> 'live'".
+	endedSQL = `
+		WITH m AS (
+			SELECT * FROM matches WHERE status <> 'live'
+			ORDER BY ended_at DESC, id DESC LIMIT $1
+		)` + summaryFromM + `
+		ORDER BY m.ended_at DESC, m.id DESC`
+	endedGameSQL = `
+		WITH m AS (
+			SELECT * FROM matches WHERE status <> 'live' AND game = $2
+			ORDER BY ended_at DESC, id DESC LIMIT $1
+		)` + summaryFromM + `
+		ORDER BY m.ended_at DESC, m.id DESC`
+
+	matchSQL = `WITH m AS (SELECT * FROM matches WHERE id = $1)` + summaryFromM
+)
+
+// scanSummaries reads rows of summaryFromM. Players' ratings are shown
+// rounded to whole points, as everywhere on the wire.
+func scanSummaries(rows pgx.Rows) ([]match.Summary, error) {
+	out := []match.Summary{}
+	var (
+		s       match.Summary
+		winner  *int16
+		reason  *string
+		started time.Time
+		ended   *time.Time
+		p0, p1  match.Player
+	)
+	_, err := pgx.ForEachRow(rows, []any{&s.ID, &s.Game, &s.Status, &winner, &reason, &started, &ended,
+		&p0.ID, &p0.Name, &p0.Rating, &p1.ID, &p1.Name, &p1.Rating}, func() error {
+		sum := s
+		p0.Rating, p1.Rating = shownRating(p0.Rating), shownRating(p1.Rating)
+		sum.Players = []match.Player{p0, p1}
+		if winner != nil {
+			w := int(*winner)
+			sum.Winner = &w
+		}
+		if reason != nil {
+			sum.Reason = *reason
+		}
+		sum.StartedMS = started.UnixMilli()
+		if ended != nil {
+			ms := ended.UnixMilli()
+			sum.EndedMS = &ms
+		}
+		out = append(out, sum)
+		return nil
+	})
+	return out, err
+}
