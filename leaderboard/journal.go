@@ -50,6 +50,9 @@ type JournalConfig struct {
 	// OnReplayed is called (from the writer goroutine) after the spool has
 	// been replayed into the database, e.g. to rate the results it held.
 	OnReplayed func()
+	// ObserveBatch, if set, is told the size and duration of every batch
+	// the writer makes durable (for metrics). It must not block.
+	ObserveBatch func(size int, d time.Duration)
 }
 
 func (c JournalConfig) withDefaults() JournalConfig {
@@ -96,6 +99,7 @@ type journalStats struct {
 	ops      atomic.Int64
 	spooled  atomic.Int64
 	replayed atomic.Int64
+	pending  atomic.Int64 // writes in the spool, waiting for the database
 }
 
 type opKind uint8
@@ -142,6 +146,23 @@ func NewJournal(pool *pgxpool.Pool, logger *slog.Logger, cfg JournalConfig) (*Jo
 	j.spooling = !sp.empty()
 	j.healthy.Store(!j.spooling)
 	return j, nil
+}
+
+// JournalStats is a snapshot of the journal's counters, for metrics.
+type JournalStats struct {
+	Batches, Ops, Spooled, Replayed int64
+	Pending                         int64 // writes waiting in the spool
+}
+
+// Stats returns the journal's counters since start.
+func (j *Journal) Stats() JournalStats {
+	return JournalStats{
+		Batches:  j.stats.batches.Load(),
+		Ops:      j.stats.ops.Load(),
+		Spooled:  j.stats.spooled.Load(),
+		Replayed: j.stats.replayed.Load(),
+		Pending:  j.stats.pending.Load(),
+	}
 }
 
 // Healthy reports whether writes reach the database (not the spool).
@@ -262,6 +283,9 @@ func (j *Journal) failPending(err error) {
 func (j *Journal) write(ctx context.Context, batch []*op) {
 	j.stats.batches.Add(1)
 	j.stats.ops.Add(int64(len(batch)))
+	if obs := j.cfg.ObserveBatch; obs != nil {
+		defer func(start time.Time) { obs(len(batch), time.Since(start)) }(time.Now())
+	}
 	if !j.spooling {
 		err := j.commit(ctx, batch)
 		if err == nil {
@@ -290,9 +314,10 @@ func (j *Journal) write(ctx context.Context, batch []*op) {
 		answer(batch, fmt.Errorf("spool: %w", err))
 		return
 	}
-	j.stats.spooled.Add(int64(len(batch)))
 	for _, o := range batch {
 		if o.Kind != opCreate {
+			j.stats.spooled.Add(1)
+			j.stats.pending.Add(1)
 			o.done <- nil
 		}
 	}
@@ -486,6 +511,7 @@ func (j *Journal) tryReplay(ctx context.Context) {
 		return
 	}
 	j.stats.replayed.Add(int64(len(recs)))
+	j.stats.pending.Store(0)
 	if len(recs) > 0 {
 		j.logger.Info("database reachable; spool replayed", "records", len(recs))
 	}

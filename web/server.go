@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -96,6 +97,7 @@ type Server struct {
 	writeBufs  sync.Pool // gorilla write buffers, shared by all connections
 
 	conns sync.WaitGroup // one per registered connection, until its cleanup
+	stats serverStats    // safe for concurrent use
 
 	mu       sync.Mutex // guards the fields below
 	draining bool       // set once by shutdown: no new connections
@@ -306,4 +308,30 @@ func (s *Server) setQueued(p *playerState, c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p.queuedBy = c
+}
+
+// serverStats are the transport's counters; safe for concurrent use.
+type serverStats struct {
+	players       atomic.Int64 // player connections past hello
+	spectators    atomic.Int64 // spectator connections past hello
+	framesLimited atomic.Int64 // frames refused by a rate limit
+	closedSlow    atomic.Int64 // connections dropped for a full send queue
+}
+
+// Stats is a snapshot of the transport's counters, for metrics.
+type Stats struct {
+	Players       int64 // open player connections
+	Spectators    int64 // open spectator connections
+	FramesLimited int64 // frames refused by a rate limit, since start
+	ClosedSlow    int64 // connections dropped as too slow, since start
+}
+
+// Stats returns the transport's counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Players:       s.stats.players.Load(),
+		Spectators:    s.stats.spectators.Load(),
+		FramesLimited: s.stats.framesLimited.Load(),
+		ClosedSlow:    s.stats.closedSlow.Load(),
+	}
 }

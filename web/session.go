@@ -102,6 +102,11 @@ func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 	c.limiter = newFrameLimiter(c.srv.cfg, playerLimiter)
 	c.welcomed = true
 	c.extendDeadline()
+	if c.player != nil {
+		c.srv.stats.players.Add(1)
+	} else {
+		c.srv.stats.spectators.Add(1)
+	}
 
 	w := welcomeFrame{Type: "welcome", Re: req.re(), V: protocolVersion, ServerMS: c.srv.now().UnixMilli(), Active: []string{}}
 	if c.player != nil {
@@ -122,7 +127,7 @@ func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 			c.srv.deps.Matches.Watch(c, id, c.replyFunc(nil))
 		}
 	}
-	c.log.Debug("connection welcomed")
+	c.log.Info("connection opened", "spectator", c.player == nil)
 }
 
 // handle runs one frame after the hello.
@@ -139,6 +144,7 @@ func (c *conn) handle(ctx context.Context, typ int, data []byte) {
 		req, err = decodeFrame(data)
 	}
 	if ok, closeIt := c.limiter.check(c.srv.now()); !ok {
+		c.srv.stats.framesLimited.Add(1)
 		if closeIt {
 			c.log.Info("closing connection over its rate limit")
 			c.closeWith(closeRateLimit, "rate limit exceeded", true)

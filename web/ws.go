@@ -130,6 +130,7 @@ func (c *conn) Send(frame []byte) bool {
 		return false
 	default:
 		c.log.Warn("send queue full: dropping connection")
+		c.srv.stats.closedSlow.Add(1)
 		c.closeWith(closeTooSlow, "too slow", false)
 		return false
 	}
@@ -143,6 +144,15 @@ func (c *conn) closeWith(code int, text string, flush bool) {
 		c.closeCode, c.closeText, c.closeFlush = code, text, flush
 		close(c.closing)
 	})
+}
+
+// closeReason is the code and text the server closed with, or 0 and
+// "peer" when the client or the network ended the connection.
+func (c *conn) closeReason() (int, string) {
+	if !c.isClosing() {
+		return 0, "peer"
+	}
+	return c.closeCode, c.closeText
 }
 
 func (c *conn) isClosing() bool {
@@ -170,6 +180,7 @@ func (c *conn) cleanup(ctx context.Context) {
 	if !c.welcomed {
 		return // nobody else knows this connection
 	}
+	defer c.logClosed()
 	c.srv.deps.Matches.Disconnect(c)
 	if c.player == nil {
 		return
@@ -185,7 +196,17 @@ func (c *conn) cleanup(ctx context.Context) {
 	if last {
 		c.srv.deps.Lobby.CancelChallenges(ctx, c.id.ID)
 	}
-	c.log.Debug("connection closed")
+}
+
+// logClosed counts a welcomed connection out and logs why it closed.
+func (c *conn) logClosed() {
+	if c.player != nil {
+		c.srv.stats.players.Add(-1)
+	} else {
+		c.srv.stats.spectators.Add(-1)
+	}
+	code, text := c.closeReason()
+	c.log.Info("connection closed", "spectator", c.player == nil, "code", code, "reason", text)
 }
 
 // writePump writes queued frames and pings, and runs the closing

@@ -368,6 +368,49 @@ func TestPlayTicTacToeWithSpectator(t *testing.T) {
 	}
 	x.expect("match.over", nil)
 	o.expect("match.over", nil)
+
+	// The metrics moved.
+	x.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}) // refused: match_over
+	x.expect("error", nil)
+	body := s.get("/metrics")
+	for _, want := range []string{
+		`turnbase_moves_accepted_total{game="tictactoe"} 9`,
+		`turnbase_moves_rejected_total{game="tictactoe",reason="match_over"} 1`,
+		`turnbase_matches_started_total{game="tictactoe"} 1`,
+		`turnbase_matches_ended_total{game="tictactoe",reason="board_full",status="finished"} 1`,
+		`turnbase_connections{kind="player"} 2`,
+		`turnbase_connections{kind="spectator"} 1`,
+		`turnbase_move_seconds_count{game="tictactoe"} 9`,
+		`turnbase_queue_wait_seconds_count{game="tictactoe"} 2`,
+		`turnbase_live_matches 0`,
+		`turnbase_results_pending 0`,
+		"turnbase_store_batch_size_count",
+		"turnbase_store_write_seconds_bucket",
+		"turnbase_frames_rate_limited_total 0",
+		"turnbase_subscribers_dropped_total 0",
+		`turnbase_queue_length{game="rps"} 0`,
+		"go_goroutines",
+		"process_cpu_seconds_total",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// get returns the body of a GET.
+func (s *server) get(path string) string {
+	s.t.Helper()
+	resp, err := http.Get(s.base + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 func TestPlayRPSHiddenUntilReveal(t *testing.T) {

@@ -77,6 +77,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.close(logger)
+	games := newGames()
+	var (
+		srv     *web.Server // set below, before anything is served
+		matches *match.Registry
+		lob     *lobby.Lobby
+		journal *leaderboard.Journal
+	)
+	met := newMetrics(sources{
+		web:     func() web.Stats { return srv.Stats() },
+		journal: func() leaderboard.JournalStats { return journal.Stats() },
+		queues:  func() map[string]int { return lob.Stats() },
+		live:    func() (int, int) { return matches.Counts() },
+		games:   games,
+	})
 	accounts := leaderboard.NewAccounts(db.pool, logger.With("component", "accounts"), leaderboard.AccountsConfig{})
 	ratings := leaderboard.NewRatings(db.pool, logger.With("component", "ratings"), leaderboard.RatingsConfig{})
 	stopRatings := goRun(ratings.Run)
@@ -103,9 +117,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	defer func() { err = errors.Join(err, stopRater()) }()
 
-	journal, err := leaderboard.NewJournal(db.pool, logger.With("component", "journal"), leaderboard.JournalConfig{
-		Owner:     owner,
-		SpoolPath: filepath.Join(cfg.DataDir, "spool.jsonl"),
+	journal, err = leaderboard.NewJournal(db.pool, logger.With("component", "journal"), leaderboard.JournalConfig{
+		Owner:        owner,
+		SpoolPath:    filepath.Join(cfg.DataDir, "spool.jsonl"),
+		ObserveBatch: met.observeBatch,
 		OnReplayed: func() {
 			select {
 			case kick <- struct{}{}:
@@ -123,8 +138,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopJournal := goRun(journal.Run)
 	defer func() { err = errors.Join(err, stopJournal()) }()
 
-	games := newGames()
-	matches := match.NewRegistry(logger, games, match.Deps{Journal: journal, Recorder: ratings}, match.Config{
+	matches = match.NewRegistry(logger, games, match.Deps{Journal: journal, Recorder: ratings, Observer: matchObserver{met}}, match.Config{
 		MoveTimeout: cfg.MoveTimeout,
 		Grace:       cfg.Grace,
 		Linger:      cfg.Linger,
@@ -142,16 +156,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		var players [2]match.Player
 		for i, t := range p.Players {
 			players[i] = match.Player{ID: t.PlayerID, Name: t.Name, Rating: t.Rating}
+			if p.Challenge == "" {
+				met.queueWait.WithLabelValues(p.Game).Observe(time.Since(t.Since).Seconds())
+			}
 		}
 		_, err := matches.Start(ctx, p.Game, players)
 		return err
 	}
 	hasGame := func(id string) bool { _, ok := games.Lookup(id); return ok }
-	lob := lobby.New(logger, start, hasGame, matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL})
+	lob = lobby.New(logger, start, hasGame, matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL})
 	stopLobby := goRun(lob.Run)
 	defer func() { err = errors.Join(err, stopLobby()) }()
 
-	srv := web.New(logger, web.Deps{
+	srv = web.New(logger, web.Deps{
 		Games:     games,
 		Matches:   matches,
 		Lobby:     lob,
@@ -159,6 +176,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Records:   ratings,
 		Ratings:   ratings,
 		ReadyFunc: journal.Ready,
+		Metrics:   met.handler(),
 	}, wcfg)
 	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", scheme+"://"+browseAddr(ln.Addr()))
 	defer logger.Info("turnbase stopped")
