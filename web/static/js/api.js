@@ -28,7 +28,7 @@ export async function api(path, { method = 'GET', body, auth = false, token } = 
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
   } catch {
-    throw new ApiError(0, 'network', "Can't reach the server.");
+    throw new ApiError(0, 'network', "Can’t reach the server.");
   }
   let data = null;
   const type = res.headers.get('Content-Type') || '';

@@ -4,6 +4,7 @@ import { conn } from './conn.js';
 import { session } from './session.js';
 import { h, clear, toast, errorText, avatar, svg, emptyState, link, setTitle } from './ui.js';
 import { icons } from './icons.js';
+import { api } from './api.js';
 import * as lobby from './views/lobby.js';
 import * as matchView from './views/match.js';
 import * as challenge from './views/challenge.js';
@@ -25,7 +26,7 @@ const notFound = {
     setTitle('Not found');
     root.append(h('div', { class: 'page' }, emptyState({
       icon: icons.ghost, title: 'Nothing here',
-      text: "This page doesn't exist. It may have been a mistyped link.",
+      text: "This page doesn’t exist. It may have been a mistyped link.",
       actions: [link('/', 'Go to the lobby', 'btn btn-primary')],
     })));
   },
@@ -156,6 +157,19 @@ conn.on('closed', (code) => {
   if (code === 4008) toast('Too many messages — reconnecting slowly.', 'error');
   if (code === 1008) toast('The server refused this page’s origin.', 'error');
 });
+
+// Tokens last a day: swap for a fresh one once less than half is left.
+// The server may not offer refresh yet; then the token simply runs out.
+const REFRESH_BELOW_MS = 12 * 3600e3;
+async function refreshToken() {
+  if (!session.token || !session.expiresMs || session.expiresMs - Date.now() > REFRESH_BELOW_MS) return;
+  try {
+    const res = await api('/api/auth/refresh', { method: 'POST', auth: true });
+    if (res && res.token && res.player && session.player && res.player.id === session.player.id) session.set(res);
+  } catch { /* 401 already signed out; anything else: try again later */ }
+}
+setInterval(refreshToken, 30 * 60e3);
+refreshToken();
 
 showConn();
 showAccount();

@@ -23,6 +23,7 @@ class Conn extends EventTarget {
     this.retryTimer = 0;
     this.player = null; // from welcome: {id, name} | null
     this.helloToken = null; // the token the open socket said hello with
+    this.helloPlayerId = null; // and the player it belongs to
     this.offset = 0; // server clock minus local clock, ms
     this.rtt = 0;
     this.seq = 0;
@@ -37,8 +38,10 @@ class Conn extends EventTarget {
     this.helloAt = 0;
 
     session.addEventListener('change', () => {
-      // Signed in, out, or as someone else: say hello again with the new token.
-      if ((session.token || null) !== this.helloToken) this.restart();
+      // Signed in, out, or as someone else: say hello again with the new
+      // token. A refreshed token for the same player waits for the next hello.
+      const pid = session.player ? session.player.id : null;
+      if (pid !== this.helloPlayerId || !session.token !== !this.helloToken) this.restart();
     });
     window.addEventListener('online', () => this.connectNow());
     window.addEventListener('offline', () => this.setStatus('offline'));
@@ -101,6 +104,7 @@ class Conn extends EventTarget {
     }
     this.ws = ws;
     this.helloToken = session.token || null;
+    this.helloPlayerId = this.helloToken && session.player ? session.player.id : null;
     this.setStatus(this.attempt > 0 ? 'reconnecting' : 'connecting');
 
     ws.onopen = () => {
@@ -160,9 +164,10 @@ class Conn extends EventTarget {
     this.cleanup();
     this.emit('closed', code);
     if (code === 4001 && this.helloToken) {
-      // The token was refused: forget it and come back as a spectator.
-      // session.clear() emits 'change', which reconnects at once.
+      // The token was refused: forget it (the views show the name form
+      // again) and come straight back as a spectator.
       this.helloToken = null;
+      this.helloPlayerId = null;
       this.attempt = 0;
       this.emit('unauthorized');
       session.clear();

@@ -160,19 +160,19 @@ export function avatar(player, size = '') {
 // errorText turns a wire error code into a short sentence for people.
 export function errorText(code, message) {
   switch (code) {
-    case 'not_your_turn': return "It's not your turn yet.";
-    case 'illegal_move': return "That move isn't allowed.";
+    case 'not_your_turn': return "It’s not your turn yet.";
+    case 'illegal_move': return "That move isn’t allowed.";
     case 'match_over': return 'This game is already over.';
-    case 'not_a_player': return "You're watching this game, not playing in it.";
-    case 'in_match': return "You're already in a game. Finish it first.";
-    case 'already_queued': return "You're already looking for a game.";
-    case 'unsupported_game': return "That game isn't offered here.";
+    case 'not_a_player': return "You’re watching this game, not playing in it.";
+    case 'in_match': return "You’re already in a game. Finish it first.";
+    case 'already_queued': return "You’re already looking for a game.";
+    case 'unsupported_game': return "That game isn’t offered here.";
     case 'rate_limited': return 'Slow down a little and try again.';
     case 'server_busy': return 'The server is busy. Try again in a moment.';
     case 'not_found': return message || 'Not found.';
     case 'unauthorized': return 'Please sign in again.';
     case 'internal': return 'Something went wrong on the server.';
-    case 'network': return "Can't reach the server. Check your connection.";
+    case 'network': return "Can’t reach the server. Check your connection.";
     default: return message || 'Something went wrong.';
   }
 }

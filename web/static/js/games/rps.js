@@ -161,7 +161,7 @@ export function createArena({ onChoose, replayMode = false } = {}) {
     if (replayMode && (open[0] || open[1])) {
       // Replay: the open round's choices so far.
       for (const [card, seat] of [[left, l], [right, r]]) {
-        card.set({ choice: open[seat], hidden: !open[seat], ready: false, label: names[seat], noteText: open[seat] ? choiceLabel(open[seat]) : 'Choosing…' });
+        card.set({ choice: open[seat], hidden: !open[seat], ready: false, label: names[seat], noteText: open[seat] ? choiceLabel(open[seat]) : 'Not yet' });
       }
       verdictEl.textContent = `Round ${rounds.length + 1}`;
       verdictEl.dataset.kind = '';

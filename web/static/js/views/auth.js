@@ -16,12 +16,12 @@ function nameProblem(name) {
 }
 
 function authErrorText(mode, err) {
-  if (err.code === 'network') return "Can't reach the server. Check your connection and try again.";
+  if (err.code === 'network') return "Can’t reach the server. Check your connection and try again.";
   if (err.status === 404 || err.status === 405 || err.status === 501) {
     return mode === 'guest' ? 'The server is not accepting players right now.' : 'Accounts are coming soon — play as a guest for now.';
   }
   if (err.code === 'name_taken' || err.status === 409) return 'That name is taken. Try another one.';
-  if (err.code === 'bad_credentials' || (mode === 'login' && err.status === 401)) return "That name and password don't match.";
+  if (err.code === 'bad_credentials' || (mode === 'login' && err.status === 401)) return "That name and password don’t match.";
   if (err.status === 429) return `Too many tries. Wait ${err.retryAfter || 'a few'} seconds and try again.`;
   if (err.status === 503) return 'The server is starting up. Try again in a moment.';
   if (err.status === 400) return err.message || 'Check the name and password.';
@@ -59,8 +59,13 @@ export function authCard({ title = 'Pick a name and play', subtitle = 'No sign-u
       return b;
     }));
 
+  const titleEl = h('h2', { id: 'auth-title', class: 'card-title', text: title });
+  const subEl = h('p', { class: 'card-sub', text: subtitle });
+
   function setMode(m) {
     mode = m;
+    titleEl.textContent = m === 'guest' ? title : m === 'login' ? 'Welcome back' : 'Create an account';
+    subEl.textContent = m === 'guest' ? subtitle : m === 'login' ? 'Log in to play with your name and rating.' : 'Your name is reserved for you, on any device.';
     for (const [k, b] of Object.entries(tabs)) b.setAttribute('aria-pressed', String(k === m));
     passField.hidden = m === 'guest';
     passInput.required = m !== 'guest';
@@ -109,9 +114,7 @@ export function authCard({ title = 'Pick a name and play', subtitle = 'No sign-u
 
   return h('section', { class: 'card auth-card', 'aria-labelledby': 'auth-title' },
     h('div', { class: 'card-icon' }, svg(icons.user)),
-    h('h2', { id: 'auth-title', class: 'card-title', text: title }),
-    h('p', { class: 'card-sub', text: subtitle }),
-    form);
+    titleEl, subEl, form);
 }
 
 // upgradeCard lets a guest keep their name and rating with a password.
@@ -137,6 +140,6 @@ export function upgradeCard() {
   });
   return h('section', { class: 'card card-quiet upgrade-card' },
     h('h2', { class: 'card-title-sm' }, svg(icons.lock, 'inline-icon'), 'Keep your name'),
-    h('p', { class: 'card-sub', text: "You're playing as a guest. Set a password to keep your name and rating." }),
+    h('p', { class: 'card-sub', text: "You’re playing as a guest. Set a password to keep your name and rating." }),
     form);
 }

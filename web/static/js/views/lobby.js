@@ -225,8 +225,8 @@ export function mount(root, ctx) {
     for (const id of ids) {
       const m = conn.matches.get(id);
       const st = m && m.state;
-      if (st && st.status !== 'live') continue;
-      const gameId = (st && st.game) || (m && m.found && m.found.game);
+      if (!m || (!st && !m.found) || (st && st.status !== 'live')) continue; // its state follows the welcome
+      const gameId = (st && st.game) || m.found.game;
       const players = (st && st.players) || (m && m.found && m.found.players) || [];
       const you = st ? st.you : m && m.found ? m.found.you : null;
       const opp = players[you === 0 ? 1 : 0];
@@ -261,7 +261,7 @@ export function mount(root, ctx) {
       return;
     }
     if (liveState === 'error') {
-      liveSlot.append(h('p', { class: 'muted small', text: "Couldn't load live games. Trying again…" }));
+      liveSlot.append(h('p', { class: 'muted small', text: "Couldn’t load live games. Trying again…" }));
       return;
     }
     const me = session.player && session.player.id;

@@ -44,7 +44,7 @@ export function mount(root, ctx) {
           h('p', { class: 'muted small', text: 'No games yet' }));
       }
       const total = r.games || (r.wins + r.losses + r.draws) || 0;
-      const seg = (n, cls) => { const s = h('span', { class: cls }); s.style.flexGrow = String(n); return s; };
+      const seg = (n, cls) => { if (!n) return null; const s = h('span', { class: cls }); s.style.flexGrow = String(n); return s; };
       return h('div', { class: 'rating-card' },
         h('div', { class: 'rating-card-head' },
           h('span', { class: ['rating-card-icon', `game-art-${g}`] }, svg(gameIcon(g))),
@@ -54,9 +54,9 @@ export function mount(root, ctx) {
           r.provisional ? h('span', { class: 'tag tag-warn', title: 'Rating still settling', text: 'provisional' }) : null),
         h('div', { class: 'wld-bar', 'aria-hidden': 'true' }, total ? [seg(r.wins, 'w'), seg(r.draws, 'd'), seg(r.losses, 'l')] : null),
         h('dl', { class: 'wld' },
-          h('div', {}, h('dt', { text: 'Won' }), h('dd', { class: 'w', text: String(r.wins || 0) })),
+          h('div', {}, h('dt', { text: 'Won' }), h('dd', { class: r.wins ? 'w' : '', text: String(r.wins || 0) })),
           h('div', {}, h('dt', { text: 'Drawn' }), h('dd', { text: String(r.draws || 0) })),
-          h('div', {}, h('dt', { text: 'Lost' }), h('dd', { class: 'l', text: String(r.losses || 0) })),
+          h('div', {}, h('dt', { text: 'Lost' }), h('dd', { class: r.losses ? 'l' : '', text: String(r.losses || 0) })),
           h('div', {}, h('dt', { text: 'Games' }), h('dd', { text: String(total) }))));
     });
 
