@@ -1,7 +1,8 @@
 # The one test command: `make test`. It installs what the tests need
 # (Chromium and PostgreSQL from Debian's packages when missing, the browser
-# tests' npm packages), then runs vet, the Go tests with -race, a short run
-# of every fuzz target, and the browser tests.
+# tests' npm packages), then runs go vet, staticcheck and gofmt, the Go
+# tests with -race, a short run of every fuzz target, and the browser tests.
+# Any finding fails it.
 
 SHELL := /bin/bash
 GO ?= go
@@ -29,8 +30,11 @@ deps:
 	fi
 	cd web/e2e && npm ci --no-audit --no-fund --loglevel=error
 
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 vet:
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 gotest:

@@ -52,11 +52,11 @@ func (c RatingConfig) withDefaults() (RatingConfig, error) {
 	}
 	switch {
 	case !(c.Base > 0) || math.IsInf(c.Base, 1):
-		return c, fmt.Errorf("Base %v is not a positive finite number", c.Base)
+		return c, fmt.Errorf("rating config: Base %v is not a positive finite number", c.Base)
 	case !(c.Widen > 0) || math.IsInf(c.Widen, 1):
-		return c, fmt.Errorf("Widen %v is not a positive finite number", c.Widen)
+		return c, fmt.Errorf("rating config: Widen %v is not a positive finite number", c.Widen)
 	case !(c.Max >= 0) || (c.Max > 0 && c.Max < c.Base):
-		return c, fmt.Errorf("Max %v is neither 0 (none) nor at least Base %v", c.Max, c.Base)
+		return c, fmt.Errorf("rating config: Max %v is neither 0 (none) nor at least Base %v", c.Max, c.Base)
 	case c.MaxWait < 0:
 		return c, fmt.Errorf("MaxWait %v is negative", c.MaxWait)
 	}

@@ -111,10 +111,6 @@ func (m *Match) attachLocked(conns []Conn) {
 	}
 }
 
-func (m *Match) record() Record {
-	return Record{ID: m.id, Game: m.game.ID(), Players: m.players, Started: m.started, RematchOf: m.rematchOf}
-}
-
 // ID returns the match id.
 func (m *Match) ID() string { return m.id }
 

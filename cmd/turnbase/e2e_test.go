@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,6 +166,7 @@ type client struct {
 
 	token   string
 	welcome frame
+	nextID  atomic.Int64
 
 	mu        sync.Mutex
 	closeCode int
@@ -270,7 +272,7 @@ func (c *client) expect(typ string, ok func(frame) bool) frame {
 // expectError sends f and waits for the error answering it.
 func (c *client) expectError(f frame, code string) {
 	c.t.Helper()
-	id := fmt.Sprintf("r%d", time.Now().UnixNano()%1e9)
+	id := fmt.Sprintf("r%d", c.nextID.Add(1))
 	f["id"] = id
 	c.send(f)
 	got := c.expect("error", func(g frame) bool { return g["re"] == id })
@@ -547,4 +549,48 @@ func seatField(f frame, seat int, field string) any {
 		return nil
 	}
 	return players[seat].(map[string]any)[field]
+}
+
+func TestErrorCodesOverTheWire(t *testing.T) {
+	s := startServer(t, nil)
+	x, o, id := pair(t, s, "tictactoe")
+	spec := s.dial("spectator", "")
+	tc, _ := s.guest("carol")
+	carol := s.dial("carol", tc)
+
+	cases := []struct {
+		name string
+		c    *client
+		f    frame
+		code string
+	}{
+		{"unknown type", x, frame{"type": "match.dance"}, "bad_request"},
+		{"missing field", x, frame{"type": "queue.join"}, "bad_request"},
+		{"unsupported game", carol, frame{"type": "queue.join", "game": "chess"}, "unsupported_game"},
+		{"queue while in a match", x, frame{"type": "queue.join", "game": "rps"}, "in_match"},
+		{"challenge while in a match", x, frame{"type": "challenge.create", "game": "rps"}, "in_match"},
+		{"unknown challenge", carol, frame{"type": "challenge.accept", "code": "ZZZZZZZZ"}, "not_found"},
+		{"unknown match", x, frame{"type": "match.move", "match": "nope", "move": frame{"cell": 0}}, "not_found"},
+		{"not your turn", o, frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}, "not_your_turn"},
+		{"illegal move", x, frame{"type": "match.move", "match": id, "move": frame{"cell": 9}}, "illegal_move"},
+		{"malformed move", x, frame{"type": "match.move", "match": id, "move": frame{"cell": "a"}}, "bad_request"},
+		{"not a player", carol, frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}, "not_a_player"},
+		{"spectator moves", spec, frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}, "unauthorized"},
+		{"spectator queues", spec, frame{"type": "queue.join", "game": "rps"}, "unauthorized"},
+		{"rematch while live", x, frame{"type": "match.rematch", "match": id}, "bad_request"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.c.expectError(tc.f, tc.code) })
+	}
+
+	carol.send(frame{"type": "queue.join", "game": "rps", "id": "j1"})
+	carol.expect("queue.joined", func(f frame) bool { return f["re"] == "j1" })
+	carol.expectError(frame{"type": "queue.join", "game": "tictactoe"}, "already_queued")
+	carol.send(frame{"type": "queue.leave", "id": "l1"})
+	carol.expect("queue.left", func(f frame) bool { return f["re"] == "l1" })
+
+	x.send(frame{"type": "match.resign", "match": id})
+	o.expect("match.over", nil)
+	o.expectError(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}, "match_over")
+	o.expectError(frame{"type": "match.resign", "match": id}, "match_over")
 }
