@@ -59,8 +59,8 @@ func BenchmarkLeaderboard(b *testing.B) {
 	b.Logf("loaded rank counts in %v", time.Since(start).Round(time.Millisecond))
 
 	// Players to rank: established ones spread over the board.
-	rows, err := db.Query(ctx, `SELECT player_id FROM ratings
-		WHERE game = 'tictactoe' AND rd <= 110 ORDER BY player_id LIMIT 1000`)
+	rows, err := db.Query(ctx, `SELECT r.player_id FROM ratings r JOIN players p ON p.id = r.player_id
+		WHERE r.game = 'tictactoe' AND r.rd <= 110 AND p.banned_at IS NULL ORDER BY r.player_id LIMIT 1000`)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,6 +121,29 @@ func BenchmarkLeaderboard(b *testing.B) {
 			}
 		}
 	})
+	b.Run("record_result", func(b *testing.B) {
+		// Matches between random players, ended and waiting for their
+		// ratings, as the journal leaves them; seeded in chunks outside
+		// the timer.
+		const chunk = 2000
+		seeded := 0
+		for i := 0; b.Loop(); i++ {
+			if i == seeded {
+				b.StopTimer()
+				rtExec(b, db, `INSERT INTO matches (id, game, seat0, seat1, rated, started_at, status, ended_at, winner, reason)
+					SELECT 'r' || i, 'tictactoe', 'p' || a, 'p' || (1 + (a + d) % $1::int), true,
+						now() - interval '1 minute', 'finished', now(), (i % 2)::smallint, 'line'
+					FROM generate_series($2::int, $3::int) i,
+						LATERAL (SELECT 1 + floor(random() * $1::int)::int + i * 0 AS a,
+							floor(random() * ($1::int - 1))::int + i * 0 AS d) x`, n, seeded, seeded+chunk-1)
+				seeded += chunk
+				b.StartTimer()
+			}
+			if _, err := r.RecordResult(ctx, rtResult(fmt.Sprintf("r%d", i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("reload_ranks", func(b *testing.B) {
 		for b.Loop() {
 			if err := r.RefreshRanks(ctx); err != nil {
@@ -156,12 +179,12 @@ func seedBench(b *testing.B, db *pgxpool.Pool, n int) {
 				0.06, g / 2, g - g / 2 - g / 10, g / 10, g, now() - random() * interval '30 days'
 			FROM generate_series(1, $1) i, LATERAL (SELECT (random() * 200)::int + i * 0 AS g) games`, []any{n}},
 			{`INSERT INTO matches (id, game, seat0, seat1, rated, started_at, status, ended_at, winner, reason, rated_at)
-			SELECT 'm' || i, 'tictactoe', 'p' || a, 'p' || (1 + (a + d) % $1), true, t, 'finished',
+			SELECT 'm' || i, 'tictactoe', 'p' || a, 'p' || (1 + (a + d) % $1::int), true, t, 'finished',
 				t + interval '40 seconds', (i % 2)::smallint, 'line', t + interval '41 seconds'
-			FROM generate_series(1, $2) i,
-				LATERAL (SELECT 1 + floor(random() * $1)::int + i * 0 AS a,
-					floor(random() * ($1 - 1))::int + i * 0 AS d,
-					now() - interval '30 days' + i * (interval '30 days' / $2) AS t) x`, []any{n, n / benchPlayersPerMatch}},
+			FROM generate_series(1, $2::int) i,
+				LATERAL (SELECT 1 + floor(random() * $1::int)::int + i * 0 AS a,
+					floor(random() * ($1::int - 1))::int + i * 0 AS d,
+					now() - interval '30 days' + i * (interval '30 days' / $2::int) AS t) x`, []any{n, n / benchPlayersPerMatch}},
 			{`INSERT INTO matches (id, game, seat0, seat1, rated, started_at, status, ended_at, winner, reason, rated_at)
 			SELECT 'h' || i, 'tictactoe', CASE WHEN i % 2 = 0 THEN 'p1' ELSE 'p' || (2 + i) END,
 				CASE WHEN i % 2 = 0 THEN 'p' || (2 + i) ELSE 'p1' END, true, t, 'finished',

@@ -145,35 +145,19 @@ func (s *Ratings) Leaderboard(ctx context.Context, game string, limit, offset in
 		// From offset 1 on, the row before the page comes too: whether the
 		// first entry shares its shown rating decides its rank.
 		from := max(offset-1, 0)
-		rows, err := q.Query(ctx, pageSQL, game, limit+offset-from, from)
+		entries, err := readBoard(ctx, q, pageSQL, game, limit+offset-from, from)
 		if err != nil {
 			return err
 		}
-		var (
-			e              BoardEntry
-			rating, rd     float64
-			w, l, d, games int
-			exact          []float64
-		)
-		if _, err := pgx.ForEachRow(rows, []any{&e.Player.ID, &e.Player.Name, &rating, &rd, &w, &l, &d, &games}, func() error {
-			e.PlayerRating = newPlayerRating(rating, rd, w, l, d, games)
-			board.Entries = append(board.Entries, e)
-			exact = append(exact, rating)
-			return nil
-		}); err != nil {
-			return err
-		}
-		predecessor = offset > 0 && len(board.Entries) > 0
 		var predShown float64
-		if predecessor {
-			predShown = board.Entries[0].Rating
-			board.Entries, exact = board.Entries[1:], exact[1:]
+		if predecessor = offset > 0 && len(entries) > 0; predecessor {
+			predShown, entries = entries[0].Rating, entries[1:]
 		}
-		for i := range board.Entries {
-			e := &board.Entries[i]
+		for i := range entries {
+			e := &entries[i]
 			switch {
-			case i > 0 && e.Rating == board.Entries[i-1].Rating:
-				e.Rank = board.Entries[i-1].Rank
+			case i > 0 && e.Rating == entries[i-1].Rating:
+				e.Rank = entries[i-1].Rank
 			case i > 0 || !predecessor || e.Rating != predShown:
 				e.Rank = offset + i + 1
 			default: // tied with the row before the page: count those above
@@ -184,6 +168,7 @@ func (s *Ratings) Leaderboard(ctx context.Context, game string, limit, offset in
 				e.Rank = above + 1
 			}
 		}
+		board.Entries = append(board.Entries, entries...)
 		return nil
 	}
 	var err error
@@ -211,6 +196,26 @@ func (s *Ratings) Leaderboard(ctx context.Context, game string, limit, offset in
 		board.Total = max(board.Total, offset+n)
 	}
 	return board, nil
+}
+
+// readBoard reads leaderboard rows, without ranks.
+func readBoard(ctx context.Context, q querier, sql, game string, limit, offset int) ([]BoardEntry, error) {
+	rows, err := q.Query(ctx, sql, game, limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		entries        []BoardEntry
+		e              BoardEntry
+		rating, rd     float64
+		w, l, d, games int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&e.Player.ID, &e.Player.Name, &rating, &rd, &w, &l, &d, &games}, func() error {
+		e.PlayerRating = newPlayerRating(rating, rd, w, l, d, games)
+		entries = append(entries, e)
+		return nil
+	})
+	return entries, err
 }
 
 // querier is what Leaderboard's queries need: a pool or a transaction.
@@ -480,19 +485,20 @@ func visibleMoves(game, status string, moves []MoveEntry) []MoveEntry {
 // The match summaries' statements. Each defines the match rows as m;
 // summaryFromM adds the players' names and ratings: a rated match shows
 // the ratings its players had before it (rating_changes), any other
-// their current rating in the game (DefaultRating without one).
+// their current rating in the game (DefaultRating without one). They are
+// scalar subqueries rather than joins: each is one primary-key or
+// unique-index lookup per match row, and the statement plans in a fraction
+// of the time a seven-way join takes.
 const (
 	summaryFromM = `
 		SELECT m.id, m.game, m.status, m.winner, m.reason, m.started_at, m.ended_at,
-			m.seat0, p0.name, coalesce(c0.rating_before, r0.rating, 1500),
-			m.seat1, p1.name, coalesce(c1.rating_before, r1.rating, 1500)
-		FROM m
-		JOIN players p0 ON p0.id = m.seat0
-		JOIN players p1 ON p1.id = m.seat1
-		LEFT JOIN rating_changes c0 ON c0.match_id = m.id AND c0.player_id = m.seat0
-		LEFT JOIN rating_changes c1 ON c1.match_id = m.id AND c1.player_id = m.seat1
-		LEFT JOIN ratings r0 ON r0.player_id = m.seat0 AND r0.game = m.game
-		LEFT JOIN ratings r1 ON r1.player_id = m.seat1 AND r1.game = m.game`
+			m.seat0, (SELECT p.name FROM players p WHERE p.id = m.seat0),
+			coalesce((SELECT c.rating_before FROM rating_changes c WHERE c.match_id = m.id AND c.seat = 0),
+				(SELECT r.rating FROM ratings r WHERE r.player_id = m.seat0 AND r.game = m.game), 1500),
+			m.seat1, (SELECT p.name FROM players p WHERE p.id = m.seat1),
+			coalesce((SELECT c.rating_before FROM rating_changes c WHERE c.match_id = m.id AND c.seat = 1),
+				(SELECT r.rating FROM ratings r WHERE r.player_id = m.seat1 AND r.game = m.game), 1500)
+		FROM m`
 
 	// recentSQL: a player's latest matches, through matches_seat0 and
 	// matches_seat1.

@@ -1,8 +1,13 @@
 package leaderboard
 
 import (
+	"context"
+	"log/slog"
 	"math"
 	"testing"
+	"time"
+
+	"github.com/turnbase/turnbase/internal/pgtest"
 )
 
 func TestShownRating(t *testing.T) {
@@ -99,5 +104,44 @@ func TestRankIndexApply(t *testing.T) {
 	}
 	if n := ix.total("chess", true); n != 0 || ix.rank("chess", 1500) != 1 {
 		t.Errorf("unknown game: total %d", n)
+	}
+}
+
+// TestRunReloadsRanks: Run takes in other processes' changes every
+// RankRefresh, and returns when its context ends.
+func TestRunReloadsRanks(t *testing.T) {
+	t.Parallel()
+	db, _ := pgtest.NewDB(t)
+	r := NewRatings(db, slog.New(slog.DiscardHandler), RatingsConfig{RankRefresh: 10 * time.Millisecond})
+	rtPlayers(t, db, "alice", "bob")
+	rtRating(t, db, "alice", "rps", 1600, 50)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	rankOf := func(id string) int {
+		t.Helper()
+		rank, _, err := r.Rank(t.Context(), "rps", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rank
+	}
+	if got := rankOf("alice"); got != 1 {
+		t.Errorf("alice: rank %d, want 1", got)
+	}
+	// Another process rates bob above alice.
+	rtRating(t, db, "bob", "rps", 1700, 50)
+	deadline := time.Now().Add(10 * time.Second)
+	for rankOf("alice") != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not reload the rank counts")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }

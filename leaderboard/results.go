@@ -79,11 +79,14 @@ type Ratings struct {
 	ranks rankIndex // guards itself
 }
 
-// NewRatings returns Ratings stored in pool. It panics if cfg does not
-// pass Validate: a wiring mistake.
+// NewRatings returns Ratings stored in pool; a nil logger discards. It
+// panics if cfg does not pass Validate: a wiring mistake.
 func NewRatings(pool *pgxpool.Pool, logger *slog.Logger, cfg RatingsConfig) *Ratings {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
 	return &Ratings{pool: pool, logger: logger, cfg: cfg, glicko: Glicko2{Tau: cfg.Tau}}
@@ -252,9 +255,45 @@ func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match
 		return changes, nil, err
 	}
 
-	// Both ratings rows, created if need be and then locked, in player id
-	// order: transactions rating matches that share players take the
-	// locks in the same order and so cannot deadlock.
+	olds, created, err := lockRatings(ctx, tx, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	// One game is one rating period for each player, against the other's
+	// rating before the game.
+	score0 := 0.5
+	if m.winner != nil {
+		score0 = float64(1 - *m.winner) // seat 0 wins: 1; seat 1 wins: 0
+	}
+	a0, a1 := s.glicko.Game(olds[0].Rating, olds[1].Rating, score0)
+	after := [2]Rating{a0, a1}
+	xid, err := writeRatings(ctx, tx, matchID, m, [2]float64{score0, 1 - score0}, olds, after)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, nil, err
+	}
+
+	changes = make([]match.RatingChange, 2)
+	deltas = make([]rankDelta, 2)
+	for seat, pid := range m.seats {
+		b, a := olds[seat], after[seat]
+		changes[seat] = match.RatingChange{PlayerID: pid, Before: b.Rating.Rating, After: a.Rating}
+		from := positionOf(b.Rating.Rating, b.RD, b.banned)
+		if slices.Contains(created, pid) {
+			from = rankPos{} // not counted before: the row is new
+		}
+		deltas[seat] = rankDelta{game: m.game, xid: xid, from: from, to: positionOf(a.Rating, a.RD, b.banned)}
+	}
+	return changes, deltas, nil
+}
+
+// lockRatings returns both players' ratings rows by seat, creating those
+// missing (created lists their players) and locking both, in player id
+// order: transactions rating matches that share players take the locks in
+// the same order and so cannot deadlock.
+func lockRatings(ctx context.Context, tx pgx.Tx, m ratedMatch) (olds [2]playerRating, created []string, err error) {
 	lo, hi := m.seats[0], m.seats[1]
 	if hi < lo {
 		lo, hi = hi, lo
@@ -264,11 +303,10 @@ func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match
 		ON CONFLICT (player_id, game) DO NOTHING
 		RETURNING player_id`, lo, hi, m.game)
 	if err != nil {
-		return nil, nil, err
+		return olds, nil, err
 	}
-	created, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, nil, err
+	if created, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return olds, nil, err
 	}
 	rows, err = tx.Query(ctx, `
 		SELECT r.player_id, r.rating, r.rd, r.volatility, p.banned_at IS NOT NULL
@@ -277,37 +315,35 @@ func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match
 		ORDER BY r.player_id
 		FOR NO KEY UPDATE OF r`, m.game, lo, hi)
 	if err != nil {
-		return nil, nil, err
+		return olds, nil, err
 	}
-	before := make(map[string]playerRating, 2)
 	var (
-		id string
-		pr playerRating
+		id    string
+		pr    playerRating
+		found int
 	)
 	if _, err := pgx.ForEachRow(rows, []any{&id, &pr.Rating.Rating, &pr.RD, &pr.Volatility, &pr.banned}, func() error {
-		before[id] = pr
+		for seat, pid := range m.seats {
+			if pid == id {
+				olds[seat] = pr
+				found++
+			}
+		}
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return olds, nil, err
 	}
-	if len(before) != 2 {
-		return nil, nil, fmt.Errorf("ratings rows of match %s: found %d of 2", matchID, len(before))
+	if found != 2 {
+		return olds, nil, fmt.Errorf("found %d of 2 ratings rows", found)
 	}
+	return olds, created, nil
+}
 
-	// One game is one rating period for each player, against the other's
-	// rating before the game.
-	score0 := 0.5
-	if m.winner != nil {
-		score0 = float64(1 - *m.winner) // seat 0 wins: 1; seat 1 wins: 0
-	}
-	scores := [2]float64{score0, 1 - score0}
-	b0, b1 := before[m.seats[0]], before[m.seats[1]]
-	a0, a1 := s.glicko.Game(b0.Rating, b1.Rating, score0)
-	after := [2]Rating{a0, a1}
-	olds := [2]playerRating{b0, b1}
-
+// writeRatings stores a rated result: both ratings, their rating_changes
+// and the match's rated_at, in one round trip. It returns the
+// transaction's id.
+func writeRatings(ctx context.Context, tx pgx.Tx, matchID string, m ratedMatch, scores [2]float64, olds [2]playerRating, after [2]Rating) (xid uint64, err error) {
 	batch := &pgx.Batch{}
-	changes = make([]match.RatingChange, 2)
 	for seat, pid := range m.seats {
 		var win, loss, draw int
 		switch scores[seat] {
@@ -331,7 +367,6 @@ func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			matchID, pid, m.game, seat, scores[seat],
 			b.Rating.Rating, a.Rating, b.RD, a.RD, b.Volatility, a.Volatility)
-		changes[seat] = match.RatingChange{PlayerID: pid, Before: b.Rating.Rating, After: a.Rating}
 	}
 	batch.Queue(`UPDATE matches SET rated_at = now() WHERE id = $1`, matchID)
 	var xidText string
@@ -339,29 +374,12 @@ func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match
 		return row.Scan(&xidText)
 	})
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, nil, err
+		return 0, err
 	}
-	xid, err := strconv.ParseUint(xidText, 10, 64)
-	if err != nil {
-		return nil, nil, fmt.Errorf("transaction id %q: %w", xidText, err)
+	if xid, err = strconv.ParseUint(xidText, 10, 64); err != nil {
+		return 0, fmt.Errorf("transaction id %q: %w", xidText, err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, nil, err
-	}
-
-	deltas = make([]rankDelta, 0, 2)
-	for seat, pid := range m.seats {
-		b := olds[seat]
-		from := positionOf(b.Rating.Rating, b.RD, b.banned)
-		if slices.Contains(created, pid) {
-			from = rankPos{} // not counted before: the row is new
-		}
-		deltas = append(deltas, rankDelta{
-			game: m.game, xid: xid,
-			from: from, to: positionOf(after[seat].Rating, after[seat].RD, b.banned),
-		})
-	}
-	return changes, deltas, nil
+	return xid, nil
 }
 
 // storedChanges returns the rating changes a rated match made, by seat.
