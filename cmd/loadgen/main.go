@@ -7,8 +7,16 @@
 // no new match starts, the matches under way are played out (for at most
 // -drain), and every connection is closed with a close handshake.
 //
-//	loadgen -players 2000 -think 100ms-300ms -duration 20s
-//	loadgen -players 5000 -idle -duration 60s
+//	loadgen -players 2000 -think 300ms -duration 20s
+//	loadgen -players 50 -games rps -matches 500 -json
+//	loadgen -players 19500 -idle -duration 60s -ramp 1000/s
+//
+// The server's per-address limits must be raised for more than a handful
+// of players (TURNBASE_MAX_CONNS_PER_IP, TURNBASE_HANDSHAKE_RATE and _BURST,
+// TURNBASE_HTTP_RATE and _BURST; TURNBASE_CONN_RATE and TURNBASE_PLAYER_RATE
+// for -think 0). Past 10,000 players the connections come from several
+// loopback source addresses (-src), as one source address has only about
+// 28,000 ports towards one server.
 //
 // It exits non-zero when a connection failed, the server sent an error
 // frame or closed a connection unexpectedly, unless -allow-errors is given.
@@ -125,13 +133,13 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	games := fs.String("games", "tictactoe,rps", "games to queue for, picked at random per match (repeat a name to weight it)")
 	think := fs.String("think", "0", `pause before each move: "300ms" (±50% jitter), "0" or a range "10ms-50ms"`)
 	fs.DurationVar(&c.duration, "duration", time.Minute, "how long to run from the first connection (the run also stops at -matches)")
-	fs.Int64Var(&c.matches, "matches", 0, "stop once this many matches are completed (0: only -duration)")
+	fs.Int64Var(&c.matches, "matches", 0, "start no new match once this many are completed; those under way finish (0: only -duration)")
 	ramp := fs.String("ramp", "500/s", "connections started per second (0: all at once)")
 	fs.BoolVar(&c.idle, "idle", false, "connect and say hello only, then sit idle until -duration (memory per connection)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.IntVar(&c.sources, "src", 0, fmt.Sprintf("spread connections over source addresses 127.0.0.1..127.0.0.N (0: one per %d players)", portsPerSource))
 	fs.BoolVar(&c.allowErrors, "allow-errors", false, "exit 0 even if errors occurred")
-	fs.DurationVar(&c.drain, "drain", 0, "after the stop, time left to the matches under way (0: 10s + 10 times the longest think)")
+	fs.DurationVar(&c.drain, "drain", 0, "after the stop, time left to the matches under way before every connection is closed (0: 30s + 10 times the longest think)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never; never with -json)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -184,7 +192,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 		c.sources = (c.players + portsPerSource - 1) / portsPerSource
 	}
 	if c.drain == 0 {
-		c.drain = 10*time.Second + 10*c.think.max
+		c.drain = 30*time.Second + 10*c.think.max
 	}
 	return c, errors.Join(errs...)
 }

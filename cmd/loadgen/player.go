@@ -117,7 +117,6 @@ var choices = [...]string{"rock", "paper", "scissors"}
 // run connects, then plays (or idles) until the connection closes.
 func (p *player) run(ctx context.Context) {
 	st := p.sw.stats
-	start := time.Now()
 	ws, err := p.connect(ctx)
 	if err != nil {
 		var f *failure
@@ -136,7 +135,6 @@ func (p *player) run(ctx context.Context) {
 	}
 	defer ws.Close()
 	st.connected.Add(1)
-	st.connectTime.Record(time.Since(start))
 	p.sw.open.Add(1)
 	defer p.sw.open.Add(-1)
 
@@ -174,10 +172,13 @@ func (p *player) run(ctx context.Context) {
 // connect signs up, dials and says hello; it returns once welcomed. The
 // socket it returns with an error, if any, is still to be closed.
 func (p *player) connect(ctx context.Context) (*websocket.Conn, error) {
+	start := time.Now()
 	token, err := p.sw.signup(ctx, p.name)
 	if err != nil {
 		return nil, err
 	}
+	p.sw.stats.signupTime.Record(time.Since(start))
+	start = time.Now()
 	ws, err := p.sw.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -203,6 +204,7 @@ func (p *player) connect(ctx context.Context) (*websocket.Conn, error) {
 		}
 		switch f.Type {
 		case "welcome":
+			p.sw.stats.connectTime.Record(time.Since(start))
 			return ws, nil
 		case "error":
 			p.sw.stats.errorFrame(f.Code)

@@ -134,7 +134,8 @@ type stats struct {
 
 	moveRTT     histogram // match.move sent → own match.state holding it
 	queueWait   histogram // queue.join sent → match.found
-	connectTime histogram // signup + dial + hello → welcome
+	signupTime  histogram // POST /api/auth/guest, retries included
+	connectTime histogram // WebSocket dial and hello → welcome
 
 	mu          sync.Mutex // guards the fields below
 	errors      map[string]int64
@@ -261,6 +262,7 @@ type report struct {
 		FailedBy    map[string]int64 `json:"failed_by"`
 		Canceled    int64            `json:"canceled"`
 		Retries     int64            `json:"retries"`
+		Signup      latency          `json:"signup"`
 		Connect     latency          `json:"connect"`
 		CleanCloses int64            `json:"clean_closes"`
 		Unclean     int64            `json:"unclean_closes"`
@@ -328,6 +330,7 @@ func (s *stats) fill(r *report, movesAtStop, matchesAtStop int64, load time.Dura
 	c.Failed = s.failed.Load()
 	c.Canceled = s.canceled.Load()
 	c.Retries = s.retries.Load()
+	c.Signup = s.signupTime.Summary()
 	c.Connect = s.connectTime.Summary()
 	c.CleanCloses = s.cleanCloses.Load()
 	c.Unclean = s.uncleanCloses.Load()
@@ -391,7 +394,7 @@ func writeText(w io.Writer, r *report, samples map[string]string) error {
 	p("connections\testablished %d  failed %d%s  canceled %d  retried %d  closed clean %d, unclean %d",
 		c.Established, c.Failed, countList(c.FailedBy, " "), c.Canceled, c.Retries, c.CleanCloses, c.Unclean)
 	for _, kind := range slices.Sorted(maps.Keys(samples)) {
-		p("  first %s\t%s", kind, samples[kind])
+		p("  e.g.\t%s", samples[kind]) // the first error of each kind
 	}
 	if !r.Idle {
 		var byGame []string
@@ -421,7 +424,8 @@ func writeText(w io.Writer, r *report, samples map[string]string) error {
 		row("move round trip", r.Moves.RTT)
 		row("queue wait", r.QueueWait)
 	}
-	row("connect", c.Connect)
+	row("signup", c.Signup)
+	row("connect (dial → welcome)", c.Connect)
 	return tw.Flush()
 }
 

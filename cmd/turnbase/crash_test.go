@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,5 +170,48 @@ func TestSIGKILLMidGameResumes(t *testing.T) {
 			t.Fatalf("rating changes for the match = %d, want 2", changes)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestEmbeddedDefaultKeepsGamesAcrossRestart runs the server as the README
+// does, with no DATABASE_URL: it starts its own PostgreSQL in the data
+// folder. A game played there is on the leaderboard after a restart.
+func TestEmbeddedDefaultKeepsGamesAcrossRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded PostgreSQL twice")
+	}
+	data := t.TempDir()
+	env := map[string]string{"TURNBASE_DATA": data, "TURNBASE_LOG_LEVEL": "warn"}
+	// `turnbase migrate` on the embedded database first, as an operator would.
+	var out lockedBuffer
+	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out.String())
+	}
+
+	s := startServer(t, map[string]string{"DATABASE_URL": "", "TURNBASE_DATA": data})
+	x, o, id := pair(t, s, "tictactoe")
+	x.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 4}})
+	o.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 1 })
+	o.send(frame{"type": "match.resign", "match": id})
+	over := x.expect("match.over", nil)
+	if len(over["ratings"].([]any)) != 2 {
+		t.Fatalf("over = %v", over)
+	}
+	xName := x.name
+	s.stop()
+
+	s2 := startServer(t, map[string]string{"DATABASE_URL": "", "TURNBASE_DATA": data})
+	var board struct {
+		Entries []struct {
+			Player struct{ Name string } `json:"player"`
+			Wins   int                   `json:"wins"`
+			Losses int                   `json:"losses"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(s2.get("/api/leaderboard/tictactoe?provisional=true")), &board); err != nil {
+		t.Fatal(err)
+	}
+	if len(board.Entries) != 2 || board.Entries[0].Player.Name != xName || board.Entries[0].Wins != 1 || board.Entries[1].Losses != 1 {
+		t.Fatalf("leaderboard after restart = %+v", board)
 	}
 }

@@ -45,6 +45,7 @@ type server struct {
 	t    *testing.T
 	base string // http://127.0.0.1:port
 	ws   string // ws://127.0.0.1:port/ws
+	stop func() // stops the server and waits for it; safe to call twice
 }
 
 func freeAddr(t *testing.T) string {
@@ -88,21 +89,25 @@ func startServer(t *testing.T, env map[string]string) *server {
 	go func() {
 		done <- run(ctx, []string{"serve", "-addr", addr}, func(k string) string { return vars[k] }, out)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("server did not stop")
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("server did not stop")
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", out.String())
-		}
-	})
-	s := &server{t: t, base: "http://" + addr, ws: "ws://" + addr + "/ws"}
+			if t.Failed() {
+				t.Logf("server output:\n%s", out.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	s := &server{t: t, base: "http://" + addr, ws: "ws://" + addr + "/ws", stop: stop}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(s.base + "/healthz")

@@ -23,6 +23,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, getenv, stdout)
+	case "migrate":
+		return migrateCmd(ctx, args, getenv, stdout)
 	case "help", "-h", "--help":
 		_, _, _, err := parseConfig("turnbase serve", []string{"-h"}, getenv, stdout)
 		if errors.Is(err, flag.ErrHelp) {
@@ -30,8 +32,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (want serve or help)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate or help)", cmd)
 	}
+}
+
+// migrateCmd brings the database (DATABASE_URL's, or the embedded one in
+// the data folder) up to the latest schema and exits. serve does the same
+// at every start; this is for deploying a schema ahead of the servers.
+func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, _, _, err := parseConfig("turnbase migrate", args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stdout, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create data folder: %w", err)
+		}
+		release, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	db, err := openDatabase(ctx, cfg, logger) // applies the migrations
+	if err != nil {
+		return err
+	}
+	db.close(logger)
+	logger.Info("database schema is up to date")
+	return nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
