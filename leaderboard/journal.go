@@ -244,6 +244,8 @@ func (j *Journal) Run(ctx context.Context) error {
 		case <-retry.C:
 			if j.spooling {
 				j.tryReplay(ctx)
+			} else {
+				j.probe(ctx)
 			}
 			continue
 		case <-renew.C:
@@ -333,130 +335,208 @@ func answer(batch []*op, err error) {
 func (j *Journal) commit(ctx context.Context, ops []*op) error {
 	ctx, cancel := context.WithTimeout(ctx, j.cfg.WriteTimeout)
 	defer cancel()
-	return pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
-		return j.apply(ctx, tx, ops, false)
-	})
+	return j.apply(ctx, ops, false)
 }
 
-// apply runs the statements for ops inside tx. Replaying (from the spool)
-// tolerates writes that already landed.
-func (j *Journal) apply(ctx context.Context, tx pgx.Tx, ops []*op, replaying bool) error {
+// apply writes ops in ONE round trip: the statements go to the server as a
+// pipeline (a pgx batch), which PostgreSQL runs as one implicit
+// transaction, so a batch commits whole or not at all, with one fsync.
+// Every statement covers all the batch's ops of its kind (unnest arrays).
+// Replaying (from the spool) tolerates writes that already landed and
+// matches that have ended since.
+func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 	var (
-		creates  []*op
-		moveIDs  []string
-		moveSeqs []int32
-		seats    []int16
-		moves    []string
-		ats      []time.Time
-		finishes []*op
+		c  createCols
+		mv moveCols
+		f  finishCols
 	)
 	for _, o := range ops {
 		switch o.Kind {
 		case opCreate:
-			creates = append(creates, o)
+			c.add(o.Record)
 		case opMove:
-			moveIDs = append(moveIDs, o.MatchID)
-			moveSeqs = append(moveSeqs, int32(o.Move.Seq))
-			seats = append(seats, int16(o.Move.Seat))
-			moves = append(moves, string(o.Move.Move))
-			ats = append(ats, time.UnixMicro(o.MoveAt))
+			mv.add(o)
 		case opFinish:
-			finishes = append(finishes, o)
+			f.add(o.Result)
 		}
 	}
-	for _, o := range creates {
-		if err := j.insertMatch(ctx, tx, o.Record); err != nil {
-			return err
+	b := &pgx.Batch{}
+	if len(c.ids) > 0 {
+		// Players normally exist (accounts create them; hello refuses
+		// unknown ones); a record from a test or an old spool may name
+		// others, so make sure, as guests.
+		b.Queue(`INSERT INTO players (id, name, guest)
+			SELECT id, name, true FROM unnest($1::text[], $2::text[]) AS v(id, name)
+			ON CONFLICT (id) DO NOTHING`, c.playerIDs, c.playerNames)
+		b.Queue(`INSERT INTO matches (id, game, seat0, seat1, rated, rematch_of, started_at, owner, lease_until)
+			SELECT id, game, s0, s1, true, nullif(rm, ''), st, $7, now() + $8::interval
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS v(id, game, s0, s1, rm, st)
+			ON CONFLICT (id) DO NOTHING`,
+			c.ids, c.games, c.seat0, c.seat1, c.rematchOf, c.started, j.cfg.Owner, j.cfg.Lease)
+	}
+	movesAt := -1 // the batch index of the moves statement
+	if len(mv.ids) > 0 {
+		movesAt = b.Len()
+		// Advance last_seq of the matches this process owns (while
+		// replaying: of any), and store their moves. A move stored before
+		// (a retried write) stays as it was. The statement returns the
+		// matches it covered: a move of a match missing there was refused.
+		b.Queue(`WITH v AS (
+				SELECT * FROM unnest($1::text[], $2::int[], $3::smallint[], $4::text[], $5::timestamptz[]) AS v(id, seq, seat, mv, at)
+			), own AS (
+				UPDATE matches m SET last_seq = greatest(m.last_seq, top.seq)
+				FROM (SELECT id, max(seq) AS seq FROM v GROUP BY id) AS top
+				WHERE m.id = top.id AND ($7 OR (m.owner = $6 AND m.status = 'live'))
+				RETURNING m.id
+			), ins AS (
+				INSERT INTO match_moves (match_id, seq, seat, move, at)
+				SELECT v.id, v.seq, v.seat, v.mv::jsonb, v.at FROM v JOIN own ON own.id = v.id
+				ON CONFLICT (match_id, seq) DO NOTHING
+			)
+			SELECT id FROM own`,
+			mv.ids, mv.seqs, mv.seats, mv.moves, mv.ats, j.cfg.Owner, replaying)
+	}
+	if len(f.ids) > 0 {
+		b.Queue(`UPDATE matches m SET status = v.status, ended_at = v.ended, winner = v.winner,
+				reason = v.reason, rated = v.rated, owner = NULL, lease_until = NULL, deadline_at = NULL
+			FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::smallint[], $5::text[], $6::bool[])
+				AS v(id, status, ended, winner, reason, rated)
+			WHERE m.id = v.id AND m.status = 'live' AND ($8 OR m.owner = $7)`,
+			f.ids, f.statuses, f.ended, f.winners, f.reasons, f.rated, j.cfg.Owner, replaying)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	br := j.pool.SendBatch(ctx, b)
+	var refused []string
+	for i := 0; i < b.Len(); i++ {
+		if i == movesAt {
+			owned, err := br.Query()
+			if err != nil {
+				br.Close()
+				return fmt.Errorf("store moves: %w", err)
+			}
+			got := make(map[string]bool, len(mv.ids))
+			for owned.Next() {
+				var id string
+				if err := owned.Scan(&id); err != nil {
+					owned.Close()
+					br.Close()
+					return fmt.Errorf("store moves: %w", err)
+				}
+				got[id] = true
+			}
+			owned.Close()
+			if err := owned.Err(); err != nil {
+				br.Close()
+				return fmt.Errorf("store moves: %w", err)
+			}
+			for _, id := range mv.ids {
+				if !got[id] {
+					refused = append(refused, id)
+				}
+			}
+			continue
+		}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("write journal batch: %w", err)
 		}
 	}
-	if len(moveIDs) > 0 {
-		// Insert the moves, then advance each match's last_seq where this
-		// process owns it. A move stored earlier (a replay) is kept as it
-		// was; last_seq never goes back.
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO match_moves (match_id, seq, seat, move, at)
-			SELECT id, seq, seat, mv::jsonb, at
-			FROM unnest($1::text[], $2::int[], $3::smallint[], $4::text[], $5::timestamptz[]) AS v(id, seq, seat, mv, at)
-			ON CONFLICT (match_id, seq) DO NOTHING`,
-			moveIDs, moveSeqs, seats, moves, ats); err != nil {
-			return fmt.Errorf("insert moves: %w", err)
-		}
-		tag, err := tx.Exec(ctx, `
-			UPDATE matches m SET last_seq = greatest(m.last_seq, v.seq)
-			FROM unnest($1::text[], $2::int[]) AS v(id, seq)
-			WHERE m.id = v.id AND m.owner = $3 AND m.status = 'live'`,
-			moveIDs, moveSeqs, j.cfg.Owner)
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("commit journal batch: %w", err)
+	}
+	if len(refused) > 0 && !replaying {
+		// The batch committed; the refused moves' matches are no longer
+		// ours (or have ended). write() retries the ops one by one, which
+		// finds exactly which.
+		return fmt.Errorf("store moves of %v: %w", refused, ErrNotOwner)
+	}
+	if len(f.ids) > 0 && !replaying {
+		return j.checkEnded(ctx, f.ids)
+	}
+	return nil
+}
+
+// checkEnded confirms that every match of a finish batch has ended: the
+// UPDATE skips matches that ended already (a retried write: fine) and
+// matches another process owns (refused).
+func (j *Journal) checkEnded(ctx context.Context, ids []string) error {
+	var notOurs []string
+	err := pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM matches WHERE id = ANY($1) AND status = 'live'`, ids)
 		if err != nil {
-			return fmt.Errorf("advance matches: %w", err)
-		}
-		if int(tag.RowsAffected()) != len(moveIDs) && !replaying {
-			return fmt.Errorf("store moves: %d of %d matches not live here: %w", len(moveIDs)-int(tag.RowsAffected()), len(moveIDs), ErrNotOwner)
-		}
-	}
-	for _, o := range finishes {
-		if err := j.endMatch(ctx, tx, o.Result, replaying); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func (j *Journal) insertMatch(ctx context.Context, tx pgx.Tx, rec *match.Record) error {
-	// Players normally exist (accounts create them); a token from before
-	// a database reset would not, so make sure, as guests.
-	for _, p := range rec.Players {
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO players (id, name, guest) VALUES ($1, $2, true)
-			ON CONFLICT (id) DO NOTHING`, p.ID, p.Name); err != nil {
-			return fmt.Errorf("ensure player %s: %w", p.ID, err)
-		}
-	}
-	var rematchOf *string
-	if rec.RematchOf != "" {
-		rematchOf = &rec.RematchOf
-	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO matches (id, game, seat0, seat1, rated, rematch_of, started_at, owner, lease_until)
-		VALUES ($1, $2, $3, $4, true, $5, $6, $7, now() + $8::interval)
-		ON CONFLICT (id) DO NOTHING`,
-		rec.ID, rec.Game, rec.Players[0].ID, rec.Players[1].ID, rematchOf, rec.Started, j.cfg.Owner, j.cfg.Lease)
+		notOurs, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("insert match %s: %w", rec.ID, err)
+		return fmt.Errorf("check ended matches: %w", err)
+	}
+	if len(notOurs) > 0 {
+		return fmt.Errorf("end matches %v: %w", notOurs, ErrNotOwner)
 	}
 	return nil
 }
 
-func (j *Journal) endMatch(ctx context.Context, tx pgx.Tx, res *match.Result, replaying bool) error {
+// createCols are a batch's new matches as columns.
+type createCols struct {
+	ids, games, seat0, seat1, rematchOf []string
+	started                             []time.Time
+	playerIDs, playerNames              []string
+}
+
+func (c *createCols) add(rec *match.Record) {
+	c.ids = append(c.ids, rec.ID)
+	c.games = append(c.games, rec.Game)
+	c.seat0 = append(c.seat0, rec.Players[0].ID)
+	c.seat1 = append(c.seat1, rec.Players[1].ID)
+	c.rematchOf = append(c.rematchOf, rec.RematchOf)
+	c.started = append(c.started, rec.Started)
+	for _, p := range rec.Players {
+		c.playerIDs = append(c.playerIDs, p.ID)
+		c.playerNames = append(c.playerNames, p.Name)
+	}
+}
+
+// moveCols are a batch's moves as columns.
+type moveCols struct {
+	ids   []string
+	seqs  []int32
+	seats []int16
+	moves []string
+	ats   []time.Time
+}
+
+func (m *moveCols) add(o *op) {
+	m.ids = append(m.ids, o.MatchID)
+	m.seqs = append(m.seqs, int32(o.Move.Seq))
+	m.seats = append(m.seats, int16(o.Move.Seat))
+	m.moves = append(m.moves, string(o.Move.Move))
+	m.ats = append(m.ats, time.UnixMicro(o.MoveAt))
+}
+
+// finishCols are a batch's match ends as columns.
+type finishCols struct {
+	ids, statuses, reasons []string
+	ended                  []time.Time
+	winners                []*int16
+	rated                  []bool
+}
+
+func (f *finishCols) add(res *match.Result) {
 	var winner *int16
 	if res.Winner == 0 || res.Winner == 1 {
 		w := int16(res.Winner)
 		winner = &w
 	}
-	tag, err := tx.Exec(ctx, `
-		UPDATE matches SET status = $2, ended_at = $3, winner = $4, reason = $5, rated = $6,
-			owner = NULL, lease_until = NULL, deadline_at = NULL
-		WHERE id = $1 AND status = 'live' AND (owner = $7 OR $8)`,
-		res.MatchID, res.Status, res.Ended, winner, res.Reason, res.Rated, j.cfg.Owner, replaying)
-	if err != nil {
-		return fmt.Errorf("end match %s: %w", res.MatchID, err)
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	// Ended already (a retried write), or not ours.
-	var status string
-	var owner *string
-	err = tx.QueryRow(ctx, `SELECT status, owner FROM matches WHERE id = $1`, res.MatchID).Scan(&status, &owner)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("end match %s: no such match", res.MatchID)
-	case err != nil:
-		return fmt.Errorf("end match %s: %w", res.MatchID, err)
-	case status != match.StatusLive:
-		return nil
-	default:
-		return fmt.Errorf("end match %s: %w", res.MatchID, ErrNotOwner)
-	}
+	f.ids = append(f.ids, res.MatchID)
+	f.statuses = append(f.statuses, res.Status)
+	f.reasons = append(f.reasons, res.Reason)
+	f.ended = append(f.ended, res.Ended)
+	f.winners = append(f.winners, winner)
+	f.rated = append(f.rated, res.Rated)
 }
 
 // Recover replays a spool left by an earlier run, before Run starts and
@@ -472,9 +552,28 @@ func (j *Journal) Recover(ctx context.Context) error {
 	return nil
 }
 
+// probe checks that an idle database still answers, so that readiness
+// (and CreateMatch) know of an outage before a move runs into it. Run only.
+func (j *Journal) probe(ctx context.Context) {
+	if err := j.ping(ctx); err != nil && unreachable(err) {
+		j.logger.Warn("database unreachable; spooling writes locally", "err", err)
+		j.spooling = true
+		j.healthy.Store(false)
+	}
+}
+
+func (j *Journal) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, j.cfg.WriteTimeout)
+	defer cancel()
+	return j.pool.Ping(ctx)
+}
+
 // tryReplay writes the spool into the database if it answers, then
 // returns to writing there directly. Run only (or Recover before Run).
 func (j *Journal) tryReplay(ctx context.Context) {
+	if err := j.ping(ctx); err != nil {
+		return
+	}
 	recs, err := j.spool.read()
 	if err != nil {
 		j.logger.Error("read spool", "err", err)
@@ -525,9 +624,7 @@ func (j *Journal) tryReplay(ctx context.Context) {
 func (j *Journal) replay(ctx context.Context, recs []*op) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*j.cfg.WriteTimeout)
 	defer cancel()
-	return pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
-		return j.apply(ctx, tx, recs, true)
-	})
+	return j.apply(ctx, recs, true)
 }
 
 // renewLeases extends this process's hold on its live matches.
