@@ -43,6 +43,7 @@ type config struct {
 	TrustedProxies string
 	TLSCert        string
 	TLSKey         string
+	PprofAddr      string
 }
 
 // setting ties one flag to its environment variable.
@@ -105,6 +106,7 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	str(&c.TrustedProxies, "trusted-proxies", "TURNBASE_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed", false)
 	str(&c.TLSCert, "tls-cert", "TURNBASE_TLS_CERT", "", "PEM certificate (chain) file: serve HTTPS and WSS", false)
 	str(&c.TLSKey, "tls-key", "TURNBASE_TLS_KEY", "", "PEM private key file for -tls-cert", false)
+	str(&c.PprofAddr, "pprof-addr", "TURNBASE_PPROF_ADDR", "", "serve net/http/pprof on this (loopback) address, for profiling; empty: off", false)
 
 	if err := fs.Parse(args); err != nil {
 		return c, nil, nil, err

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the server and the load generator on this machine, pinned to
+# separate cores, and reports the server's CPU time per accepted move (from
+# /proc, not wall time) and its memory, next to loadgen's own report.
+#
+#   bench/load.sh [loadgen flags...]
+#   bench/load.sh -players 400 -think 0 -duration 30s        # 200 games at once, no think time
+#   bench/load.sh -players 5000 -idle -duration 40s           # memory per idle connection
+#
+# Environment: SERVER_CPU (default 0), LOADGEN_CPU (default 1), PORT (18090).
+# The server's embedded PostgreSQL inherits the server's core. Rate limits
+# are raised (see LIMITS below): the generator is one address sending as
+# fast as the server answers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SERVER_CPU=${SERVER_CPU:-0}
+LOADGEN_CPU=${LOADGEN_CPU:-1}
+PORT=${PORT:-18090}
+work=$(mktemp -d /tmp/turnbase-bench.XXXXXX)
+trap 'kill $srv 2>/dev/null || true; wait $srv 2>/dev/null || true; rm -rf "$work"' EXIT
+
+go build -o "$work/turnbase" ./cmd/turnbase
+go build -o "$work/loadgen" ./cmd/loadgen
+ulimit -n "$(ulimit -Hn)"
+
+LIMITS=(TURNBASE_CONN_RATE=100000 TURNBASE_CONN_BURST=100000 TURNBASE_PLAYER_RATE=100000 TURNBASE_PLAYER_BURST=100000
+  TURNBASE_MAX_CONNS_PER_IP=1000000 TURNBASE_HANDSHAKE_RATE=100000 TURNBASE_HANDSHAKE_BURST=100000
+  TURNBASE_HTTP_RATE=100000 TURNBASE_HTTP_BURST=100000 TURNBASE_LOG_LEVEL=warn)
+env "${LIMITS[@]}" TURNBASE_PPROF_ADDR=${PPROF_ADDR:-} taskset -c "$SERVER_CPU" "$work/turnbase" serve -addr "127.0.0.1:$PORT" -data "$work/data" >"$work/server.log" 2>&1 &
+srv=$!
+for _ in $(seq 1 300); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$srv/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$srv/status"; }
+cpu0=$(cpu); rss0=$(rss)
+taskset -c "$LOADGEN_CPU" "$work/loadgen" -url "http://127.0.0.1:$PORT" -json "$@" >"$work/report.json" || true
+cpu1=$(cpu); rss1=$(rss)
+metrics=$(curl -fs "http://127.0.0.1:$PORT/metrics")
+cat "$work/report.json"
+python3 - "$work/report.json" "$cpu0" "$cpu1" "$ticks" "$rss0" "$rss1" <<'PY'
+import json, sys
+rep = json.load(open(sys.argv[1]))
+cpu = (float(sys.argv[3]) - float(sys.argv[2])) / float(sys.argv[4])
+moves = rep["moves"]["accepted"]
+conns = rep["connections"]["established"]
+print(f"server CPU: {cpu:.2f} s for {moves} accepted moves = {cpu / max(moves, 1) * 1e6:.1f} us/move")
+print(f"server RSS: {int(sys.argv[5])/1024:.1f} MiB before, {int(sys.argv[6])/1024:.1f} MiB after; "
+      f"{(int(sys.argv[6]) - int(sys.argv[5])) / max(conns, 1):.1f} KiB per connection ({conns} connections)")
+PY
+echo "$metrics" | grep -E '^turnbase_store_(batch_size|write_seconds)_(sum|count)|^turnbase_move_seconds_(sum|count)' || true
