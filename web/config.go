@@ -24,7 +24,7 @@ const (
 	DefaultPongWait          = 60 * time.Second
 	DefaultWriteWait         = 10 * time.Second
 	DefaultCloseWait         = time.Second
-	DefaultSendQueue         = 256
+	DefaultSendQueue         = 64
 	DefaultReadLimit         = 4096
 	DefaultConnRate          = 20
 	DefaultConnBurst         = 40

@@ -92,7 +92,7 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.HelloTimeout, "hello-timeout", "TURNBASE_HELLO_TIMEOUT", 5*time.Second, "time a new socket has to send hello")
 	dur(&c.PingPeriod, "ping-period", "TURNBASE_PING_PERIOD", 25*time.Second, "how often the server pings a socket")
 	dur(&c.PongWait, "pong-wait", "TURNBASE_PONG_WAIT", 60*time.Second, "a socket silent this long is closed")
-	num(&c.SendQueue, "send-queue", "TURNBASE_SEND_QUEUE", 256, "frames queued per socket before it is dropped as too slow")
+	num(&c.SendQueue, "send-queue", "TURNBASE_SEND_QUEUE", 64, "frames queued per socket before it is dropped as too slow")
 
 	rate(&c.ConnRate, "conn-rate", "TURNBASE_CONN_RATE", 20, "messages per second per socket")
 	num(&c.ConnBurst, "conn-burst", "TURNBASE_CONN_BURST", 40, "message burst per socket")
