@@ -214,6 +214,15 @@ func (ix *rankIndex) ensure(ctx context.Context, pool *pgxpool.Pool) error {
 	return ix.reload(ctx, pool, true)
 }
 
+// invalidate forgets the counts: the next use (or the periodic refresh)
+// loads them again from the database. For when this process cannot know
+// whether a change it made committed.
+func (ix *rankIndex) invalidate() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.loaded = false
+}
+
 // reload replaces the histograms by counts read from the database. Deltas
 // that arrive while the query runs are applied to the old histograms and
 // also kept; once the new counts are in, those whose transactions the

@@ -189,6 +189,12 @@ func (s *Ratings) rate(ctx context.Context, matchID string) (changes []match.Rat
 			}
 			return changes, deltas != nil, nil
 		}
+		if errors.Is(err, errCommitUnknown) {
+			// Whether these deltas happened is unknown, and a retry
+			// would find the match rated and apply none: reload the rank
+			// counts from the database on next use instead.
+			s.ranks.invalidate()
+		}
 		if !isTxConflict(err) || attempt >= s.cfg.RateAttempts {
 			return nil, false, err
 		}
@@ -202,6 +208,10 @@ func (s *Ratings) rate(ctx context.Context, matchID string) (changes []match.Rat
 		}
 	}
 }
+
+// errCommitUnknown: the connection failed while committing, so the
+// transaction may or may not have committed.
+var errCommitUnknown = errors.New("commit outcome unknown")
 
 // isTxConflict reports whether err is a serialization failure or a
 // deadlock, after which the transaction may be tried again.
@@ -272,6 +282,11 @@ func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match
 		return nil, nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) {
+			// The answer to COMMIT was lost: it may have committed.
+			err = fmt.Errorf("%w: %w", errCommitUnknown, err)
+		}
 		return nil, nil, err
 	}
 

@@ -362,7 +362,21 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 		return
 	}
 	m.reg.goRecord(func() {
-		changes, err := rec.RecordResult(ctx, res)
+		// RecordResult is idempotent: a retry after an error whose outcome
+		// is unknown (a lost answer) returns the changes it made.
+		var changes []RatingChange
+		var err error
+		for attempt, wait := 1, 100*time.Millisecond; ; attempt, wait = attempt+1, wait*4 {
+			if changes, err = rec.RecordResult(ctx, res); err == nil || attempt == 3 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+				continue
+			}
+			break
+		}
 		if err != nil {
 			m.logger.Error("record result", "err", err)
 			changes = nil
