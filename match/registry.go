@@ -256,7 +256,11 @@ func (r *Registry) Unwatch(c Conn, matchID string) {
 	}
 	r.mu.Unlock()
 	if m != nil {
-		_ = m.submit(request{kind: reqUnwatch, conn: c})
+		// As in Disconnect: an unwatch must not be lost to a full inbox.
+		select {
+		case m.inbox <- request{kind: reqUnwatch, conn: c}:
+		case <-m.done:
+		}
 	}
 }
 
