@@ -32,6 +32,11 @@ for _ in $(seq 1 300); do
   curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done
+# PG_CPUS=0-1 lets the embedded PostgreSQL (which inherits the server's
+# core) run anywhere, to see what the database's CPU costs the latency.
+if [ -n "${PG_CPUS:-}" ]; then
+  for p in $(pgrep -u postgres -f "$work/data"); do taskset -a -p -c "$PG_CPUS" "$p" >/dev/null; done
+fi
 
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$srv/stat"; }
