@@ -1,20 +1,13 @@
 package web
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/turnbase/turnbase/game"
-	"github.com/turnbase/turnbase/game/rps"
-	"github.com/turnbase/turnbase/game/tictactoe"
-	"github.com/turnbase/turnbase/leaderboard"
-	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 )
 
@@ -23,63 +16,7 @@ import (
 // ReadyFunc is the journal's.
 func startStack(t *testing.T, cfg Config) (*testServer, *match.Registry) {
 	t.Helper()
-	logger := testLogger(t)
-	db := newTestDB(t)
-	journal, err := leaderboard.NewJournal(db.pool, logger, leaderboard.JournalConfig{
-		Owner:     "web-test",
-		SpoolPath: filepath.Join(t.TempDir(), "spool.jsonl"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := journal.Recover(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	journalCtx, stopJournal := context.WithCancel(context.Background())
-	journalDone := make(chan error, 1)
-	go func() { journalDone <- journal.Run(journalCtx) }()
-
-	games := game.NewRegistry(tictactoe.Game{}, rps.Game{})
-	matches := match.NewRegistry(logger, games, match.Deps{Journal: journal, Recorder: db.ratings}, match.Config{
-		MoveTimeout: 10 * time.Second,
-		Grace:       5 * time.Second,
-		Linger:      5 * time.Second,
-	})
-	start := func(ctx context.Context, p lobby.Pair) error {
-		var players [2]match.Player
-		for i, tk := range p.Players {
-			players[i] = match.Player{ID: tk.PlayerID, Name: tk.Name, Rating: tk.Rating}
-		}
-		_, err := matches.Start(ctx, p.Game, players)
-		return err
-	}
-	hasGame := func(id string) bool { _, ok := games.Lookup(id); return ok }
-	lb := lobby.New(logger, start, hasGame, matches.InMatch, lobby.Config{PairEvery: 50 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	lobbyDone := make(chan struct{})
-	go func() {
-		defer close(lobbyDone)
-		lb.Run(ctx)
-	}()
-	ts := startServerDB(t, db, cfg, Deps{Games: games, Matches: matches, Lobby: lb, Ratings: db.ratings, ReadyFunc: journal.Ready})
-	t.Cleanup(func() {
-		// Runs before startServer's cleanup: stop in dependency order.
-		if err := ts.stop(); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		cancel()
-		<-lobbyDone
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		if err := matches.Shutdown(sctx); err != nil {
-			t.Errorf("matches.Shutdown: %v", err)
-		}
-		stopJournal()
-		if err := <-journalDone; err != nil {
-			t.Errorf("journal.Run: %v", err)
-		}
-	})
-	return ts, matches
+	return startStackWith(t, cfg, match.Config{MoveTimeout: 10 * time.Second, Grace: 5 * time.Second, Linger: 5 * time.Second})
 }
 
 // guest signs up over HTTP and connects.

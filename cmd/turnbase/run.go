@@ -40,15 +40,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // the data folder) up to the latest schema and exits. serve does the same
 // at every start; this is for deploying a schema ahead of the servers.
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, _, _, err := parseConfig("turnbase migrate", args, getenv, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	logger, err := newLogger(stdout, cfg.LogFormat, cfg.LogLevel)
-	if err != nil {
+	cfg, logger, help, err := loadConfig("turnbase migrate", args, getenv, stdout)
+	if help || err != nil {
 		return err
 	}
 	if cfg.DatabaseURL == "" {
@@ -68,6 +61,23 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	db.close(logger)
 	logger.Info("database schema is up to date")
 	return nil
+}
+
+// loadConfig parses the settings, prints them (secrets masked) and makes
+// the logger. help reports that -h was asked for and answered.
+func loadConfig(name string, args []string, getenv func(string) string, stdout io.Writer) (cfg config, logger *slog.Logger, help bool, err error) {
+	cfg, settings, fs, err := parseConfig(name, args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return cfg, nil, true, nil
+	}
+	if err != nil {
+		return cfg, nil, false, err
+	}
+	if logger, err = newLogger(stdout, cfg.LogFormat, cfg.LogLevel); err != nil {
+		return cfg, nil, false, err
+	}
+	printConfig(stdout, fs, settings)
+	return cfg, logger, false, nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

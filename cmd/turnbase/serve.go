@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,18 +34,10 @@ func newGames() *game.Registry {
 // new sockets, sockets closed with 1001, lobby, matches (their moves are
 // already stored), the journal, the database.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
-	cfg, settings, fs, err := parseConfig("turnbase serve", args, getenv, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	cfg, logger, help, err := loadConfig("turnbase serve", args, getenv, stdout)
+	if help || err != nil {
 		return err
 	}
-	logger, err := newLogger(stdout, cfg.LogFormat, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	printConfig(stdout, fs, settings)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
