@@ -467,6 +467,17 @@ func (l *fakeLobby) Join(ctx context.Context, t lobby.Ticket) (lobby.Ticket, err
 	l.joined = append(l.joined, t)
 	return t, nil
 }
+// Stats counts the tickets joined and not left, per game.
+func (l *fakeLobby) Stats() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int{}
+	for _, t := range l.joined {
+		out[t.Game]++
+	}
+	return out
+}
+
 func (l *fakeLobby) Leave(ctx context.Context, playerID string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

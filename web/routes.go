@@ -125,13 +125,26 @@ type gameInfo struct {
 	Name    string `json:"name"`
 	Players int    `json:"players"`
 	MoveMS  int64  `json:"move_ms"`
+	// Extensions: who is around for this game right now.
+	Queued  int `json:"queued"`  // waiting in the matchmaking queue
+	Playing int `json:"playing"` // seated in live matches
+	Online  int `json:"online"`  // queued + playing
 }
 
 func (s *Server) handleGames(w http.ResponseWriter, r *http.Request) {
 	games := s.deps.Games.All()
+	queued := s.deps.Lobby.Stats()
+	playing := map[string]int{}
+	for _, m := range s.deps.Matches.List("live") {
+		playing[m.Game] += len(m.Players)
+	}
 	out := make([]gameInfo, 0, len(games))
 	for _, g := range games {
-		out = append(out, gameInfo{ID: g.ID(), Name: g.Name(), Players: g.Players(), MoveMS: s.cfg.MoveTime.Milliseconds()})
+		id := g.ID()
+		out = append(out, gameInfo{
+			ID: id, Name: g.Name(), Players: g.Players(), MoveMS: s.cfg.MoveTime.Milliseconds(),
+			Queued: queued[id], Playing: playing[id], Online: queued[id] + playing[id],
+		})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -27,7 +27,10 @@ func TestGames(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	want := []gameInfo{{"tictactoe", "Tic-tac-toe", 2, 20000}, {"rps", got[1].Name, 2, 20000}}
+	want := []gameInfo{
+		{ID: "tictactoe", Name: "Tic-tac-toe", Players: 2, MoveMS: 20000},
+		{ID: "rps", Name: got[1].Name, Players: 2, MoveMS: 20000},
+	}
 	if fmt.Sprint(got) != fmt.Sprint(want) || got[1].Name == "" {
 		t.Fatalf("games %+v, want %+v", got, want)
 	}

@@ -50,6 +50,7 @@ type Lobby interface {
 	CreateChallenge(ctx context.Context, creator lobby.Ticket) (lobby.Challenge, error)
 	AcceptChallenge(ctx context.Context, code string, acceptor lobby.Ticket) error
 	CancelChallenges(ctx context.Context, playerID string)
+	Stats() map[string]int // players waiting per game
 }
 
 // Ratings gives a player's rating in a game, for queue tickets.

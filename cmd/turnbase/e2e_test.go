@@ -599,3 +599,28 @@ func TestErrorCodesOverTheWire(t *testing.T) {
 	o.expectError(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}, "match_over")
 	o.expectError(frame{"type": "match.resign", "match": id}, "match_over")
 }
+
+func TestGamesShowWhoIsAround(t *testing.T) {
+	s := startServer(t, nil)
+	_, _, _ = pair(t, s, "rps")
+	tc, _ := s.guest("carol")
+	carol := s.dial("carol", tc)
+	carol.send(frame{"type": "queue.join", "game": "tictactoe", "id": "q"})
+	carol.expect("queue.joined", nil)
+	var games []struct {
+		ID      string `json:"id"`
+		Queued  int    `json:"queued"`
+		Playing int    `json:"playing"`
+		Online  int    `json:"online"`
+	}
+	if err := json.Unmarshal([]byte(s.get("/api/games")), &games); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][3]int{}
+	for _, g := range games {
+		got[g.ID] = [3]int{g.Queued, g.Playing, g.Online}
+	}
+	if got["tictactoe"] != [3]int{1, 0, 1} || got["rps"] != [3]int{0, 2, 2} {
+		t.Errorf("who is around = %v", got)
+	}
+}
