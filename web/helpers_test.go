@@ -467,6 +467,7 @@ func (l *fakeLobby) Join(ctx context.Context, t lobby.Ticket) (lobby.Ticket, err
 	l.joined = append(l.joined, t)
 	return t, nil
 }
+
 // Stats counts the tickets joined and not left, per game.
 func (l *fakeLobby) Stats() map[string]int {
 	l.mu.Lock()
