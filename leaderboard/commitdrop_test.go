@@ -202,8 +202,7 @@ func proxiedPool(t *testing.T, dsn string) (*pgxpool.Pool, *commitDropProxy) {
 }
 
 // dropRecordResultCommit rates a match through a pool whose answer to
-// COMMIT is dropped, and checks that RecordResult failed although it
-// committed.
+// COMMIT is dropped, and checks that the result committed once.
 func dropRecordResultCommit(t *testing.T) (*Ratings, *pgxpool.Pool) {
 	t.Helper()
 	direct, dsn := pgtest.NewDB(t)
@@ -222,9 +221,9 @@ func dropRecordResultCommit(t *testing.T) (*Ratings, *pgxpool.Pool) {
 	default:
 		t.Fatalf("no COMMIT answer was dropped; RecordResult: %v", err)
 	}
-	if err == nil {
-		t.Fatal("RecordResult returned nil although its COMMIT answer never arrived")
-	}
+	// The batched rater, not knowing whether its commit landed, rates the
+	// match again one by one, which finds it rated and returns the stored
+	// changes; an error would be fine too. Either way: rated once, below.
 	t.Logf("RecordResult with its COMMIT answer dropped: %v", err)
 	var changes int
 	var rated bool

@@ -76,7 +76,8 @@ type Ratings struct {
 	cfg    RatingsConfig // with defaults
 	glicko Glicko2
 
-	ranks rankIndex // guards itself
+	ranks rankIndex   // guards itself
+	batch rateBatcher // guards itself
 }
 
 // NewRatings returns Ratings stored in pool; a nil logger discards. It
@@ -127,7 +128,7 @@ func (s *Ratings) RecordResult(ctx context.Context, r match.Result) ([]match.Rat
 	if r.Status == match.StatusAborted || !r.Rated {
 		return []match.RatingChange{}, nil
 	}
-	changes, _, err := s.rate(ctx, r.MatchID)
+	changes, err := s.recordBatched(ctx, r.MatchID)
 	if err != nil {
 		return nil, fmt.Errorf("record result for match %s: %w", r.MatchID, err)
 	}
