@@ -56,6 +56,17 @@ const (
 	codeAlreadyRegistered = "already_registered"
 )
 
+// Code returns the wire code of err ("internal" for an error nobody
+// expected), for callers outside web that label what they count, such as
+// metrics of refused moves.
+func Code(err error) string {
+	code, _, known := classify(err)
+	if !known {
+		return "internal"
+	}
+	return code
+}
+
 // classify returns the wire code and HTTP status for err. This is the only
 // place where errors become codes. known is false for an error nobody
 // expected: its caller logs it, and the client sees only "internal".

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/leaderboard"
-	"github.com/turnbase/turnbase/match"
 	"github.com/turnbase/turnbase/web"
 )
 
@@ -137,7 +135,7 @@ func (o matchObserver) MoveAccepted(g string, d time.Duration) {
 }
 
 func (o matchObserver) MoveRejected(g string, err error) {
-	o.m.movesRejected.WithLabelValues(g, rejectReason(err)).Inc()
+	o.m.movesRejected.WithLabelValues(g, web.Code(err)).Inc() // a fixed set of codes: bounded labels
 }
 
 func (o matchObserver) MatchStarted(g string) { o.m.matchesStart.WithLabelValues(g).Inc() }
@@ -147,22 +145,3 @@ func (o matchObserver) MatchEnded(g, status, reason string) {
 }
 
 func (o matchObserver) SubscriberDropped() { o.m.dropped.Inc() }
-
-// rejectReason names a refused move's error as its wire code, with a
-// fixed set of values so labels stay bounded.
-func rejectReason(err error) string {
-	switch {
-	case errors.Is(err, game.ErrNotYourTurn):
-		return "not_your_turn"
-	case errors.Is(err, game.ErrIllegalMove):
-		return "illegal_move"
-	case errors.Is(err, game.ErrBadMove):
-		return "bad_request"
-	case errors.Is(err, match.ErrMatchOver), errors.Is(err, game.ErrGameOver):
-		return "match_over"
-	case errors.Is(err, match.ErrNotAPlayer):
-		return "not_a_player"
-	default:
-		return "internal"
-	}
-}
