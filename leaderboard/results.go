@@ -26,6 +26,12 @@ var ErrResultPending = errors.New("match result not stored yet")
 const (
 	defaultRankRefresh  = time.Minute
 	defaultRateAttempts = 5
+	// defaultRatingCacheTTL bounds how stale a queue ticket's rating may
+	// be when another process changed it.
+	defaultRatingCacheTTL = time.Minute
+	// ratingCacheMax bounds the ratings cached for queue tickets (about
+	// 100 bytes each).
+	ratingCacheMax = 200_000
 	// pendingBatch is how many pending results RatePending reads at a time.
 	pendingBatch = 100
 )
@@ -40,6 +46,11 @@ type RatingsConfig struct {
 	// RateAttempts bounds the transactions one rating tries when
 	// PostgreSQL reports a serialization failure or a deadlock. Default 5.
 	RateAttempts int
+	// RatingCacheTTL is how long Rating trusts a rating it read or wrote
+	// (queue tickets ask for one each time a player queues); a rating this
+	// process changes is updated in the cache at once. Default 1 minute;
+	// negative turns the cache off.
+	RatingCacheTTL time.Duration
 }
 
 // Validate reports a configuration that cannot work.
@@ -62,6 +73,9 @@ func (c RatingsConfig) withDefaults() RatingsConfig {
 	if c.RateAttempts == 0 {
 		c.RateAttempts = defaultRateAttempts
 	}
+	if c.RatingCacheTTL == 0 {
+		c.RatingCacheTTL = defaultRatingCacheTTL
+	}
 	return c
 }
 
@@ -76,8 +90,9 @@ type Ratings struct {
 	cfg    RatingsConfig // with defaults
 	glicko Glicko2
 
-	ranks rankIndex   // guards itself
-	batch rateBatcher // guards itself
+	ranks   rankIndex    // guards itself
+	batch   rateBatcher  // guards itself
+	tickets *ratingCache // guards itself
 }
 
 // NewRatings returns Ratings stored in pool; a nil logger discards. It
@@ -90,7 +105,8 @@ func NewRatings(pool *pgxpool.Pool, logger *slog.Logger, cfg RatingsConfig) *Rat
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	return &Ratings{pool: pool, logger: logger, cfg: cfg, glicko: Glicko2{Tau: cfg.Tau}}
+	return &Ratings{pool: pool, logger: logger, cfg: cfg, glicko: Glicko2{Tau: cfg.Tau},
+		tickets: newRatingCache(cfg.RatingCacheTTL, ratingCacheMax)}
 }
 
 // Run loads the rank counts and reloads them every RankRefresh until ctx
@@ -131,6 +147,10 @@ func (s *Ratings) RecordResult(ctx context.Context, r match.Result) ([]match.Rat
 	changes, err := s.recordBatched(ctx, r.MatchID)
 	if err != nil {
 		return nil, fmt.Errorf("record result for match %s: %w", r.MatchID, err)
+	}
+	now := time.Now()
+	for _, ch := range changes {
+		s.tickets.put(ch.PlayerID, r.Game, ch.After, now)
 	}
 	return changes, nil
 }
@@ -410,16 +430,25 @@ func storedChanges(ctx context.Context, tx pgx.Tx, matchID string) ([]match.Rati
 }
 
 // Rating returns the player's rating in game, or DefaultRating if the
-// player has none yet. It rates queue tickets.
+// player has none yet. It rates queue tickets, so it answers from a cache
+// when it can: a rating this process changed is current, one changed
+// elsewhere may be up to RatingCacheTTL old.
 func (s *Ratings) Rating(ctx context.Context, playerID, game string) (float64, error) {
+	now := time.Now()
+	if r, ok := s.tickets.get(playerID, game, now); ok {
+		return r, nil
+	}
 	var r float64
 	err := s.pool.QueryRow(ctx, `SELECT rating FROM ratings WHERE player_id = $1 AND game = $2`, playerID, game).Scan(&r)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
+		// Not cached: the first rated game creates the row, and rating
+		// it writes the cache.
 		return DefaultRating, nil
 	case err != nil:
 		return 0, fmt.Errorf("read rating of %s in %s: %w", playerID, game, err)
 	}
+	s.tickets.put(playerID, game, r, now)
 	return r, nil
 }
 

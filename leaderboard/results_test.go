@@ -568,3 +568,66 @@ func TestRatingsConfigValidate(t *testing.T) {
 		t.Errorf("zero config: %v", err)
 	}
 }
+
+func TestRatingCache(t *testing.T) {
+	t.Parallel()
+	db, _ := pgtest.NewDB(t)
+	r := NewRatings(db, slog.New(slog.DiscardHandler), RatingsConfig{RatingCacheTTL: time.Hour})
+	rtPlayers(t, db, "alice", "bob")
+	rtExec(t, db, `INSERT INTO ratings (player_id, game, rating, rd, wins, losses, draws, games) VALUES ('alice', 'rps', 1600, 80, 5, 5, 0, 10)`)
+	if got, err := r.Rating(t.Context(), "alice", "rps"); got != 1600 || err != nil {
+		t.Fatalf("first read: %v, %v", got, err)
+	}
+	// Another process changes the row: this one keeps its cached value
+	// until the TTL passes.
+	rtExec(t, db, `UPDATE ratings SET rating = 1650 WHERE player_id = 'alice' AND game = 'rps'`)
+	if got, _ := r.Rating(t.Context(), "alice", "rps"); got != 1600 {
+		t.Errorf("cached read %v, want 1600", got)
+	}
+	// A match this process rates writes through.
+	rtMatch(t, db, rtMatchRow{id: "m1", game: "rps", seat0: "alice", seat1: "bob", winner: 0})
+	res := rtResult("m1")
+	res.Game = "rps"
+	changes, err := r.RecordResult(t.Context(), res)
+	if err != nil || len(changes) != 2 {
+		t.Fatalf("RecordResult: %v, %v", changes, err)
+	}
+	for _, ch := range changes {
+		if got, _ := r.Rating(t.Context(), ch.PlayerID, "rps"); got != ch.After {
+			t.Errorf("%s after the match: %v, want %v", ch.PlayerID, got, ch.After)
+		}
+	}
+
+	// A TTL of -1 turns the cache off.
+	off := NewRatings(db, slog.New(slog.DiscardHandler), RatingsConfig{RatingCacheTTL: -1})
+	off.Rating(t.Context(), "alice", "rps")
+	rtExec(t, db, `UPDATE ratings SET rating = 1700 WHERE player_id = 'alice' AND game = 'rps'`)
+	if got, _ := off.Rating(t.Context(), "alice", "rps"); got != 1700 {
+		t.Errorf("uncached read %v, want 1700", got)
+	}
+}
+
+func TestRatingCacheBounds(t *testing.T) {
+	now := time.Now()
+	c := newRatingCache(time.Minute, 3)
+	for i, p := range []string{"a", "b", "c"} {
+		c.put(p, "g", float64(i), now)
+	}
+	if got, ok := c.get("c", "g", now.Add(59*time.Second)); !ok || got != 2 {
+		t.Errorf("c within TTL: %v, %v", got, ok)
+	}
+	if _, ok := c.get("c", "g", now.Add(time.Minute)); ok {
+		t.Error("c after TTL still cached")
+	}
+	c.put("a", "g", 10, now) // an update does not evict
+	if got, ok := c.get("b", "g", now); !ok || got != 1 {
+		t.Errorf("b after updating a: %v, %v", got, ok)
+	}
+	c.put("d", "g", 4, now) // full: starts again
+	if _, ok := c.get("b", "g", now); ok {
+		t.Error("b survived a full cache")
+	}
+	if got, ok := c.get("d", "g", now); !ok || got != 4 {
+		t.Errorf("d: %v, %v", got, ok)
+	}
+}
