@@ -52,21 +52,23 @@ func (r request) re() *string {
 
 // decodeFrame parses one text frame. Errors wrap ErrBadRequest; the request
 // returned with an error still carries the id when one was readable, so that
-// the error can answer it. Fields a type does not use are ignored.
+// the error can answer it. Fields a type does not use are ignored. Keys
+// match exactly, and a repeated key counts once, its last value.
 func decodeFrame(data []byte) (request, error) {
 	var req request
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
+	var buf [8]frameField
+	fields, ok := objectFields(data, buf[:0])
+	if !ok {
 		return req, fmt.Errorf("%w: a frame is one JSON object", ErrBadRequest)
 	}
-	if raw, ok := fields["id"]; ok && !isNull(raw) {
+	if raw, ok := fields.get("id"); ok && !isNull(raw) {
 		id, ok := jsonString(raw)
 		if !ok || utf8.RuneCountInString(id) > maxIDLen {
 			return req, fmt.Errorf("%w: \"id\" is a string of at most %d characters", ErrBadRequest, maxIDLen)
 		}
 		req.ID, req.HasID = id, true
 	}
-	typ, err := requiredString(fields, "type")
+	typ, err := fields.requiredString("type")
 	if err != nil {
 		return req, err
 	}
@@ -74,33 +76,33 @@ func decodeFrame(data []byte) (request, error) {
 
 	switch typ {
 	case typeHello:
-		raw, ok := fields["v"]
+		raw, ok := fields.get("v")
 		if !ok || isNull(raw) {
 			return req, fmt.Errorf("%w: missing field \"v\"", ErrBadRequest)
 		}
 		if err := json.Unmarshal(raw, &req.V); err != nil {
 			return req, fmt.Errorf("%w: \"v\" is an integer", ErrBadRequest)
 		}
-		if raw, ok := fields["token"]; ok && !isNull(raw) {
+		if raw, ok := fields.get("token"); ok && !isNull(raw) {
 			if req.Token, ok = jsonString(raw); !ok {
 				return req, fmt.Errorf("%w: \"token\" is a string", ErrBadRequest)
 			}
 		}
 	case typeQueueJoin, typeChallengeCreate:
-		req.Game, err = requiredString(fields, "game")
+		req.Game, err = fields.requiredString("game")
 	case typeChallengeAccept:
-		req.Code, err = requiredString(fields, "code")
+		req.Code, err = fields.requiredString("code")
 	case typeMatchMove:
-		if req.Match, err = requiredString(fields, "match"); err != nil {
+		if req.Match, err = fields.requiredString("match"); err != nil {
 			break
 		}
-		raw, ok := fields["move"]
+		raw, ok := fields.get("move")
 		if !ok || isNull(raw) {
 			return req, fmt.Errorf("%w: missing field \"move\"", ErrBadRequest)
 		}
-		req.Move = raw
+		req.Move = bytes.Clone(raw) // not the whole frame's buffer
 	case typeMatchResign, typeMatchRematch, typeMatchWatch, typeMatchUnwatch:
-		req.Match, err = requiredString(fields, "match")
+		req.Match, err = fields.requiredString("match")
 	case typeQueueLeave, typePing:
 	default:
 		return req, fmt.Errorf("%w: unknown type %q", ErrBadRequest, truncate(typ, 40))
@@ -108,9 +110,68 @@ func decodeFrame(data []byte) (request, error) {
 	return req, err
 }
 
-// requiredString returns the non-empty string field name of fields.
-func requiredString(fields map[string]json.RawMessage, name string) (string, error) {
-	raw, ok := fields[name]
+// frameFields are the members of a frame's top-level object in order, each
+// value the raw JSON of its member (a slice of the frame).
+type frameFields []frameField
+
+type frameField struct {
+	key []byte // unescaped
+	raw []byte
+}
+
+// objectFields splits a JSON object into its members without decoding
+// their values: the frame decoder's hot path, with no reflection and no
+// allocation for small frames (members are appended to fields). It reports
+// false for anything that is not one valid JSON object.
+func objectFields(data []byte, fields frameFields) (frameFields, bool) {
+	if !json.Valid(data) {
+		return nil, false
+	}
+	i := skipSpace(data, 0)
+	if i == len(data) || data[i] != '{' {
+		return nil, false // null, an array, a string, a number
+	}
+	i = skipSpace(data, i+1)
+	if data[i] == '}' {
+		return fields, true
+	}
+	for {
+		// data is valid JSON, so a member is a string, a colon and a
+		// value, followed by a comma or the closing brace.
+		end := stringEnd(data, i)
+		key := data[i+1 : end-1]
+		if !isPlain(key) {
+			k, ok := jsonString(data[i:end])
+			if !ok {
+				return nil, false
+			}
+			key = []byte(k)
+		}
+		i = skipSpace(data, end)
+		i = skipSpace(data, i+1) // the colon
+		end = valueEnd(data, i)
+		fields = append(fields, frameField{key: key, raw: data[i:end]})
+		i = skipSpace(data, end)
+		if data[i] == '}' {
+			return fields, true
+		}
+		i = skipSpace(data, i+1) // the comma
+	}
+}
+
+// get returns the raw value of the last member named key.
+func (f frameFields) get(key string) ([]byte, bool) {
+	for i := len(f) - 1; i >= 0; i-- {
+		if string(f[i].key) == key {
+			return f[i].raw, true
+		}
+	}
+	return nil, false
+}
+
+// requiredString returns the non-empty string member name.
+func (f frameFields) requiredString(name string) (string, error) {
+	raw, ok := f.get(name)
 	if !ok || isNull(raw) {
 		return "", fmt.Errorf("%w: missing field %q", ErrBadRequest, name)
 	}
@@ -124,15 +185,110 @@ func requiredString(fields map[string]json.RawMessage, name string) (string, err
 	return s, nil
 }
 
-func jsonString(raw json.RawMessage) (string, bool) {
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string that starts at data[i]
+// (a quote), in valid JSON.
+func stringEnd(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(data)
+}
+
+// valueEnd returns the index just past the value that starts at data[i],
+// in valid JSON.
+func valueEnd(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return stringEnd(data, i)
+	case '{', '[':
+		depth := 0
+		for i < len(data) {
+			switch data[i] {
+			case '"':
+				i = stringEnd(data, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(data)
+	default: // a number, true, false or null
+		for i < len(data) {
+			switch data[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return len(data)
+	}
+}
+
+// jsonString decodes raw if it is a JSON string. Strings without escapes
+// (nearly all) are copied as they are; encoding/json decodes the rest.
+func jsonString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	if inner := raw[1 : len(raw)-1]; isPlain(inner) {
+		if s, ok := frameTypes[string(inner)]; ok {
+			return s, true // no copy for the names of types
+		}
+		return string(inner), true
+	}
 	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	if json.Unmarshal(raw, &s) != nil {
 		return "", false
 	}
 	return s, true
 }
 
-func isNull(raw json.RawMessage) bool {
+// isPlain reports whether the inside of a JSON string is its value: ASCII
+// with no escapes.
+func isPlain(inner []byte) bool {
+	for _, b := range inner {
+		if b == '\\' || b == '"' || b < 0x20 || b >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// frameTypes holds the client frame types, so that decoding one allocates
+// nothing.
+var frameTypes = map[string]string{}
+
+func init() {
+	for _, t := range []string{typeHello, typeQueueJoin, typeQueueLeave, typeChallengeCreate, typeChallengeAccept,
+		typeMatchMove, typeMatchResign, typeMatchRematch, typeMatchWatch, typeMatchUnwatch, typePing} {
+		frameTypes[t] = t
+	}
+}
+
+func isNull(raw []byte) bool {
 	return bytes.Equal(raw, []byte("null"))
 }
 
