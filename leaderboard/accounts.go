@@ -152,18 +152,22 @@ func (a *Accounts) CreateGuest(ctx context.Context, name string) (Player, error)
 		return Player{}, err
 	}
 	p := Player{ID: strings.ToLower(rand.Text()), Name: name, Guest: true}
-	// Under the name's lock, a registration of the name is either committed
-	// (and seen by the NOT EXISTS) or starts after this guest is.
-	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-		if err := lockName(ctx, tx, name); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, `
-			INSERT INTO players (id, name, guest)
-			SELECT $1, $2, true
-			WHERE NOT EXISTS (SELECT FROM players WHERE name_key = lower($2) AND NOT guest)
-			RETURNING created_at`, p.ID, name).Scan(&p.CreatedAt)
+	// One round trip: the pipeline runs as one implicit transaction, so
+	// the name's lock holds until the insert commits, and the insert's
+	// statement, which starts after the lock is granted, sees any
+	// registration of the name committed before it (READ COMMITTED takes
+	// a snapshot per statement). A registration that takes the lock after
+	// us starts after this guest exists; guests may share a name with it.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, hashtext(lower($2)))`, nameLockClass, name)
+	b.Queue(`
+		INSERT INTO players (id, name, guest)
+		SELECT $1, $2, true
+		WHERE NOT EXISTS (SELECT FROM players WHERE name_key = lower($2) AND NOT guest)
+		RETURNING created_at`, p.ID, name).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&p.CreatedAt)
 	})
+	err := a.pool.SendBatch(ctx, b).Close()
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return Player{}, fmt.Errorf("%w: %s is a registered name", ErrNameTaken, name)
