@@ -144,6 +144,52 @@ func TestGuestCannotTakeRegisteredName(t *testing.T) {
 	}
 }
 
+// TestGuestWaitsForARegistrationOfItsName: a guest sign-up that arrives
+// while the name is being registered waits for the registration's lock
+// and then sees it committed.
+func TestGuestWaitsForARegistrationOfItsName(t *testing.T) {
+	t.Parallel()
+	a, pool := newTestAccounts(t, bcrypt.MinCost)
+	ctx := t.Context()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := lockName(ctx, tx, "Zoe"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.CreateGuest(ctx, "zoe")
+		done <- err
+	}()
+	// Wait until the guest's statement is waiting for the lock.
+	for {
+		var waiting bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted)`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("CreateGuest did not wait for the name's lock: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO players (id, name, guest, password_hash) VALUES ('zoe1', 'Zoe', false, 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrNameTaken) {
+		t.Errorf("CreateGuest after the registration committed = %v, want ErrNameTaken", err)
+	}
+}
+
 func TestRegister(t *testing.T) {
 	t.Parallel()
 	a, pool := newTestAccounts(t, bcrypt.MinCost)
