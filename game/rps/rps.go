@@ -17,6 +17,7 @@ package rps
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/turnbase/turnbase/game"
 )
@@ -112,21 +113,16 @@ func (s *State) Apply(seat int, move json.RawMessage) (game.State, error) {
 	if s.hand[seat] != "" {
 		return nil, fmt.Errorf("%w: seat %d already chose in round %d", game.ErrIllegalMove, seat, s.round())
 	}
-	var mv struct {
-		Choice Choice `json:"choice"`
+	choice, err := parseChoice(move)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(move, &mv); err != nil {
-		return nil, fmt.Errorf("%w: %w", game.ErrBadMove, err)
-	}
-	if mv.Choice == "" {
-		return nil, fmt.Errorf(`%w: want {"choice": "rock"|"paper"|"scissors"}`, game.ErrBadMove)
-	}
-	if !mv.Choice.valid() {
-		return nil, fmt.Errorf("%w: unknown choice %q", game.ErrIllegalMove, mv.Choice)
+	if !choice.valid() {
+		return nil, fmt.Errorf("%w: unknown choice %q", game.ErrIllegalMove, choice)
 	}
 
 	next := *s
-	next.hand[seat] = mv.Choice
+	next.hand[seat] = choice
 	if next.hand[1-seat] == "" {
 		return &next, nil // the round stays open
 	}
@@ -141,6 +137,30 @@ func (s *State) Apply(seat int, move json.RawMessage) (game.State, error) {
 	next.rounds = append(s.rounds[:n:n], r)
 	next.hand = [2]Choice{}
 	return &next, nil
+}
+
+// parseChoice returns the choice of a move, or ErrBadMove. The compact
+// forms clients send are matched directly; any other input goes through
+// encoding/json, so both give the same answer.
+func parseChoice(move json.RawMessage) (Choice, error) {
+	switch string(move) {
+	case `{"choice":"rock"}`:
+		return Rock, nil
+	case `{"choice":"paper"}`:
+		return Paper, nil
+	case `{"choice":"scissors"}`:
+		return Scissors, nil
+	}
+	var mv struct {
+		Choice Choice `json:"choice"`
+	}
+	if err := json.Unmarshal(move, &mv); err != nil {
+		return "", fmt.Errorf("%w: %w", game.ErrBadMove, err)
+	}
+	if mv.Choice == "" {
+		return "", fmt.Errorf(`%w: want {"choice": "rock"|"paper"|"scissors"}`, game.ErrBadMove)
+	}
+	return mv.Choice, nil
 }
 
 // winner returns the seat whose hand beats the other's, or game.NoSeat.
@@ -217,8 +237,57 @@ func (s *State) View(viewer int) any {
 	if v.Rounds == nil {
 		v.Rounds = []round{} // the wire wants [], not null
 	}
-	if (viewer == 0 || viewer == 1) && s.hand[viewer] != "" {
-		v.Mine = &s.hand[viewer] // points into the immutable state
-	}
+	v.Mine = s.mine(viewer)
 	return v
+}
+
+// mine returns viewer's own choice in the open round, or nil: it points
+// into the immutable state.
+func (s *State) mine(viewer int) *Choice {
+	if (viewer == 0 || viewer == 1) && s.hand[viewer] != "" {
+		return &s.hand[viewer]
+	}
+	return nil
+}
+
+// AppendView appends the JSON of View(viewer), field for field.
+func (s *State) AppendView(dst []byte, viewer int) []byte {
+	dst = append(dst, `{"round":`...)
+	dst = strconv.AppendInt(dst, int64(s.round()), 10)
+	dst = append(dst, `,"score":[`...)
+	dst = strconv.AppendInt(dst, int64(s.score[0]), 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, int64(s.score[1]), 10)
+	dst = append(dst, `],"chosen":[`...)
+	dst = strconv.AppendBool(dst, s.hand[0] != "")
+	dst = append(dst, ',')
+	dst = strconv.AppendBool(dst, s.hand[1] != "")
+	dst = append(dst, `],"mine":`...)
+	dst = appendChoice(dst, s.mine(viewer))
+	dst = append(dst, `,"rounds":[`...)
+	for i, r := range s.rounds {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"choices":[`...)
+		dst = appendChoice(dst, &r.Choices[0])
+		dst = append(dst, ',')
+		dst = appendChoice(dst, &r.Choices[1])
+		dst = append(dst, `],"winner":`...)
+		if r.Winner == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = strconv.AppendInt(dst, int64(*r.Winner), 10)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// appendChoice appends c as a JSON string, or null for nil.
+func appendChoice(dst []byte, c *Choice) []byte {
+	if c == nil {
+		return append(dst, "null"...)
+	}
+	return game.AppendString(dst, string(*c))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,6 +35,10 @@ func encode(t testing.TB, s game.State, viewer int) []byte {
 	b, err := json.Marshal(s.View(viewer))
 	if err != nil {
 		t.Fatalf("encode view: %v", err)
+	}
+	// The fast path writes the same bytes, after whatever precedes it.
+	if fast := s.(game.ViewAppender).AppendView([]byte(`{"state":`), viewer); string(fast) != `{"state":`+string(b) {
+		t.Fatalf("AppendView(%d) = %s, encoding/json %s", viewer, fast, b)
 	}
 	return b
 }
@@ -358,6 +363,45 @@ func TestGolden(t *testing.T) {
 }
 
 // golden compares got with the file at path, or rewrites it under -update.
+// TestAppendView: the fast path writes exactly what encoding/json writes,
+// for every viewer, along random playouts (hidden choices, ties, all ends).
+func TestAppendView(t *testing.T) {
+	hands := []string{"rock", "paper", "scissors"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		s := rps.Game{}.Start()
+		for {
+			views(t, s) // encode compares both encoders for each viewer
+			if s.Outcome().Done {
+				break
+			}
+			seat := rng.IntN(2)
+			if !s.Awaiting(seat) {
+				seat = 1 - seat
+			}
+			s = apply(t, s, seat, hands[rng.IntN(3)])
+		}
+	}
+}
+
+// TestCompactMoves: the compact moves Apply reads directly give what
+// encoding/json gives (a leading space forces that path).
+func TestCompactMoves(t *testing.T) {
+	for _, s := range []game.State{play(t), apply(t, play(t), 0, "rock"), play(t, [2]string{"rock", "paper"})} {
+		for seat := range 2 {
+			for _, h := range []string{"rock", "paper", "scissors"} {
+				compact := string(choose(h))
+				a, errA := s.Apply(seat, json.RawMessage(compact))
+				b, errB := s.Apply(seat, json.RawMessage(" "+compact))
+				if (errA == nil) != (errB == nil) || errA != nil && errA.Error() != errB.Error() ||
+					errA == nil && views(t, a) != views(t, b) {
+					t.Errorf("seat %d %s: %v, %v; want the same", seat, compact, errA, errB)
+				}
+			}
+		}
+	}
+}
+
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if *update {
@@ -588,5 +632,15 @@ func BenchmarkViewEncode(b *testing.B) {
 		if _, err := json.Marshal(s.View(0)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkAppendView(b *testing.B) {
+	s := play(b, [2]string{"rock", "rock"}, [2]string{"paper", "scissors"}, [2]string{"scissors", "scissors"})
+	s = apply(b, s, 0, "rock")
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = s.(game.ViewAppender).AppendView(buf[:0], 0)
 	}
 }

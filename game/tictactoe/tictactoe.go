@@ -6,6 +6,7 @@ package tictactoe
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/turnbase/turnbase/game"
 )
@@ -73,16 +74,10 @@ func (s *State) Apply(seat int, move json.RawMessage) (game.State, error) {
 	if turn := s.Turn(); seat != turn {
 		return nil, fmt.Errorf("%w: seat %d moves, not seat %d", game.ErrNotYourTurn, turn, seat)
 	}
-	var mv struct {
-		Cell *int `json:"cell"`
+	c, err := parseCell(move)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(move, &mv); err != nil {
-		return nil, fmt.Errorf("%w: %w", game.ErrBadMove, err)
-	}
-	if mv.Cell == nil {
-		return nil, fmt.Errorf(`%w: want {"cell": 0..8}`, game.ErrBadMove)
-	}
-	c := *mv.Cell
 	if c < 0 || c >= cells {
 		return nil, fmt.Errorf("%w: cell %d is off the board", game.ErrIllegalMove, c)
 	}
@@ -95,6 +90,26 @@ func (s *State) Apply(seat int, move json.RawMessage) (game.State, error) {
 	next.moves++
 	next.line = next.completesLine(c)
 	return &next, nil
+}
+
+// parseCell returns the cell of a move. The compact form clients send,
+// {"cell":D} with one digit, is read directly; any other input goes
+// through encoding/json, so both give the same answer.
+func parseCell(move json.RawMessage) (int, error) {
+	if len(move) == len(`{"cell":0}`) && string(move[:8]) == `{"cell":` && move[9] == '}' &&
+		move[8] >= '0' && move[8] <= '9' {
+		return int(move[8] - '0'), nil
+	}
+	var mv struct {
+		Cell *int `json:"cell"`
+	}
+	if err := json.Unmarshal(move, &mv); err != nil {
+		return 0, fmt.Errorf("%w: %w", game.ErrBadMove, err)
+	}
+	if mv.Cell == nil {
+		return 0, fmt.Errorf(`%w: want {"cell": 0..8}`, game.ErrBadMove)
+	}
+	return *mv.Cell, nil
 }
 
 // completesLine reports whether the mark in cell c sits on a full line.
@@ -162,4 +177,20 @@ func (s *State) View(int) any {
 		v.Board[i] = m.String()
 	}
 	return v
+}
+
+// AppendView appends the JSON of View: {"board":["X","",...],"moves":n}.
+func (s *State) AppendView(dst []byte, _ int) []byte {
+	dst = append(dst, `{"board":[`...)
+	for i, m := range s.board {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, m.String()...) // "", "X" or "O": nothing to escape
+		dst = append(dst, '"')
+	}
+	dst = append(dst, `],"moves":`...)
+	dst = strconv.AppendInt(dst, int64(s.moves), 10)
+	return append(dst, '}')
 }

@@ -29,6 +29,10 @@ func encode(t testing.TB, s game.State, viewer int) []byte {
 	if err != nil {
 		t.Fatalf("encode view: %v", err)
 	}
+	// The fast path writes the same bytes, after whatever precedes it.
+	if fast := s.(game.ViewAppender).AppendView([]byte(`{"state":`), viewer); string(fast) != `{"state":`+string(b) {
+		t.Fatalf("AppendView(%d) = %s, encoding/json %s", viewer, fast, b)
+	}
 	return b
 }
 
@@ -344,6 +348,50 @@ func TestGolden(t *testing.T) {
 }
 
 // golden compares got with the file at path, or rewrites it under -update.
+// TestAppendView: the fast path writes exactly what encoding/json writes,
+// in every reachable position, for every viewer.
+func TestAppendView(t *testing.T) {
+	seen := make(map[string]bool)
+	var walk func(s game.State)
+	walk = func(s game.State) {
+		key := string(encode(t, s, game.Spectator)) // encode compares both encoders
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		for _, viewer := range []int{0, 1, game.Spectator} {
+			encode(t, s, viewer)
+		}
+		for c := range 9 {
+			if next, err := s.Apply(s.Turn(), cellMove(c)); err == nil {
+				walk(next)
+			}
+		}
+	}
+	walk(tictactoe.Game{}.Start())
+	if len(seen) != 5478 {
+		t.Errorf("compared %d positions, want 5478", len(seen))
+	}
+}
+
+// TestCompactMoves: the compact moves Apply reads directly give what
+// encoding/json gives (a leading space forces that path).
+func TestCompactMoves(t *testing.T) {
+	for _, s := range []game.State{play(t), play(t, 4), play(t, 4, 0, 8)} {
+		for seat := range 2 {
+			for d := range 10 {
+				compact := fmt.Sprintf(`{"cell":%d}`, d)
+				a, errA := s.Apply(seat, json.RawMessage(compact))
+				b, errB := s.Apply(seat, json.RawMessage(" "+compact))
+				if (errA == nil) != (errB == nil) || errA != nil && errA.Error() != errB.Error() ||
+					errA == nil && !bytes.Equal(encode(t, a, 0), encode(t, b, 0)) {
+					t.Errorf("seat %d %s: %v, %v; want the same", seat, compact, errA, errB)
+				}
+			}
+		}
+	}
+}
+
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if *update {
@@ -462,5 +510,14 @@ func BenchmarkViewEncode(b *testing.B) {
 		if _, err := json.Marshal(s.View(0)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkAppendView(b *testing.B) {
+	s := play(b, 4, 0, 8, 2).(game.ViewAppender)
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = s.AppendView(buf[:0], 0)
 	}
 }
