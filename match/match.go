@@ -1,11 +1,13 @@
 package match
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,8 +39,11 @@ type sub struct {
 	seat int // the viewer: a seat, or game.Spectator
 }
 
-// Match owns one game between two players. Its fields below inbox are owned
-// by run and touched by no other goroutine.
+// Match owns one game between two players. While it is live, its
+// goroutine (run) owns the game; requests reach run through queue. When the
+// match ends, run hands it over and returns: from then on until it is gone,
+// whoever brings a request handles it at once under mu, so a lingering
+// match costs no goroutine, only its memory.
 type Match struct {
 	id        string    // immutable
 	game      game.Game // immutable
@@ -47,13 +52,16 @@ type Match struct {
 	rematchOf string    // immutable
 	cfg       Config    // immutable
 	reg       *Registry // immutable
-	logger    *slog.Logger
+	summary   atomic.Pointer[Summary]
 
-	inbox   chan request  // written by submit and the recorder goroutine, read only by run
-	done    chan struct{} // closed when run returns
-	summary atomic.Pointer[Summary]
+	mu        sync.Mutex    // guards queue, head, lingering and gone; once lingering, also the fields run owned
+	queue     []request     // requests for run, oldest first from head
+	head      int           // queue[head:] are waiting
+	lingering bool          // run has handed the ended match over: requests are handled under mu
+	gone      bool          // the match stopped (linger over, shutdown, crash): requests get ErrNotFound
+	wake      chan struct{} // capacity 1: a token when queue got a request; read only by run
 
-	// Owned by run.
+	// Owned by run while it runs; guarded by mu once the match lingers.
 	state      game.State
 	status     string
 	version    int64
@@ -68,8 +76,8 @@ type Match struct {
 	ended      time.Time    // zero while live
 	over       []byte       // the match.over frame, once known
 	rematch    [2]bool      // seats that asked for a rematch
-	lingerEnd  time.Time    // when a finished match goes away
 	frames     [3][]byte    // match.state encoded per viewer (spectator, seat 0, seat 1) for the current version
+	buf        []byte       // scratch for encoding frames; nil once lingering
 	pending    ReplyFunc    // the reply of the request being handled, for a panic to answer
 }
 
@@ -84,9 +92,7 @@ func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves in
 		rematchOf: rec.RematchOf,
 		cfg:       cfg,
 		reg:       reg,
-		logger:    reg.logger.With("match_id", rec.ID, "game", g.ID()),
-		inbox:     make(chan request, cfg.InboxSize),
-		done:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
 		state:     state,
 		status:    StatusLive,
 		moves:     moves,
@@ -102,6 +108,12 @@ func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves in
 	return m
 }
 
+// logger is the match's logger. Built when needed: matches log rarely, and
+// a lingering match should not keep one.
+func (m *Match) logger() *slog.Logger {
+	return m.reg.logger.With("match_id", m.id, "game", m.game.ID())
+}
+
 // attachLocked subscribes the players' open connections before run
 // starts; each will get match.found ("Locked": the caller owns the match
 // state, as run does later).
@@ -114,32 +126,59 @@ func (m *Match) attachLocked(conns []Conn) {
 // ID returns the match id.
 func (m *Match) ID() string { return m.id }
 
-// submit queues a request without blocking: a full inbox is ErrBusy, a
-// stopped match ErrNotFound.
-func (m *Match) submit(r request) error {
-	select {
-	case <-m.done:
+// submit hands r to the match without blocking: a full queue is ErrBusy,
+// a stopped match ErrNotFound.
+func (m *Match) submit(r request) error { return m.deliver(r, true) }
+
+// deliver hands r to run's queue, or handles it at once if the match
+// lingers. Only a bounded request is refused when the queue is full; the
+// others (an unwatch, the recorder's answer) must not be lost.
+func (m *Match) deliver(r request, bounded bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.gone:
 		return ErrNotFound
-	default:
-	}
-	select {
-	case m.inbox <- r:
+	case m.lingering:
+		m.handleLingeringLocked(r)
 		return nil
-	case <-m.done:
-		return ErrNotFound
-	default:
+	case bounded && len(m.queue)-m.head >= m.cfg.InboxSize:
 		return ErrBusy
 	}
+	m.queue = append(m.queue, r)
+	select {
+	case m.wake <- struct{}{}:
+	default: // run has a token already
+	}
+	return nil
 }
 
-// run is the match's goroutine. It returns when the match has ended and
-// lingered, or when ctx is done (server shutdown).
+// next takes the oldest queued request. Called by run.
+func (m *Match) next() (request, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.head == len(m.queue) {
+		m.queue, m.head = m.queue[:0], 0
+		return request{}, false
+	}
+	r := m.queue[m.head]
+	m.queue[m.head] = request{} // drop the references
+	m.head++
+	return r, true
+}
+
+// run is the match's goroutine. It returns once the match has ended,
+// handing it over to linger, or when ctx is done (server shutdown).
 func (m *Match) run(ctx context.Context, initial []Conn) {
-	defer close(m.done)
-	defer func() { m.reg.forget(m, m.subs) }()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			m.stop()
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
-			m.logger.Error("match panicked; aborting it", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			m.logger().Error("match panicked; aborting it", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			reply(m.pending, fmt.Errorf("match %s crashed: %v", m.id, p))
 			m.crashed()
 		}
@@ -158,34 +197,84 @@ func (m *Match) run(ctx context.Context, initial []Conn) {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for {
-		wake := m.nextWake()
-		if wake.IsZero() {
-			timer.Stop()
-		} else {
-			timer.Reset(time.Until(wake))
-		}
+	for m.status == StatusLive {
+		timer.Reset(time.Until(m.nextWake()))
 		select {
 		case <-ctx.Done():
 			return
-		case r := <-m.inbox:
-			m.pending = r.reply
-			m.handle(ctx, r)
-			m.pending = nil
-		case now := <-timer.C:
-			if m.status != StatusLive && !now.Before(m.lingerEnd) {
-				return
+		case <-m.wake:
+			for m.status == StatusLive {
+				r, ok := m.next()
+				if !ok {
+					break
+				}
+				m.pending = r.reply
+				m.handle(ctx, r)
+				m.pending = nil
 			}
+		case now := <-timer.C:
 			m.expire(ctx, now)
 		}
 	}
+	handedOver = m.handOver()
 }
 
-// nextWake is the earliest moment something happens on its own.
-func (m *Match) nextWake() time.Time {
-	if m.status != StatusLive {
-		return m.lingerEnd
+// handOver makes the ended match linger without its goroutine: what is
+// still queued is handled, later requests are handled by their callers
+// under mu, and the registry's sweeper stops the match when its linger
+// time is over. It reports false if the registry is shutting down.
+func (m *Match) handOver() bool {
+	m.mu.Lock()
+	m.lingering = true
+	for m.head < len(m.queue) && !m.gone {
+		r := m.queue[m.head]
+		m.head++
+		m.handleLingeringLocked(r)
 	}
+	m.queue, m.head, m.wake = nil, 0, nil
+	m.frames, m.buf = [3][]byte{}, nil
+	m.mu.Unlock()
+	return m.reg.linger(m)
+}
+
+// handleLingeringLocked handles r for a match that lingers after its end,
+// on the caller's goroutine; m.mu is held. A panic here (a game whose View
+// fails) drops the match rather than the caller.
+func (m *Match) handleLingeringLocked(r request) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.logger().Error("lingering match panicked; dropping it", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			reply(r.reply, fmt.Errorf("match %s crashed: %v", m.id, p))
+			m.gone = true
+			m.reg.forget(m, m.subs)
+		}
+	}()
+	m.handle(m.reg.ctx, r)
+}
+
+// stop makes the match gone: the registry forgets it, and requests still
+// queued are answered ErrNotFound. Called by run when it returns without
+// handing over, by the sweeper, and by Shutdown.
+func (m *Match) stop() {
+	m.mu.Lock()
+	if m.gone {
+		m.mu.Unlock()
+		return
+	}
+	m.gone = true
+	stranded := m.queue[m.head:]
+	m.queue, m.head = nil, 0
+	subs := m.subs
+	m.mu.Unlock()
+	m.reg.forget(m, subs)
+	for _, r := range stranded {
+		reply(r.reply, ErrNotFound)
+	}
+}
+
+// nextWake is the earliest moment something happens on its own in a live
+// match.
+func (m *Match) nextWake() time.Time {
 	wake := m.deadline
 	for _, g := range m.graceEnd {
 		if !g.IsZero() && g.Before(wake) {
@@ -215,7 +304,7 @@ func (m *Match) handle(ctx context.Context, r request) {
 	case reqResign:
 		reply(r.reply, m.resign(ctx, r.conn))
 	case reqRematch:
-		reply(r.reply, m.askRematch(ctx, r.conn))
+		m.askRematch(r.conn, r.reply)
 	case reqRecorded:
 		m.finishOver(r.ratings)
 	}
@@ -322,7 +411,7 @@ func (m *Match) expire(ctx context.Context, now time.Time) {
 	default:
 		// Nobody owes a move, yet the game goes on: a game bug. Give the
 		// turn a fresh deadline rather than punish a player for it.
-		m.logger.Warn("deadline passed with no seat awaited")
+		m.logger().Warn("deadline passed with no seat awaited")
 		m.deadline = now.Add(m.cfg.MoveTimeout)
 	}
 }
@@ -342,7 +431,7 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 		// the match ends anyway: the store's spool and the restart path
 		// bring it back as live, and a result is only ever rated once.
 		if err := j.FinishMatch(ctx, res); err != nil {
-			m.logger.Error("store match end", "err", err)
+			m.logger().Error("store match end", "err", err)
 		}
 	}
 	m.status = status
@@ -350,11 +439,10 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	m.ended = now
 	m.deadline = time.Time{}
 	m.graceEnd = [2]time.Time{}
-	m.lingerEnd = now.Add(m.cfg.Linger)
 	m.changed()
 	m.reg.ended(m)
 	m.reg.observer.MatchEnded(m.game.ID(), status, out.Reason)
-	m.logger.Info("match ended", "status", status, "winner", out.Winner, "reason", out.Reason, "moves", m.moves)
+	m.logger().Info("match ended", "status", status, "winner", out.Winner, "reason", out.Reason, "moves", m.moves)
 
 	rec := m.reg.recorder
 	if rec == nil {
@@ -378,13 +466,11 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 			break
 		}
 		if err != nil {
-			m.logger.Error("record result", "err", err)
+			m.logger().Error("record result", "err", err)
 			changes = nil
 		}
-		select {
-		case m.inbox <- request{kind: reqRecorded, ratings: changes}:
-		case <-m.done:
-		}
+		// The match may linger by now, or be gone: deliver handles both.
+		_ = m.deliver(request{kind: reqRecorded, ratings: changes}, false)
 	})
 }
 
@@ -414,7 +500,7 @@ func (m *Match) finishOver(ratings []RatingChange) {
 func (m *Match) crashed() {
 	defer func() {
 		if p := recover(); p != nil {
-			m.logger.Error("match panicked again while aborting", "panic", fmt.Sprint(p))
+			m.logger().Error("match panicked again while aborting", "panic", fmt.Sprint(p))
 		}
 	}()
 	if m.status != StatusLive {
@@ -449,16 +535,21 @@ func (m *Match) safeStateFrame(viewer int) (frame []byte, err error) {
 	return m.stateFrame(viewer), nil
 }
 
-func (m *Match) askRematch(ctx context.Context, c Conn) error {
+// askRematch records seat's wish for a rematch and answers through f:
+// the first wish is offered to both players, the second starts the new
+// match. It only succeeds after the end, so it runs under mu.
+func (m *Match) askRematch(c Conn, f ReplyFunc) {
 	seat := m.seatOf(c.PlayerID())
-	if seat == game.Spectator {
-		return ErrNotAPlayer
-	}
-	if m.status == StatusLive {
-		return fmt.Errorf("%w: the match is still live", ErrNoRematch)
-	}
-	if m.status == StatusAborted && m.outcome.Reason == "server_error" {
-		return fmt.Errorf("%w: the match was aborted", ErrNoRematch)
+	switch {
+	case seat == game.Spectator:
+		reply(f, ErrNotAPlayer)
+		return
+	case m.status == StatusLive:
+		reply(f, fmt.Errorf("%w: the match is still live", ErrNoRematch))
+		return
+	case m.status == StatusAborted && m.outcome.Reason == "server_error":
+		reply(f, fmt.Errorf("%w: the match was aborted", ErrNoRematch))
+		return
 	}
 	m.rematch[seat] = true
 	if !m.rematch[1-seat] {
@@ -468,15 +559,25 @@ func (m *Match) askRematch(ctx context.Context, c Conn) error {
 				m.send(c, frame)
 			}
 		}
-		return nil
+		reply(f, nil)
+		return
 	}
-	// Both asked: the same players again, seats swapped.
-	if _, err := m.reg.start(ctx, m.game.ID(), [2]Player{m.players[1], m.players[0]}, m.id); err != nil {
-		m.rematch[seat] = false
-		return err
-	}
+	// Both asked: the same players again, seats swapped. Starting waits on
+	// the journal, so it runs on a goroutine of its own, not under mu.
 	m.rematch = [2]bool{}
-	return nil
+	players := [2]Player{m.players[1], m.players[0]}
+	started := m.reg.spawn(func() {
+		_, err := m.reg.start(m.reg.ctx, m.game.ID(), players, m.id)
+		if err != nil {
+			m.mu.Lock()
+			m.rematch[1-seat] = true // the other's offer stands
+			m.mu.Unlock()
+		}
+		reply(f, err)
+	})
+	if !started {
+		reply(f, ErrShuttingDown)
+	}
 }
 
 // watch subscribes c (again) and sends it the current state.
@@ -585,30 +686,47 @@ func (m *Match) stateFrame(viewer int) []byte {
 		You:        seatPtr(viewer),
 		Turn:       nil,
 		DeadlineMS: msPtr(m.deadline),
-		State:      m.state.View(viewer),
 		Spectators: m.spectators,
 		ServerMS:   time.Now().UnixMilli(),
 	}
 	if m.status == StatusLive {
 		f.Turn = seatPtr(m.state.Turn())
 	}
+	var graceMS [2]int64 // outside the loop, so that GraceMS stays off the heap
 	for seat, p := range m.players {
 		f.Players[seat] = wireSeat{
 			ID: p.ID, Name: p.Name, Rating: roundRating(p.Rating),
 			Connected: m.seatConns[seat] > 0,
-			GraceMS:   msPtr(m.graceEnd[seat]),
+		}
+		if g := m.graceEnd[seat]; !g.IsZero() {
+			graceMS[seat] = g.UnixMilli()
+			f.Players[seat].GraceMS = &graceMS[seat]
 		}
 	}
-	m.frames[i] = mustEncode(f)
+	buf, err := f.appendJSON(m.buf[:0], m.state, viewer)
+	if err != nil {
+		// A game whose view cannot be encoded: a bug in that game. The
+		// match's recover aborts the match.
+		panic("match: encode frame: " + err.Error())
+	}
+	if !m.lingering {
+		m.buf = buf // kept for the next frame while the match is live
+	}
+	m.frames[i] = bytes.Clone(buf) // its own exact-size copy: it goes to send queues
 	return m.frames[i]
 }
 
 func (m *Match) foundFrame(seat int) []byte {
-	return mustEncode(foundFrame{Type: "match.found", Match: m.id, Game: m.game.ID(), Players: wirePlayers(m.players), You: seat})
+	f := foundFrame{Type: "match.found", Match: m.id, Game: m.game.ID(), Players: wirePlayers(m.players), You: seat}
+	return f.appendJSON(make([]byte, 0, 256))
 }
 
-// publishSummary refreshes the snapshot other goroutines read.
+// publishSummary refreshes the snapshot other goroutines read, if what it
+// shows changed (moves do not change it).
 func (m *Match) publishSummary() {
+	if s := m.summary.Load(); s != nil && s.Status == m.status && s.Spectators == m.spectators {
+		return // status, winner, reason and end only change together
+	}
 	s := &Summary{
 		ID: m.id, Game: m.game.ID(), Status: m.status,
 		Players:    []Player{m.players[0].rounded(), m.players[1].rounded()},

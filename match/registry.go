@@ -27,14 +27,24 @@ type Registry struct {
 
 	ctx    context.Context // parent of every match; cancelled by Shutdown
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // match goroutines and result recorders
+	wg     sync.WaitGroup // match goroutines, result recorders, rematch starts, the sweeper
 
-	mu       sync.Mutex // guards the fields below
-	closed   bool
-	matches  map[string]*Match            // every running match, live or lingering
-	live     map[string]*Match            // player id -> the live match they sit in
-	conns    map[string]map[Conn]struct{} // player id -> open connections
-	watching map[Conn]map[*Match]struct{} // connection -> matches it is subscribed to
+	// mu guards the fields below. A match may call the registry holding its
+	// own mu, so the registry never takes a match's mu while holding this.
+	mu        sync.Mutex
+	closed    bool
+	matches   map[string]*Match            // every match not gone, live or lingering
+	live      map[string]*Match            // player id -> the live match they sit in
+	conns     map[string]map[Conn]struct{} // player id -> open connections
+	watching  map[Conn]map[*Match]struct{} // connection -> matches it is subscribed to
+	lingering []lingerer                   // ended matches, by end time (Linger is the same for all)
+	sweeping  bool                         // the sweeper goroutine runs
+}
+
+// lingerer is an ended match and when it goes away.
+type lingerer struct {
+	m   *Match
+	end time.Time
 }
 
 // Deps are the registry's optional collaborators.
@@ -218,13 +228,9 @@ func (r *Registry) Disconnect(c Conn) {
 	r.mu.Unlock()
 
 	for m := range ms {
-		// Not submit: an unwatch must not be lost to a full inbox, or the
-		// player would look connected forever. The match drains its inbox
-		// quickly; a stopped match needs no unwatch.
-		select {
-		case m.inbox <- request{kind: reqUnwatch, conn: c}:
-		case <-m.done:
-		}
+		// Not submit: an unwatch must not be lost to a full queue, or the
+		// player would look connected forever. A stopped match needs none.
+		_ = m.deliver(request{kind: reqUnwatch, conn: c}, false)
 	}
 }
 
@@ -256,11 +262,8 @@ func (r *Registry) Unwatch(c Conn, matchID string) {
 	}
 	r.mu.Unlock()
 	if m != nil {
-		// As in Disconnect: an unwatch must not be lost to a full inbox.
-		select {
-		case m.inbox <- request{kind: reqUnwatch, conn: c}:
-		case <-m.done:
-		}
+		// As in Disconnect: an unwatch must not be lost to a full queue.
+		_ = m.deliver(request{kind: reqUnwatch, conn: c}, false)
 	}
 }
 
@@ -356,13 +359,18 @@ func (r *Registry) Counts() (liveMatches, players int) {
 	return liveMatches, len(r.conns)
 }
 
-// Shutdown stops every match goroutine and waits for them and for result
-// recorders, or for ctx.
+// Shutdown stops every match, live or lingering, and waits for the match
+// goroutines and result recorders, or for ctx.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
+	lingering := r.lingering
+	r.lingering = nil
 	r.mu.Unlock()
 	r.cancel()
+	for _, l := range lingering {
+		l.m.stop()
+	}
 	done := make(chan struct{})
 	go func() {
 		r.wg.Wait()
@@ -410,8 +418,59 @@ func (r *Registry) ended(m *Match) {
 	}
 }
 
-// forget removes a stopped match. Called by run as it returns, with the
-// connections still subscribed.
+// linger keeps an ended match, whose goroutine is returning, until
+// Linger has passed; the sweeper then stops it. It reports false if the
+// registry is shutting down: the caller stops the match.
+func (r *Registry) linger(m *Match) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.lingering = append(r.lingering, lingerer{m: m, end: time.Now().Add(r.cfg.Linger)})
+	if !r.sweeping {
+		r.sweeping = r.spawnLocked(r.sweep)
+	}
+	return true
+}
+
+// sweep stops lingering matches as their time runs out. One goroutine for
+// all of them; it returns when none is left, or at shutdown.
+func (r *Registry) sweep() {
+	timer := time.NewTimer(r.cfg.Linger)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		now := time.Now()
+		var due []*Match
+		for len(r.lingering) > 0 && !now.Before(r.lingering[0].end) {
+			due = append(due, r.lingering[0].m)
+			r.lingering[0] = lingerer{}
+			r.lingering = r.lingering[1:]
+		}
+		var wait time.Duration
+		if len(r.lingering) == 0 {
+			r.sweeping = false
+		} else {
+			wait = r.lingering[0].end.Sub(now)
+		}
+		r.mu.Unlock()
+		for _, m := range due {
+			m.stop()
+		}
+		if wait == 0 {
+			return
+		}
+		timer.Reset(wait)
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// forget removes a stopped match, with the connections still subscribed.
 func (r *Registry) forget(m *Match, subs map[Conn]sub) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -438,13 +497,35 @@ func (r *Registry) forgetLocked(m *Match, subs map[Conn]sub) {
 }
 
 // goRecord runs a result recorder call on a goroutine the registry waits
-// for at shutdown.
+// for at shutdown. Called by a match's run, which Shutdown waits for too.
 func (r *Registry) goRecord(f func()) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		f()
 	}()
+}
+
+// spawn runs f on a goroutine Shutdown waits for, unless the registry is
+// shutting down; it reports whether f runs.
+func (r *Registry) spawn(f func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.spawnLocked(f)
+}
+
+// spawnLocked is spawn with r.mu held. Checking closed under r.mu keeps
+// wg.Add from racing with Shutdown's wg.Wait.
+func (r *Registry) spawnLocked(f func()) bool {
+	if r.closed {
+		return false
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // newID returns an opaque, unguessable id.

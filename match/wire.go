@@ -3,6 +3,7 @@ package match
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/turnbase/turnbase/game"
@@ -33,6 +34,9 @@ type foundFrame struct {
 	You     int           `json:"you"`
 }
 
+// stateFrame is match.state as one viewer sees it. appendJSON writes it;
+// the json tags give the wire names, and the tests check appendJSON against
+// encoding/json with State set to the view.
 type stateFrame struct {
 	Type       string      `json:"type"`
 	Match      string      `json:"match"`
@@ -43,9 +47,97 @@ type stateFrame struct {
 	You        *int        `json:"you"`
 	Turn       *int        `json:"turn"`
 	DeadlineMS *int64      `json:"deadline_ms"`
-	State      any         `json:"state"`
+	State      any         `json:"state"` // unused by appendJSON, which is given the game state
 	Spectators int         `json:"spectators"`
 	ServerMS   int64       `json:"server_ms"` // extension: lets clients correct deadline_ms for clock skew
+}
+
+// appendJSON appends the frame as encoding/json would write it, with s as
+// viewer sees it for "state", without reflection (unless the game has no
+// AppendView).
+func (f *stateFrame) appendJSON(b []byte, s game.State, viewer int) ([]byte, error) {
+	b = append(b, `{"type":`...)
+	b = game.AppendString(b, f.Type)
+	b = append(b, `,"match":`...)
+	b = game.AppendString(b, f.Match)
+	b = append(b, `,"game":`...)
+	b = game.AppendString(b, f.Game)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, f.Version, 10)
+	b = append(b, `,"status":`...)
+	b = game.AppendString(b, f.Status)
+	b = append(b, `,"players":[`...)
+	for i, p := range f.Players {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendPlayer(b, wirePlayer{ID: p.ID, Name: p.Name, Rating: p.Rating})
+		b = append(b, `,"connected":`...)
+		b = strconv.AppendBool(b, p.Connected)
+		if p.GraceMS != nil {
+			b = append(b, `,"grace_ms":`...)
+			b = strconv.AppendInt(b, *p.GraceMS, 10)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"you":`...)
+	b = appendIntPtr(b, f.You)
+	b = append(b, `,"turn":`...)
+	b = appendIntPtr(b, f.Turn)
+	b = append(b, `,"deadline_ms":`...)
+	if f.DeadlineMS == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, *f.DeadlineMS, 10)
+	}
+	b = append(b, `,"state":`...)
+	b, err := game.AppendView(b, s, viewer)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"spectators":`...)
+	b = strconv.AppendInt(b, int64(f.Spectators), 10)
+	b = append(b, `,"server_ms":`...)
+	b = strconv.AppendInt(b, f.ServerMS, 10)
+	return append(b, '}'), nil
+}
+
+// appendJSON appends the frame as encoding/json would write it.
+func (f *foundFrame) appendJSON(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = game.AppendString(b, f.Type)
+	b = append(b, `,"match":`...)
+	b = game.AppendString(b, f.Match)
+	b = append(b, `,"game":`...)
+	b = game.AppendString(b, f.Game)
+	b = append(b, `,"players":[`...)
+	for i, p := range f.Players {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendPlayer(b, p), '}')
+	}
+	b = append(b, `],"you":`...)
+	b = strconv.AppendInt(b, int64(f.You), 10)
+	return append(b, '}')
+}
+
+// appendPlayer appends a player object without its closing brace, so that
+// a wireSeat can add its fields.
+func appendPlayer(b []byte, p wirePlayer) []byte {
+	b = append(b, `{"id":`...)
+	b = game.AppendString(b, p.ID)
+	b = append(b, `,"name":`...)
+	b = game.AppendString(b, p.Name)
+	b = append(b, `,"rating":`...)
+	return strconv.AppendInt(b, p.Rating, 10)
+}
+
+func appendIntPtr(b []byte, n *int) []byte {
+	if n == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, int64(*n), 10)
 }
 
 type overFrame struct {
