@@ -10,18 +10,27 @@ import (
 // frameLimiter decides, frame by frame, whether a connection may have one
 // more frame dispatched. Owned by the connection's read pump; the player
 // limiter inside is shared by that player's connections and is safe for
-// concurrent use.
+// concurrent use. The connection's own bucket is made at its first frame,
+// and the strikes at its first refused frame: a bucket starts full, so
+// making it later changes nothing, and an idle connection does not pay
+// for them.
 type frameLimiter struct {
-	conn    *rate.Limiter // this connection
-	player  *rate.Limiter // all connections of the player; nil for spectators
-	strikes *rate.Limiter // frames over the rate that are still forgiven
+	connRate    rate.Limit    // immutable
+	connBurst   int           // immutable
+	strikeRate  rate.Limit    // immutable
+	strikeBurst int           // immutable
+	player      *rate.Limiter // all connections of the player; nil for spectators
+	conn        *rate.Limiter // this connection; nil before its first frame
+	strikes     *rate.Limiter // frames over the rate that are still forgiven; nil before the first
 }
 
 func newFrameLimiter(cfg Config, player *rate.Limiter) *frameLimiter {
 	return &frameLimiter{
-		conn:    rate.NewLimiter(rate.Limit(cfg.ConnRate), cfg.ConnBurst),
-		player:  player,
-		strikes: rate.NewLimiter(rate.Limit(float64(cfg.MaxLimited)/cfg.LimitedWindow.Seconds()), cfg.MaxLimited),
+		connRate:    rate.Limit(cfg.ConnRate),
+		connBurst:   cfg.ConnBurst,
+		strikeRate:  rate.Limit(float64(cfg.MaxLimited) / cfg.LimitedWindow.Seconds()),
+		strikeBurst: cfg.MaxLimited,
+		player:      player,
 	}
 }
 
@@ -29,8 +38,14 @@ func newFrameLimiter(cfg Config, player *rate.Limiter) *frameLimiter {
 // it may not, whether the client has gone over its rate so often that it
 // must be closed (4008). A refused frame changes nothing else.
 func (l *frameLimiter) check(now time.Time) (ok, closeIt bool) {
+	if l.conn == nil {
+		l.conn = rate.NewLimiter(l.connRate, l.connBurst)
+	}
 	if l.conn.AllowN(now, 1) && (l.player == nil || l.player.AllowN(now, 1)) {
 		return true, false
+	}
+	if l.strikes == nil {
+		l.strikes = rate.NewLimiter(l.strikeRate, l.strikeBurst)
 	}
 	return false, !l.strikes.AllowN(now, 1)
 }

@@ -96,13 +96,18 @@ type Server struct {
 	loginNames *keyLimiters // login attempts per lower-case name; likewise
 	proxies    []netip.Prefix
 	writeBufs  sync.Pool // gorilla write buffers, shared by all connections
+	wireBufs   sync.Pool // *[]byte buffers of write batches (wireConn), likewise
 
-	conns sync.WaitGroup // one per registered connection, until its cleanup
-	stats serverStats    // safe for concurrent use
+	// One per registered connection until its cleanup, and one for the
+	// pinger while it runs.
+	conns sync.WaitGroup
+	stats serverStats // safe for concurrent use
 
 	mu       sync.Mutex // guards the fields below
 	draining bool       // set once by shutdown: no new connections
 	open     map[*conn]struct{}
+	nextSlot int                     // the ping slot of the next connection
+	stopPing chan struct{}           // closed to stop the pinger; nil while none runs
 	perIP    map[string]int          // open (or upgrading) connections per IP
 	players  map[string]*playerState // players with at least one connection
 }
@@ -148,6 +153,10 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		perIP:      make(map[string]int),
 		players:    make(map[string]*playerState),
 	}
+	s.wireBufs.New = func() any {
+		b := make([]byte, 0, 4<<10)
+		return &b
+	}
 	s.proxies, _ = parsePrefixes(cfg.TrustedProxies) // Validate accepted them
 	for _, o := range cfg.AllowedOrigins {
 		n, _ := normalizeOrigin(o) // Validate accepted it
@@ -155,7 +164,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout:  cfg.HandshakeTimeout,
-		ReadBufferSize:    1024,
+		ReadBufferSize:    256, // a move or a watch in one read; a hello with its token in two
 		WriteBufferSize:   1024,
 		WriteBufferPool:   &s.writeBufs,
 		CheckOrigin:       s.checkOrigin,
@@ -254,6 +263,13 @@ func (s *Server) register(c *conn) error {
 	s.perIP[c.ip]++
 	s.open[c] = struct{}{}
 	s.conns.Add(1)
+	c.pingSlot = s.nextSlot
+	s.nextSlot = (s.nextSlot + 1) % pingSlices
+	if s.stopPing == nil {
+		s.stopPing = make(chan struct{})
+		s.conns.Add(1)
+		go s.pinger(s.stopPing)
+	}
 	return nil
 }
 
@@ -264,6 +280,10 @@ func (s *Server) unregister(c *conn) {
 	delete(s.open, c)
 	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
 		delete(s.perIP, c.ip)
+	}
+	if len(s.open) == 0 && s.stopPing != nil {
+		close(s.stopPing)
+		s.stopPing = nil
 	}
 	s.conns.Done()
 }

@@ -40,7 +40,7 @@ func (c *conn) readPump(ctx context.Context) {
 		switch {
 		case c.isClosing():
 		case !c.welcomed:
-			c.hello(ctx, typ, data)
+			onFreshStack(func() { c.hello(ctx, typ, data) })
 		default:
 			c.extendDeadline()
 			c.handle(ctx, typ, data)
@@ -49,9 +49,10 @@ func (c *conn) readPump(ctx context.Context) {
 }
 
 // extendDeadline gives a live client another PongWait, unless the
-// connection is closing (its deadline is then the close's).
+// connection is closing (its deadline is then the close's) or has not said
+// hello yet (its deadline is HelloTimeout, which a pong does not extend).
 func (c *conn) extendDeadline() {
-	if !c.isClosing() {
+	if c.welcomed && !c.isClosing() {
 		c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.PongWait))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,22 +42,19 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	hw := &hijacker{ResponseWriter: w, bufs: &s.wireBufs}
+	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.unregister(c) // the upgrader has answered
 		return
 	}
-	c.ws = ws
+	c.ws, c.wire = ws, hw.wire
 	// The connection runs on goroutines of its own and the handler
 	// returns: net/http's goroutine for this request, its stack and its
 	// buffered reader and writer (which the hijack does not free while the
 	// handler runs) go away, which roughly halves an idle connection's
 	// memory.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	go func() {
-		defer cancel()
-		c.run(ctx)
-	}()
+	go c.run()
 }
 
 // checkOrigin implements PROTOCOL.md: no Origin, the server's own origin
@@ -78,22 +76,37 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 }
 
 // conn is one WebSocket connection; it implements match.Conn. Its read
-// pump and its write pump run on goroutines of their own; only the write
-// pump writes data frames.
+// pump runs on a goroutine of its own for as long as the connection
+// lives; its write pump runs only while there is something to write
+// (frames, a ping, the closing handshake) and exits when the queue is
+// empty, so that an idle connection costs one goroutine. At most one write
+// pump runs at a time, and only it writes data frames.
 type conn struct {
 	// Immutable once run starts.
-	srv       *Server
-	ip        string
-	ws        *websocket.Conn
-	send      chan []byte   // written by Send, read only by the write pump
-	closing   chan struct{} // closed by closeWith: no more frames, close now
-	readDone  chan struct{} // closed when the read pump returns
-	writeDone chan struct{} // closed when the write pump returns
+	srv      *Server
+	ip       string
+	ws       *websocket.Conn
+	wire     *wireConn     // the network connection under ws
+	readDone chan struct{} // closed when the read pump returns
+	pingSlot int           // which of the pinger's slices pings this connection
 
-	closeOnce  sync.Once
-	closeCode  int    // written once in closeWith before closing closes
+	// The read pump and the closing write pump, until they end: the last
+	// to end runs cleanup.
+	ending atomic.Int32
+
+	// closing is set once, by closeWith, after the three fields below:
+	// no more frames, close now. Read it without the lock.
+	closing    atomic.Bool
+	closeCode  int    // guarded by mu until closing is set, immutable after
 	closeText  string // likewise
 	closeFlush bool   // likewise: write queued frames before the close frame
+
+	mu      sync.Mutex // guards the fields below
+	started bool       // run has started: a write pump may start
+	pumping bool       // a write pump runs (for good once closing)
+	queue   [][]byte   // frames waiting for the write pump; nil when empty
+	unsent  int        // frames the write pump took and has not written out yet
+	pingDue bool       // the pinger asked for a ping
 
 	// Set by the read pump during the hello, before the connection is
 	// handed to the registry or the lobby; immutable after that.
@@ -101,56 +114,70 @@ type conn struct {
 	player *playerState
 	log    *slog.Logger
 
-	// Owned by the read pump (cleanup runs on its goroutine after it).
+	// Owned by the read pump (cleanup runs after it).
 	welcomed bool // the hello succeeded
 	limiter  *frameLimiter
 }
 
 func newConn(s *Server, ip string) *conn {
-	return &conn{
-		srv:       s,
-		ip:        ip,
-		send:      make(chan []byte, s.cfg.SendQueue),
-		closing:   make(chan struct{}),
-		readDone:  make(chan struct{}),
-		writeDone: make(chan struct{}),
-		log:       s.logger.With("remote", ip),
+	c := &conn{
+		srv:      s,
+		ip:       ip,
+		readDone: make(chan struct{}),
+		log:      newLazyLogger(s.logger, slog.String("remote", ip)),
 	}
+	c.ending.Store(2)
+	return c
 }
 
 // PlayerID is the authenticated player, or "" for a spectator connection.
 func (c *conn) PlayerID() string { return c.id.ID }
 
-// Send queues one frame without blocking. When the queue is full the
-// connection is dropped: it closes with 1013 and Send returns false, as it
-// does once the connection is closing.
+// Send queues one frame without blocking. When the queue is full (frames
+// queued or being written, SendQueue of them) the connection is dropped:
+// it closes with 1013 and Send returns false, as it does once the
+// connection is closing.
 func (c *conn) Send(frame []byte) bool {
-	select {
-	case <-c.closing:
+	if c.isClosing() {
 		return false
-	default:
 	}
-	select {
-	case c.send <- frame:
-		return true
-	case <-c.closing:
-		return false
-	default:
+	c.mu.Lock()
+	if len(c.queue)+c.unsent >= c.srv.cfg.SendQueue {
+		c.mu.Unlock()
 		c.log.Warn("send queue full: dropping connection")
 		c.srv.stats.closedSlow.Add(1)
 		c.closeWith(closeTooSlow, "too slow", false)
 		return false
 	}
+	c.queue = append(c.queue, frame)
+	c.startPumpLocked()
+	c.mu.Unlock()
+	return true
+}
+
+// ping asks the write pump for a ping; the pinger calls it.
+func (c *conn) ping() {
+	if c.isClosing() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pingDue = true
+	c.startPumpLocked()
 }
 
 // closeWith starts closing the connection with code (0: drop it without a
 // close frame). flush asks for the frames queued so far to be written first.
 // Only the first call counts; safe from any goroutine.
 func (c *conn) closeWith(code int, text string, flush bool) {
-	c.closeOnce.Do(func() {
-		c.closeCode, c.closeText, c.closeFlush = code, text, flush
-		close(c.closing)
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing.Load() {
+		return
+	}
+	c.closeCode, c.closeText, c.closeFlush = code, text, flush
+	c.closing.Store(true)
+	c.startPumpLocked()
 }
 
 // closeReason is the code and text the server closed with, or 0 and
@@ -162,24 +189,60 @@ func (c *conn) closeReason() (int, string) {
 	return c.closeCode, c.closeText
 }
 
-func (c *conn) isClosing() bool {
-	select {
-	case <-c.closing:
-		return true
-	default:
-		return false
+func (c *conn) isClosing() bool { return c.closing.Load() }
+
+// startPumpLocked starts the write pump if there is work for it and
+// none runs.
+func (c *conn) startPumpLocked() {
+	if !c.started || c.pumping || (len(c.queue) == 0 && !c.pingDue && !c.isClosing()) {
+		return
+	}
+	c.pumping = true
+	go c.writePump()
+}
+
+// run reads the connection until it is closed. Once both the read pump
+// and the closing write pump have ended, the last of them releases
+// everything the connection held: registry subscriptions, the player's
+// queue ticket and challenges, and the per-IP count.
+//
+// The connection outlives the request that opened it, so its context is
+// not the request's: net/http's chain of contexts would stay in memory for
+// the connection's life (and no request value is needed).
+func (c *conn) run() {
+	c.mu.Lock()
+	c.started = true
+	c.startPumpLocked() // Shutdown may have closed it during the upgrade
+	c.mu.Unlock()
+	c.readPump(context.Background())
+	close(c.readDone)
+	// The client closed or vanished; if a close of ours raced with it,
+	// the write pump still says why.
+	c.closeWith(0, "", false)
+	c.ended()
+}
+
+// ended is called once by the read pump and once by the closing write
+// pump as they end; the second call cleans up.
+func (c *conn) ended() {
+	if c.ending.Add(-1) == 0 {
+		c.cleanup(context.Background())
 	}
 }
 
-// run serves the connection until it is closed, then releases everything
-// it held: registry subscriptions, the player's queue ticket and
-// challenges, and the per-IP count.
-func (c *conn) run(ctx context.Context) {
-	go c.writePump()
-	c.readPump(ctx)
-	close(c.readDone)
-	<-c.writeDone
-	c.cleanup(ctx)
+// onFreshStack runs f on a goroutine of its own and waits for it. An idle
+// read pump is parked in a read that needs a little over 2 KiB of stack
+// (with the runtime's margin), so it fits in 4 KiB. Deeper work (the
+// hello: a JWT, a database round trip, JSON) would grow that stack, and
+// the runtime halves a stack only while less than a quarter of it is in
+// use: it would stay at 8 KiB for the rest of the connection's life.
+func onFreshStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 func (c *conn) cleanup(ctx context.Context) {
@@ -216,36 +279,63 @@ func (c *conn) logClosed() {
 	c.log.Info("connection closed", "spectator", c.player == nil, "code", code, "reason", text)
 }
 
-// writePump writes queued frames and pings, and runs the closing
-// handshake. It is the only writer of data frames; it closes the socket.
+// writePump writes what is queued, each batch of frames (and a ping) in
+// one write to the network, until the queue is empty; then it returns.
+// Once the connection is closing it runs the closing handshake instead,
+// closes the socket, and no write pump starts again.
 func (c *conn) writePump() {
-	defer close(c.writeDone)
-	defer c.ws.Close()
-	ping := time.NewTicker(c.srv.cfg.PingPeriod)
-	defer ping.Stop()
 	for {
-		select {
-		case frame := <-c.send:
-			if err := c.write(frame, time.Now().Add(c.srv.cfg.WriteWait)); err != nil {
-				c.closeWith(0, "", false)
-				return
+		c.mu.Lock()
+		c.unsent = 0
+		if c.isClosing() {
+			var frames [][]byte
+			if c.closeFlush {
+				frames = c.queue
 			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.srv.cfg.WriteWait)); err != nil {
-				c.closeWith(0, "", false)
-				return
-			}
-		case <-c.closing:
-			c.finish()
-			return
-		case <-c.readDone:
-			// The client closed or vanished; if a close of ours raced
-			// with it, still say why.
-			c.closeWith(0, "", false)
-			c.finish()
+			c.queue = nil
+			c.mu.Unlock()
+			c.finish(frames)
+			c.ws.Close()
+			c.ended()
 			return
 		}
+		frames, ping := c.queue, c.pingDue
+		if len(frames) == 0 && !ping {
+			c.queue = nil
+			c.pumping = false
+			c.mu.Unlock()
+			return
+		}
+		c.queue, c.pingDue, c.unsent = nil, false, len(frames)
+		c.mu.Unlock()
+		if err := c.writeBatch(frames, ping); err != nil {
+			c.closeWith(0, "", false)
+		}
 	}
+}
+
+// writeBatch writes frames and, if asked, a ping, and sends them to the
+// network together. It stops early when a close that does not flush
+// starts meanwhile.
+func (c *conn) writeBatch(frames [][]byte, ping bool) error {
+	deadline := time.Now().Add(c.srv.cfg.WriteWait)
+	c.wire.hold(deadline)
+	var err error
+	for _, frame := range frames {
+		if c.isClosing() && !c.closeFlush {
+			break
+		}
+		if err = c.write(frame, deadline); err != nil {
+			break
+		}
+	}
+	if err == nil && ping {
+		err = c.ws.WriteControl(websocket.PingMessage, nil, deadline)
+	}
+	if ferr := c.wire.flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 func (c *conn) write(frame []byte, deadline time.Time) error {
@@ -253,30 +343,30 @@ func (c *conn) write(frame []byte, deadline time.Time) error {
 	return c.ws.WriteMessage(websocket.TextMessage, frame)
 }
 
-// finish writes the queued frames if asked, the close frame, and waits
-// briefly for the client's close frame (or its end of the stream) so that
-// the code reaches it before the socket closes.
-func (c *conn) finish() {
+// finish writes frames (those queued, if the close asked for it), the
+// close frame, and waits briefly for the client's close frame (or its end
+// of the stream) so that the code reaches it before the socket closes.
+func (c *conn) finish(frames [][]byte) {
 	deadline := time.Now().Add(c.srv.cfg.WriteWait)
-	if c.closeFlush {
-	flush:
-		for {
-			select {
-			case frame := <-c.send:
-				if c.write(frame, deadline) != nil {
-					break flush
-				}
-			default:
-				break flush
-			}
+	c.wire.hold(deadline)
+	for _, frame := range frames {
+		if c.write(frame, deadline) != nil {
+			break
 		}
 	}
 	if c.closeCode == 0 {
+		c.wire.flush()
 		return
 	}
 	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
 	err := c.ws.WriteControl(websocket.CloseMessage, msg, deadline)
-	if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+	if errors.Is(err, websocket.ErrCloseSent) {
+		err = nil // gorilla has sent one itself (1009, or the client's echoed)
+	}
+	if ferr := c.wire.flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return
 	}
 	// Our side is done: a half-close tells clients that wait for the

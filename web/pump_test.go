@@ -1,0 +1,377 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// goroutines counts the goroutines whose stack holds fn (as in
+// "web.(*conn).writePump(").
+func goroutines(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), fn)
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// serverConn returns the server side of the only player connection.
+func (ts *testServer) serverConn(t *testing.T) *conn {
+	t.Helper()
+	waitFor(t, "Connect", func() bool { return len(ts.matches.connections()) == 1 })
+	return ts.matches.connections()[0].(*conn)
+}
+
+// pausePump keeps c's write pump from starting, as if one were running:
+// frames sent meanwhile queue up. resumePump starts it.
+func pausePump(t *testing.T, c *conn) {
+	t.Helper()
+	waitFor(t, "the write pump to go idle", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.pumping {
+			return false
+		}
+		c.pumping = true
+		return true
+	})
+}
+
+func resumePump(c *conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pumping = false
+	c.startPumpLocked()
+}
+
+// quietConfig pings rarely, so that pings do not count in writes.
+func quietConfig() Config {
+	cfg := testConfig()
+	cfg.PingPeriod, cfg.PongWait = time.Minute, 2*time.Minute
+	return cfg
+}
+
+// An idle connection has its read pump only; the write pump runs while
+// there is something to write.
+func TestIdleConnHasNoWriteGoroutine(t *testing.T) {
+	ts := startServer(t, quietConfig(), Deps{})
+	tok, _ := ts.token(t, "Kai")
+	player, _ := ts.connect(t, tok)
+	spectator, _ := ts.connect(t, "")
+	c := ts.serverConn(t)
+
+	waitFor(t, "no write pump", func() bool { return goroutines("web.(*conn).writePump(") == 0 })
+	if n := goroutines("web.(*conn).run("); n != 2 {
+		t.Fatalf("%d read pumps for 2 connections", n)
+	}
+	c.mu.Lock()
+	queued, pumping := cap(c.queue), c.pumping
+	c.mu.Unlock()
+	if queued != 0 || pumping {
+		t.Fatalf("idle connection: queue capacity %d, pumping %v", queued, pumping)
+	}
+
+	// Frames and answers still flow, and the pump goes away after.
+	if !c.Send([]byte(`{"type":"match.state","n":1}`)) {
+		t.Fatal("Send refused")
+	}
+	if f := readFrame(t, player); f["type"] != "match.state" {
+		t.Fatalf("got %v", f)
+	}
+	writeText(t, spectator, `{"type":"ping","id":"p"}`)
+	if f := readFrame(t, spectator); f["type"] != "pong" {
+		t.Fatalf("got %v", f)
+	}
+	waitFor(t, "no write pump", func() bool { return goroutines("web.(*conn).writePump(") == 0 })
+}
+
+// Pings come from one goroutine per server, which stops with the last
+// connection; a client that answers them stays, one that does not is
+// dropped.
+func TestSharedPinger(t *testing.T) {
+	cfg := testConfig()
+	cfg.PingPeriod, cfg.PongWait = 80*time.Millisecond, 600*time.Millisecond
+	ts := startServer(t, cfg, Deps{})
+
+	var clients []*websocket.Conn
+	var pings [3]atomic.Int32
+	for i := range pings {
+		c, _ := ts.connect(t, "")
+		c.SetPingHandler(func(data string) error {
+			pings[i].Add(1)
+			return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		clients = append(clients, c)
+	}
+	deaf, _ := ts.connect(t, "")
+	deaf.SetPingHandler(func(string) error { return nil })
+	if n := goroutines("web.(*Server).pinger("); n != 1 {
+		t.Fatalf("%d pingers for 4 connections", n)
+	}
+
+	// Read (which answers pings) well past PongWait.
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+			if _, _, err := c.ReadMessage(); err == nil {
+				t.Error("unexpected frame")
+			} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				t.Errorf("connection lost: %v", err)
+			}
+		}()
+	}
+	deaf.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for {
+		_, _, err := deaf.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("a client that does not pong is still connected after PongWait")
+		}
+		break
+	}
+	wg.Wait()
+	for i := range pings {
+		// 1.5 s at one ping per 80 ms.
+		if n := pings[i].Load(); n < 8 {
+			t.Errorf("client %d got %d pings", i, n)
+		}
+	}
+	waitFor(t, "the deaf connection to go", func() bool { return ts.openConns() == 3 })
+
+	for _, c := range clients {
+		c.Close()
+	}
+	waitFor(t, "the pinger to stop", func() bool { return goroutines("web.(*Server).pinger(") == 0 })
+	// And it starts again with the next connection.
+	ts.connect(t, "")
+	if n := goroutines("web.(*Server).pinger("); n != 1 {
+		t.Fatalf("%d pingers for 1 connection", n)
+	}
+}
+
+// Frames that queue up while the write pump is busy leave in one write.
+func TestWritesCoalesce(t *testing.T) {
+	ts := startServer(t, quietConfig(), Deps{})
+	tok, _ := ts.token(t, "Lea")
+	client, _ := ts.connect(t, tok)
+	c := ts.serverConn(t)
+
+	pausePump(t, c)
+	before := c.wire.writes.Load()
+	big := `{"type":"match.state","pad":"` + strings.Repeat("x", 3000) + `"}` // more than gorilla's write buffer
+	for _, f := range []string{`{"type":"match.found"}`, big, `{"type":"match.over"}`} {
+		if !c.Send([]byte(f)) {
+			t.Fatal("Send refused")
+		}
+	}
+	resumePump(c)
+	for _, want := range []string{"match.found", "match.state", "match.over"} {
+		if f := readFrame(t, client); f["type"] != want {
+			t.Fatalf("got %v, want %s", f["type"], want)
+		}
+	}
+	if n := c.wire.writes.Load() - before; n != 1 {
+		t.Fatalf("3 frames took %d writes, want 1", n)
+	}
+
+	// A ping due meanwhile joins the batch.
+	pausePump(t, c)
+	before = c.wire.writes.Load()
+	c.Send([]byte(`{"type":"match.state","n":2}`))
+	c.ping()
+	pinged := make(chan struct{}, 1)
+	client.SetPingHandler(func(string) error { pinged <- struct{}{}; return nil })
+	resumePump(c)
+	readFrame(t, client)
+	client.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	client.ReadMessage() // runs the ping handler, then times out
+	select {
+	case <-pinged:
+	default:
+		t.Fatal("no ping")
+	}
+	if n := c.wire.writes.Load() - before; n != 1 {
+		t.Fatalf("a frame and a ping took %d writes, want 1", n)
+	}
+}
+
+// A connection whose queue is full is dropped with 1013, without the
+// frames it could not take.
+func TestFullQueueDrops(t *testing.T) {
+	cfg := quietConfig()
+	cfg.SendQueue = 4
+	ts := startServer(t, cfg, Deps{})
+	tok, _ := ts.token(t, "Max")
+	client, _ := ts.connect(t, tok)
+	c := ts.serverConn(t)
+
+	pausePump(t, c)
+	for i := range 4 {
+		if !c.Send(fmt.Appendf(nil, `{"type":"match.state","n":%d}`, i)) {
+			t.Fatalf("frame %d refused", i)
+		}
+	}
+	if c.Send([]byte(`{"type":"match.state","n":4}`)) {
+		t.Fatal("a fifth frame was queued")
+	}
+	if c.Send([]byte(`{}`)) {
+		t.Fatal("Send accepted a frame after the drop")
+	}
+	resumePump(c)
+	expectClose(t, client, websocket.CloseTryAgainLater)
+	waitFor(t, "disconnect", func() bool { return ts.matches.disconnected(c) })
+	if n := ts.Stats().ClosedSlow; n != 1 {
+		t.Fatalf("ClosedSlow %d, want 1", n)
+	}
+}
+
+// A close that flushes writes the queued frames, then the close frame,
+// in one write; one that does not flush drops them.
+func TestCloseFlush(t *testing.T) {
+	for name, flush := range map[string]bool{"flush": true, "no flush": false} {
+		t.Run(name, func(t *testing.T) {
+			ts := startServer(t, quietConfig(), Deps{})
+			tok, _ := ts.token(t, "Nia")
+			client, _ := ts.connect(t, tok)
+			c := ts.serverConn(t)
+
+			pausePump(t, c)
+			before := c.wire.writes.Load()
+			c.Send([]byte(`{"type":"match.state"}`))
+			c.Send([]byte(`{"type":"match.over"}`))
+			c.closeWith(closeRateLimit, "rate limit exceeded", flush)
+			resumePump(c)
+			if flush {
+				for _, want := range []string{"match.state", "match.over"} {
+					if f := readFrame(t, client); f["type"] != want {
+						t.Fatalf("got %v, want %s", f["type"], want)
+					}
+				}
+			}
+			expectClose(t, client, closeRateLimit)
+			if n := c.wire.writes.Load() - before; n != 1 {
+				t.Fatalf("closing took %d writes, want 1", n)
+			}
+			waitFor(t, "the connection to go", func() bool { return ts.openConns() == 0 })
+		})
+	}
+}
+
+// Pongs do not keep a connection that never says hello.
+func TestPongBeforeHello(t *testing.T) {
+	cfg := testConfig()
+	cfg.HelloTimeout = 300 * time.Millisecond
+	ts := startServer(t, cfg, Deps{})
+	c, _, err := ts.dial(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				if c.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second)) != nil {
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	expectClose(t, c, closeBadToken)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+}
+
+// Outside a batch writes go straight out; a batch is written at flush, or
+// in parts of maxHeld.
+func TestWireConnBatch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, _ := ln.Accept()
+		accepted <- nc
+	}()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	nc := <-accepted
+	bufs := &sync.Pool{New: func() any { b := make([]byte, 0, 64); return &b }}
+	w := &wireConn{Conn: nc, bufs: bufs}
+	defer w.Close()
+
+	var got bytes.Buffer
+	readDone := make(chan error, 1)
+	go func() {
+		_, err := got.ReadFrom(peer)
+		readDone <- err
+	}()
+
+	w.SetWriteDeadline(time.Now().Add(time.Second))
+	w.Write([]byte("a"))
+	if n := w.writes.Load(); n != 1 {
+		t.Fatalf("%d writes outside a batch, want 1", n)
+	}
+	w.hold(time.Now().Add(time.Second))
+	w.Write([]byte("b"))
+	w.Write([]byte("c"))
+	if n := w.writes.Load(); n != 1 {
+		t.Fatalf("%d writes before the flush, want 1", n)
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.writes.Load(); n != 2 {
+		t.Fatalf("%d writes after the flush, want 2", n)
+	}
+	w.hold(time.Now().Add(time.Second))
+	chunk := bytes.Repeat([]byte("d"), maxHeld/2+1)
+	for range 3 {
+		w.Write(chunk)
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.writes.Load(); n != 5 {
+		t.Fatalf("%d writes after a large batch, want 5", n)
+	}
+	w.hold(time.Now().Add(time.Second))
+	w.Write([]byte("e"))
+	if err := w.CloseWrite(); err != nil { // writes the batch out first
+		t.Fatal(err)
+	}
+	if err := <-readDone; err != nil {
+		t.Fatal(err)
+	}
+	want := "abc" + strings.Repeat("d", 3*len(chunk)) + "e"
+	if got.String() != want {
+		t.Fatalf("peer read %d bytes, want %d", got.Len(), len(want))
+	}
+}
