@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -373,5 +374,88 @@ func TestWireConnBatch(t *testing.T) {
 	want := "abc" + strings.Repeat("d", 3*len(chunk)) + "e"
 	if got.String() != want {
 		t.Fatalf("peer read %d bytes, want %d", got.Len(), len(want))
+	}
+}
+
+// An idle read pump waits for input a few frames deep, not inside
+// gorilla's read, and pongs do not move it there: pongs are consumed
+// before gorilla sees them.
+func TestIdleReadPumpWaitsShallow(t *testing.T) {
+	cfg := testConfig()
+	cfg.PingPeriod, cfg.PongWait = 50*time.Millisecond, time.Second
+	ts := startServer(t, cfg, Deps{})
+	var pongs atomic.Int32
+	var clients []*websocket.Conn
+	for range 3 {
+		c, _ := ts.connect(t, "")
+		c.SetPingHandler(func(data string) error {
+			pongs.Add(1)
+			return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		go func() {
+			for { // answer pings until the test closes c
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		clients = append(clients, c)
+	}
+	waitFor(t, "pongs", func() bool { return pongs.Load() >= 9 })
+	waitFor(t, "read pumps waiting shallow", func() bool {
+		return goroutines("web.(*wireConn).waitReadable(") == 3 && goroutines("web.(*conn).readOne(") == 0
+	})
+	// Frames still arrive and are answered.
+	writeText(t, clients[0], `{"type":"ping","id":"p"}`)
+	waitFor(t, "the pong to be counted", func() bool { return ts.openConns() == 3 })
+	for _, c := range clients {
+		c.Close()
+	}
+}
+
+func TestSkipPong(t *testing.T) {
+	masked := func(b0 byte, payload string) []byte {
+		f := []byte{b0, 0x80 | byte(len(payload)), 1, 2, 3, 4}
+		for i := range len(payload) {
+			f = append(f, payload[i]^f[2+i%4])
+		}
+		return f
+	}
+	text := masked(0x81, `{"type":"ping"}`)
+	for _, tt := range []struct {
+		name string
+		in   []byte
+		want bool
+		left int // bytes left for gorilla
+	}{
+		{"empty pong", masked(0x8A, ""), true, 0},
+		{"pong with payload", masked(0x8A, "abc"), true, 0},
+		{"pong then text", append(masked(0x8A, "x"), text...), true, len(text)},
+		{"unmasked pong", []byte{0x8A, 0x00}, false, 2},
+		{"ping", masked(0x89, ""), false, 6},
+		{"text", text, false, len(text)},
+		{"pong not FIN", masked(0x0A, ""), false, 6},
+		{"pong cut short", masked(0x8A, "abc")[:5], false, 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			client, server := net.Pipe()
+			defer client.Close()
+			go func() {
+				client.Write(tt.in)
+			}()
+			w := &wireConn{Conn: server}
+			w.br = bufio.NewReaderSize(w, readBufferSize)
+			waitFor(t, "the bytes", func() bool {
+				w.br.Peek(len(tt.in))
+				return w.br.Buffered() == len(tt.in)
+			})
+			if got := w.skipPong(); got != tt.want {
+				t.Fatalf("skipPong = %v, want %v", got, tt.want)
+			}
+			if got := w.br.Buffered(); got != tt.left {
+				t.Fatalf("%d bytes left, want %d", got, tt.left)
+			}
+			server.Close()
+		})
 	}
 }

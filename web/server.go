@@ -164,7 +164,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout:  cfg.HandshakeTimeout,
-		ReadBufferSize:    256, // a move or a watch in one read; a hello with its token in two
+		ReadBufferSize:    0, // the hijacker's reader (readBufferSize) is used
 		WriteBufferSize:   1024,
 		WriteBufferPool:   &s.writeBufs,
 		CheckOrigin:       s.checkOrigin,

@@ -27,25 +27,47 @@ func (c *conn) readPump(ctx context.Context) {
 		return nil
 	})
 	for {
-		typ, data, err := c.ws.ReadMessage()
-		if err != nil {
-			if !c.isClosing() && isUnexpected(err) {
-				c.log.Debug("read failed", "err", err)
+		// Idle, the pump waits a few frames deep; a frame is read and
+		// handled on a goroutine of its own (about a microsecond), whose
+		// stack grows as the work needs and then goes. The pump's stack
+		// stays at the 2 KiB minimum, a sixth of an idle connection.
+		c.wire.waitReadable()
+		var stop bool
+		onFreshStack(func() {
+			if c.wire.skipPong() {
+				c.extendDeadline()
+				return
 			}
-			if c.readErr(err, !c.welcomed) {
-				c.drain()
-			}
+			stop = c.readOne(ctx)
+		})
+		if stop {
 			return
 		}
-		switch {
-		case c.isClosing():
-		case !c.welcomed:
-			onFreshStack(func() { c.hello(ctx, typ, data) })
-		default:
-			c.extendDeadline()
-			c.handle(ctx, typ, data)
-		}
 	}
+}
+
+// readOne reads and handles one frame; it reports whether the pump must
+// stop.
+func (c *conn) readOne(ctx context.Context) (stop bool) {
+	typ, data, err := c.ws.ReadMessage()
+	if err != nil {
+		if !c.isClosing() && isUnexpected(err) {
+			c.log.Debug("read failed", "err", err)
+		}
+		if c.readErr(err, !c.welcomed) {
+			c.drain()
+		}
+		return true
+	}
+	switch {
+	case c.isClosing():
+	case !c.welcomed:
+		c.hello(ctx, typ, data)
+	default:
+		c.extendDeadline()
+		c.handle(ctx, typ, data)
+	}
+	return false
 }
 
 // extendDeadline gives a live client another PongWait, unless the

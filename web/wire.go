@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Coalescing limits: a batch is written out whenever this much of it is
@@ -32,8 +34,20 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	h.wire = &wireConn{Conn: nc, bufs: h.bufs}
-	return h.wire, brw, nil
+	if brw.Reader.Buffered() > 0 {
+		return h.wire, brw, nil // the upgrader refuses this client
+	}
+	// The upgrader (with ReadBufferSize 0) reads through the buffered
+	// reader it is handed, reset onto the connection: ours, small, so
+	// that waitReadable can see what it holds.
+	h.wire.br = bufio.NewReaderSize(nil, readBufferSize)
+	return h.wire, bufio.NewReadWriter(h.wire.br, brw.Writer), nil
 }
+
+// readBufferSize is a connection's read buffer: a move or a watch in one
+// read, a hello with its token in two. gorilla reuses a hijacked reader
+// only if it is larger than 256 bytes.
+const readBufferSize = 512
 
 func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
@@ -45,8 +59,9 @@ func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 // the network, as gorilla's own writes do, and no buffer is held.
 // Safe for concurrent use.
 type wireConn struct {
-	net.Conn            // immutable
-	bufs     *sync.Pool // immutable
+	net.Conn               // immutable
+	bufs     *sync.Pool    // immutable
+	br       *bufio.Reader // immutable: gorilla's reader of this connection; nil if not ours
 	writes   atomic.Int64
 
 	mu       sync.Mutex // guards the fields below; held across network writes
@@ -154,4 +169,60 @@ func (w *wireConn) CloseWrite() error {
 		return errors.ErrUnsupported
 	}
 	return cw.CloseWrite()
+}
+
+// waitReadable returns when a read would not block: the reader holds
+// bytes, or the socket has some (or an end, an error, or a passed read
+// deadline). The read pump waits here, a few frames deep, rather than in
+// gorilla's read, so an idle connection's goroutine keeps the smallest
+// stack. Connections that are not plain sockets (TLS) return at once.
+func (w *wireConn) waitReadable() {
+	if w.br == nil || w.br.Buffered() > 0 {
+		return
+	}
+	sc, ok := w.Conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	var b [1]byte
+	rc.Read(func(fd uintptr) bool {
+		// recv(fd, b, 1, MSG_PEEK|MSG_DONTWAIT), without syscall.Recvfrom's
+		// decoding of a sender address a TCP socket does not have.
+		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		return errno != syscall.EAGAIN && errno != syscall.EINTR
+	})
+}
+
+// skipPong consumes a pong frame at the head of the input, if one is
+// there whole, and reports whether it did. Call it only when a read would
+// not block (waitReadable), on a goroutine that may block briefly should
+// only part of a frame have arrived. Browsers answer every ping with
+// one; letting gorilla read it would leave a goroutine parked in its read
+// until the next data frame. A pong is at most 131 bytes (FIN and opcode
+// 0xA, the mask bit and a length up to 125, four mask bytes, the payload),
+// and a client's frames are masked; anything else is left for gorilla,
+// which also reports protocol errors.
+func (w *wireConn) skipPong() bool {
+	if w.br == nil {
+		return false
+	}
+	h, err := w.br.Peek(2) // reads the socket if the buffer is empty
+	if err != nil {
+		return false
+	}
+	const fin, opPong, masked = 0x80, 0xA, 0x80
+	if h[0] != fin|opPong || h[1]&masked == 0 {
+		return false
+	}
+	size := 6 + int(h[1]&^masked)
+	if h[1]&^masked > 125 || w.br.Buffered() < size {
+		return false
+	}
+	w.br.Discard(size)
+	return true
 }
