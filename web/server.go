@@ -98,9 +98,10 @@ type Server struct {
 	writeBufs  sync.Pool // gorilla write buffers, shared by all connections
 	wireBufs   sync.Pool // *[]byte buffers of write batches (wireConn), likewise
 
-	// One per registered connection until its cleanup, and one for the
-	// pinger while it runs.
+	// One per registered connection until its cleanup, one for the
+	// pinger while it runs, and one per worker goroutine.
 	conns sync.WaitGroup
+	work  workers     // runs connections' tasks; started with the first connection
 	stats serverStats // safe for concurrent use
 
 	mu       sync.Mutex // guards the fields below
@@ -153,6 +154,7 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		perIP:      make(map[string]int),
 		players:    make(map[string]*playerState),
 	}
+	s.work.wg = &s.conns
 	s.wireBufs.New = func() any {
 		b := make([]byte, 0, 4<<10)
 		return &b
@@ -266,6 +268,7 @@ func (s *Server) register(c *conn) error {
 	c.pingSlot = s.nextSlot
 	s.nextSlot = (s.nextSlot + 1) % pingSlices
 	if s.stopPing == nil {
+		s.work.start()
 		s.stopPing = make(chan struct{})
 		s.conns.Add(1)
 		go s.pinger(s.stopPing)
@@ -284,6 +287,7 @@ func (s *Server) unregister(c *conn) {
 	if len(s.open) == 0 && s.stopPing != nil {
 		close(s.stopPing)
 		s.stopPing = nil
+		s.work.stop()
 	}
 	s.conns.Done()
 }

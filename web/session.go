@@ -28,12 +28,12 @@ func (c *conn) readPump(ctx context.Context) {
 	})
 	for {
 		// Idle, the pump waits a few frames deep; a frame is read and
-		// handled on a goroutine of its own (about a microsecond), whose
-		// stack grows as the work needs and then goes. The pump's stack
-		// stays at the 2 KiB minimum, a sixth of an idle connection.
+		// handled by a worker, whose stack is grown already. The pump's
+		// stack stays at the 2 KiB minimum, a sixth of an idle
+		// connection.
 		c.wire.waitReadable()
 		var stop bool
-		onFreshStack(func() {
+		c.srv.work.runWait(func() {
 			if c.wire.skipPong() {
 				c.extendDeadline()
 				return

@@ -198,7 +198,7 @@ func (c *conn) startPumpLocked() {
 		return
 	}
 	c.pumping = true
-	go c.writePump()
+	c.srv.work.run(c.writePump)
 }
 
 // run reads the connection until it is closed. Once both the read pump
@@ -228,21 +228,6 @@ func (c *conn) ended() {
 	if c.ending.Add(-1) == 0 {
 		c.cleanup(context.Background())
 	}
-}
-
-// onFreshStack runs f on a goroutine of its own and waits for it. An idle
-// read pump is parked in a read that needs a little over 2 KiB of stack
-// (with the runtime's margin), so it fits in 4 KiB. Deeper work (the
-// hello: a JWT, a database round trip, JSON) would grow that stack, and
-// the runtime halves a stack only while less than a quarter of it is in
-// use: it would stay at 8 KiB for the rest of the connection's life.
-func onFreshStack(f func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	<-done
 }
 
 func (c *conn) cleanup(ctx context.Context) {
