@@ -404,12 +404,31 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 			WHERE m.id = v.id AND m.status = 'live' AND ($8 OR m.owner = $7)`,
 			f.ids, f.statuses, f.ended, f.winners, f.reasons, f.rated, j.cfg.Owner, replaying)
 	}
+	endsAt := -1 // the batch index of the check that every end took
+	if len(f.ids) > 0 && !replaying {
+		// The UPDATE skips matches that ended already (a retried write:
+		// fine) and matches another process owns (refused): those are
+		// the ones still live after it, in this same transaction.
+		endsAt = b.Len()
+		b.Queue(`SELECT id FROM matches WHERE id = ANY($1) AND status = 'live'`, f.ids)
+	}
 	if b.Len() == 0 {
 		return nil
 	}
 	br := j.pool.SendBatch(ctx, b)
-	var refused []string
+	var refused, notEnded []string
 	for i := 0; i < b.Len(); i++ {
+		if i == endsAt {
+			rows, err := br.Query()
+			if err == nil {
+				notEnded, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			}
+			if err != nil {
+				br.Close()
+				return fmt.Errorf("check ended matches: %w", err)
+			}
+			continue
+		}
 		if i == movesAt {
 			owned, err := br.Query()
 			if err != nil {
@@ -452,30 +471,8 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 		// finds exactly which.
 		return fmt.Errorf("store moves of %v: %w", refused, ErrNotOwner)
 	}
-	if len(f.ids) > 0 && !replaying {
-		return j.checkEnded(ctx, f.ids)
-	}
-	return nil
-}
-
-// checkEnded confirms that every match of a finish batch has ended: the
-// UPDATE skips matches that ended already (a retried write: fine) and
-// matches another process owns (refused).
-func (j *Journal) checkEnded(ctx context.Context, ids []string) error {
-	var notOurs []string
-	err := pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id FROM matches WHERE id = ANY($1) AND status = 'live'`, ids)
-		if err != nil {
-			return err
-		}
-		notOurs, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("check ended matches: %w", err)
-	}
-	if len(notOurs) > 0 {
-		return fmt.Errorf("end matches %v: %w", notOurs, ErrNotOwner)
+	if len(notEnded) > 0 {
+		return fmt.Errorf("end matches %v: %w", notEnded, ErrNotOwner)
 	}
 	return nil
 }

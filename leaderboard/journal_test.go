@@ -105,6 +105,37 @@ func TestJournalStoresAndClaims(t *testing.T) {
 	if got, err := j3.Claim(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("node-b claimed %v, %v", got, err)
 	}
+	// Nor can it end one: the end is refused, in a batch with an end of
+	// its own that goes through.
+	if err := j.CreateMatch(ctx, testRecord("m2")); err != nil {
+		t.Fatal(err)
+	}
+	jb := startJournal(t, pool, JournalConfig{Owner: "node-b", SpoolPath: filepath.Join(t.TempDir(), "sb")})
+	if err := jb.CreateMatch(ctx, testRecord("b1")); err != nil {
+		t.Fatal(err)
+	}
+	endOf := func(id string) match.Result {
+		return match.Result{MatchID: id, Game: "tictactoe", Status: match.StatusFinished, Winner: 1, Reason: "resign", Rated: true, Ended: time.Now()}
+	}
+	ends := make(chan error, 2)
+	go func() { ends <- jb.FinishMatch(ctx, endOf("m2")) }()
+	go func() { ends <- jb.FinishMatch(ctx, endOf("b1")) }()
+	var refused, ok int
+	for range 2 {
+		switch err := <-ends; {
+		case errors.Is(err, ErrNotOwner):
+			refused++
+		case err == nil:
+			ok++
+		default:
+			t.Fatalf("finish: %v", err)
+		}
+	}
+	var m2, b1 string
+	pool.QueryRow(ctx, `SELECT (SELECT status FROM matches WHERE id = 'm2'), (SELECT status FROM matches WHERE id = 'b1')`).Scan(&m2, &b1)
+	if refused != 1 || ok != 1 || m2 != "live" || b1 != "finished" {
+		t.Fatalf("node-b ending m2 and b1: %d refused, %d ok; m2 %s, b1 %s", refused, ok, m2, b1)
+	}
 
 	res := match.Result{MatchID: "m1", Game: "tictactoe", Players: rec.Players, Status: match.StatusFinished, Winner: 0, Reason: "resign", Rated: true, Ended: time.Now()}
 	if err := j.FinishMatch(ctx, res); err != nil {
