@@ -35,13 +35,15 @@ type Conn interface {
 	PlayerID() string
 	// Send queues one encoded frame without blocking. False means the
 	// connection could not keep up: it closes itself, and the match forgets
-	// it. Safe to call from any goroutine.
+	// it. Safe to call from any goroutine. It must not call into the
+	// Registry: a lingering match calls it holding its own lock.
 	Send(frame []byte) bool
 }
 
 // ReplyFunc receives the verdict on a request: nil when it was accepted
 // (the visible answer is the next match.state), else an error to report.
-// It is called exactly once, from any goroutine, and must not block.
+// It is called exactly once, from any goroutine, and must not block or
+// call into the Registry (a lingering match calls it holding its lock).
 type ReplyFunc func(err error)
 
 // Player is a seated player as the match shows it.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/turnbase/turnbase/game"
 )
 
 // endMatches plays n tic-tac-toe matches to an X win, each between two of
@@ -225,6 +227,73 @@ func TestBusyMatch(t *testing.T) {
 		}
 		if got := num(e.a.last("match.state")["spectators"]); got != 4 {
 			t.Errorf("spectators = %d, want 4 (the unwatch was lost?)", got)
+		}
+	})
+}
+
+// endGame ends at its first move; a spectator's view of the end panics,
+// as a buggy game's might.
+type endGame struct{}
+
+func (endGame) ID() string        { return "end" }
+func (endGame) Name() string      { return "End" }
+func (endGame) Players() int      { return 2 }
+func (endGame) Start() game.State { return endState{} }
+
+type endState struct{ over bool }
+
+func (endState) Apply(int, json.RawMessage) (game.State, error) { return endState{over: true}, nil }
+func (endState) Turn() int                                      { return 0 }
+func (s endState) Awaiting(seat int) bool                       { return !s.over && seat == 0 }
+func (endState) Phase() int                                     { return 0 }
+func (s endState) Outcome() game.Outcome {
+	if s.over {
+		return game.Outcome{Done: true, Winner: 0, Reason: "line"}
+	}
+	return game.Outcome{}
+}
+func (s endState) View(viewer int) any {
+	if s.over && viewer == game.Spectator {
+		panic("no view for spectators")
+	}
+	return struct{}{}
+}
+
+// TestHandOverPanicAnswersTheRest: when a request queued behind a
+// match's last move panics as the match hands over, the match is dropped
+// and the requests queued after it are answered ErrNotFound, not left
+// without a reply.
+func TestHandOverPanicAnswersTheRest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &blockingJournal{release: make(chan struct{})}
+		reg := NewRegistry(quietLogger(), game.NewRegistry(endGame{}), Deps{Journal: j}, testCfg)
+		defer reg.Shutdown(context.Background())
+		a, b := &fakeConn{player: "alice"}, &fakeConn{player: "bob"}
+		reg.Connect(a)
+		reg.Connect(b)
+		id, err := reg.Start(context.Background(), "end", [2]Player{{ID: "alice"}, {ID: "bob"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		var last, watch, late errBox
+		reg.Move(a, id, json.RawMessage(`{}`), last.reply)
+		synctest.Wait() // run waits on the journal with the last move
+		reg.Watch(&fakeConn{}, id, watch.reply)
+		reg.Move(b, id, json.RawMessage(`{}`), late.reply)
+		close(j.release)
+		synctest.Wait()
+		if err := last.get(t); err != nil {
+			t.Errorf("last move: %v", err)
+		}
+		if err := watch.get(t); err == nil {
+			t.Error("the watch that panicked was answered with success")
+		}
+		if err := late.get(t); !errors.Is(err, ErrNotFound) {
+			t.Errorf("request queued after the panic: %v, want ErrNotFound", err)
+		}
+		if n := len(reg.List(StatusFinished)); n != 0 {
+			t.Errorf("%d matches lingering after the panic", n)
 		}
 	})
 }

@@ -231,9 +231,20 @@ func (m *Match) handOver() bool {
 		m.head++
 		m.handleLingeringLocked(r)
 	}
+	var stranded []request
+	gone := m.gone // a queued request panicked: the match is dropped
+	if gone {
+		stranded = m.queue[m.head:]
+	}
 	m.queue, m.head, m.wake = nil, 0, nil
 	m.frames, m.buf = [3][]byte{}, nil
 	m.mu.Unlock()
+	for _, r := range stranded {
+		reply(r.reply, ErrNotFound)
+	}
+	if gone {
+		return true // nothing left to linger or stop
+	}
 	return m.reg.linger(m)
 }
 
