@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"log/slog"
+	"slices"
 )
 
 // lazyAttrs is a slog.Handler that adds its attributes to the handler
@@ -48,5 +49,5 @@ func (h *lazyAttrs) resolve() slog.Handler {
 	if h.parent != nil {
 		below = h.parent.resolve()
 	}
-	return below.WithAttrs(h.attrs)
+	return below.WithAttrs(slices.Clone(h.attrs)) // a handler may keep or change it
 }

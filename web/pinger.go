@@ -12,7 +12,7 @@ const pingSlices = 16
 // connections (register starts it, the last unregister stops it).
 func (s *Server) pinger(stop <-chan struct{}) {
 	defer s.conns.Done()
-	tick := time.NewTicker(s.cfg.PingPeriod / pingSlices)
+	tick := time.NewTicker(max(s.cfg.PingPeriod/pingSlices, time.Millisecond))
 	defer tick.Stop()
 	var due []*conn
 	for slot := 0; ; slot = (slot + 1) % pingSlices {

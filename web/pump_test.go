@@ -413,7 +413,7 @@ func TestIdleReadPumpWaitsShallow(t *testing.T) {
 	}
 }
 
-func TestSkipPong(t *testing.T) {
+func TestReadControl(t *testing.T) {
 	masked := func(b0 byte, payload string) []byte {
 		f := []byte{b0, 0x80 | byte(len(payload)), 1, 2, 3, 4}
 		for i := range len(payload) {
@@ -423,25 +423,32 @@ func TestSkipPong(t *testing.T) {
 	}
 	text := masked(0x81, `{"type":"ping"}`)
 	for _, tt := range []struct {
-		name string
-		in   []byte
-		want bool
-		left int // bytes left for gorilla
+		name    string
+		in      []byte
+		later   []byte // written after a pause: a frame arriving in pieces
+		kind    int
+		payload string
+		left    int // bytes left for gorilla
 	}{
-		{"empty pong", masked(0x8A, ""), true, 0},
-		{"pong with payload", masked(0x8A, "abc"), true, 0},
-		{"pong then text", append(masked(0x8A, "x"), text...), true, len(text)},
-		{"unmasked pong", []byte{0x8A, 0x00}, false, 2},
-		{"ping", masked(0x89, ""), false, 6},
-		{"text", text, false, len(text)},
-		{"pong not FIN", masked(0x0A, ""), false, 6},
-		{"pong cut short", masked(0x8A, "abc")[:5], false, 5},
+		{name: "empty pong", in: masked(0x8A, ""), kind: ctlPong},
+		{name: "pong with payload", in: masked(0x8A, "abc"), kind: ctlPong},
+		{name: "pong then text", in: append(masked(0x8A, "x"), text...), kind: ctlPong, left: len(text)},
+		{name: "pong in two pieces", in: masked(0x8A, "abc")[:4], later: masked(0x8A, "abc")[4:], kind: ctlPong},
+		{name: "ping", in: masked(0x89, "hello"), kind: ctlPing, payload: "hello"},
+		{name: "unmasked pong", in: []byte{0x8A, 0x00}, kind: ctlNone, left: 2},
+		{name: "text", in: text, kind: ctlNone, left: len(text)},
+		{name: "pong not FIN", in: masked(0x0A, ""), kind: ctlNone, left: 6},
+		{name: "close", in: masked(0x88, ""), kind: ctlNone, left: 6},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			client, server := net.Pipe()
 			defer client.Close()
 			go func() {
 				client.Write(tt.in)
+				if tt.later != nil {
+					time.Sleep(20 * time.Millisecond)
+					client.Write(tt.later)
+				}
 			}()
 			w := &wireConn{Conn: server}
 			w.br = bufio.NewReaderSize(w, readBufferSize)
@@ -449,8 +456,9 @@ func TestSkipPong(t *testing.T) {
 				w.br.Peek(len(tt.in))
 				return w.br.Buffered() == len(tt.in)
 			})
-			if got := w.skipPong(); got != tt.want {
-				t.Fatalf("skipPong = %v, want %v", got, tt.want)
+			kind, payload := w.readControl()
+			if kind != tt.kind || string(payload) != tt.payload {
+				t.Fatalf("readControl = %d %q, want %d %q", kind, payload, tt.kind, tt.payload)
 			}
 			if got := w.br.Buffered(); got != tt.left {
 				t.Fatalf("%d bytes left, want %d", got, tt.left)
@@ -458,4 +466,35 @@ func TestSkipPong(t *testing.T) {
 			server.Close()
 		})
 	}
+}
+
+// A client that pings gets its pong, and its read pump goes back to
+// waiting shallow.
+func TestClientPing(t *testing.T) {
+	ts := startServer(t, quietConfig(), Deps{})
+	c, _ := ts.connect(t, "")
+	pong := make(chan string, 1)
+	c.SetPongHandler(func(data string) error { pong <- data; return nil })
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	if err := c.WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-pong:
+		if got != "are you there" {
+			t.Fatalf("pong %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong")
+	}
+	waitFor(t, "the read pump waiting shallow", func() bool {
+		return goroutines("web.(*wireConn).waitReadable(") == 1 && goroutines("web.(*conn).readOne(") == 0
+	})
+	c.Close()
 }

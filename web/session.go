@@ -34,8 +34,19 @@ func (c *conn) readPump(ctx context.Context) {
 		c.wire.waitReadable()
 		var stop bool
 		c.srv.work.runWait(func() {
-			if c.wire.skipPong() {
+			switch kind, payload := c.wire.readControl(); kind {
+			case ctlPong:
 				c.extendDeadline()
+				return
+			case ctlPing:
+				c.extendDeadline()
+				// As gorilla's own ping handler does; safe beside the
+				// write pump.
+				err := c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(c.srv.cfg.WriteWait))
+				if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+					c.closeWith(0, "", false)
+					stop = true
+				}
 				return
 			}
 			stop = c.readOne(ctx)

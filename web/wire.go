@@ -198,31 +198,54 @@ func (w *wireConn) waitReadable() {
 	})
 }
 
-// skipPong consumes a pong frame at the head of the input, if one is
-// there whole, and reports whether it did. Call it only when a read would
-// not block (waitReadable), on a goroutine that may block briefly should
-// only part of a frame have arrived. Browsers answer every ping with
-// one; letting gorilla read it would leave a goroutine parked in its read
-// until the next data frame. A pong is at most 131 bytes (FIN and opcode
-// 0xA, the mask bit and a length up to 125, four mask bytes, the payload),
-// and a client's frames are masked; anything else is left for gorilla,
-// which also reports protocol errors.
-func (w *wireConn) skipPong() bool {
+// Control frames the read pump consumes itself (readControl).
+const (
+	ctlNone = iota // not a whole pong or ping: leave it to gorilla
+	ctlPong
+	ctlPing
+)
+
+// readControl consumes a pong or ping frame at the head of the input and
+// returns its kind and (for a ping) its payload. Call it only when a read
+// would not block (waitReadable), on a goroutine that may wait for the
+// rest of a frame whose start has arrived (within the read deadline).
+// Browsers answer every ping with a pong, and some client libraries ping
+// on their own; letting gorilla read them would leave a goroutine parked
+// in its read until the next data frame. A control frame from a client
+// is FIN, masked, with a payload of at most 125 bytes: 6 to 131 bytes in
+// all. Anything else is left to gorilla, which also reports protocol
+// errors.
+func (w *wireConn) readControl() (kind int, payload []byte) {
 	if w.br == nil {
-		return false
+		return ctlNone, nil
 	}
 	h, err := w.br.Peek(2) // reads the socket if the buffer is empty
 	if err != nil {
-		return false
+		return ctlNone, nil
 	}
-	const fin, opPong, masked = 0x80, 0xA, 0x80
-	if h[0] != fin|opPong || h[1]&masked == 0 {
-		return false
+	const fin, opPing, opPong, masked = 0x80, 0x9, 0xA, 0x80
+	switch {
+	case h[0] == fin|opPong:
+		kind = ctlPong
+	case h[0] == fin|opPing:
+		kind = ctlPing
+	default:
+		return ctlNone, nil
 	}
-	size := 6 + int(h[1]&^masked)
-	if h[1]&^masked > 125 || w.br.Buffered() < size {
-		return false
+	n := int(h[1] &^ masked)
+	if h[1]&masked == 0 || n > 125 {
+		return ctlNone, nil
 	}
-	w.br.Discard(size)
-	return true
+	f, err := w.br.Peek(6 + n) // waits for the rest if it is on its way
+	if err != nil {
+		return ctlNone, nil
+	}
+	if kind == ctlPing {
+		payload = make([]byte, n)
+		for i := range payload {
+			payload[i] = f[6+i] ^ f[2+i%4]
+		}
+	}
+	w.br.Discard(6 + n)
+	return kind, payload
 }

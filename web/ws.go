@@ -142,6 +142,10 @@ func (c *conn) Send(frame []byte) bool {
 		return false
 	}
 	c.mu.Lock()
+	if c.isClosing() { // closed meanwhile: nobody would write it
+		c.mu.Unlock()
+		return false
+	}
 	if len(c.queue)+c.unsent >= c.srv.cfg.SendQueue {
 		c.mu.Unlock()
 		c.log.Warn("send queue full: dropping connection")
