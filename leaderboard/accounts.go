@@ -159,7 +159,7 @@ func (a *Accounts) CreateGuest(ctx context.Context, name string) (Player, error)
 	// a snapshot per statement). A registration that takes the lock after
 	// us starts after this guest exists; guests may share a name with it.
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, hashtext(lower($2)))`, nameLockClass, name)
+	b.Queue(lockNameSQL, nameLockClass, name)
 	b.Queue(`
 		INSERT INTO players (id, name, guest)
 		SELECT $1, $2, true
@@ -393,11 +393,14 @@ func prehash(password string) []byte {
 	return base64.StdEncoding.AppendEncode(nil, mac.Sum(nil))
 }
 
+// lockNameSQL takes the transaction's advisory lock on name $2 (class $1).
+const lockNameSQL = `SELECT pg_advisory_xact_lock($1::int4, hashtext(lower($2)))`
+
 // lockName takes the transaction's advisory lock on a name, ignoring case.
 // Statements that make a name registered, and CreateGuest's check that a
 // name is not, take it first.
 func lockName(ctx context.Context, tx pgx.Tx, name string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int4, hashtext(lower($2)))`, nameLockClass, name)
+	_, err := tx.Exec(ctx, lockNameSQL, nameLockClass, name)
 	if err != nil {
 		return fmt.Errorf("lock name: %w", err)
 	}

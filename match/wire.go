@@ -52,16 +52,21 @@ type stateFrame struct {
 	ServerMS   int64       `json:"server_ms"` // extension: lets clients correct deadline_ms for clock skew
 }
 
+// appendHead opens a match frame: {"type":…,"match":…,"game":…
+func appendHead(b []byte, typ, matchID, gameID string) []byte {
+	b = append(b, `{"type":`...)
+	b = game.AppendString(b, typ)
+	b = append(b, `,"match":`...)
+	b = game.AppendString(b, matchID)
+	b = append(b, `,"game":`...)
+	return game.AppendString(b, gameID)
+}
+
 // appendJSON appends the frame as encoding/json would write it, with s as
 // viewer sees it for "state", without reflection (unless the game has no
 // AppendView).
 func (f *stateFrame) appendJSON(b []byte, s game.State, viewer int) ([]byte, error) {
-	b = append(b, `{"type":`...)
-	b = game.AppendString(b, f.Type)
-	b = append(b, `,"match":`...)
-	b = game.AppendString(b, f.Match)
-	b = append(b, `,"game":`...)
-	b = game.AppendString(b, f.Game)
+	b = appendHead(b, f.Type, f.Match, f.Game)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, f.Version, 10)
 	b = append(b, `,"status":`...)
@@ -104,12 +109,7 @@ func (f *stateFrame) appendJSON(b []byte, s game.State, viewer int) ([]byte, err
 
 // appendJSON appends the frame as encoding/json would write it.
 func (f *foundFrame) appendJSON(b []byte) []byte {
-	b = append(b, `{"type":`...)
-	b = game.AppendString(b, f.Type)
-	b = append(b, `,"match":`...)
-	b = game.AppendString(b, f.Match)
-	b = append(b, `,"game":`...)
-	b = game.AppendString(b, f.Game)
+	b = appendHead(b, f.Type, f.Match, f.Game)
 	b = append(b, `,"players":[`...)
 	for i, p := range f.Players {
 		if i > 0 {

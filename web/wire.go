@@ -34,6 +34,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	h.wire = &wireConn{Conn: nc, bufs: h.bufs}
+	if sc, ok := nc.(syscall.Conn); ok { // not under TLS
+		h.wire.raw, _ = sc.SyscallConn()
+	}
 	if brw.Reader.Buffered() > 0 {
 		return h.wire, brw, nil // the upgrader refuses this client
 	}
@@ -59,9 +62,10 @@ func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 // the network, as gorilla's own writes do, and no buffer is held.
 // Safe for concurrent use.
 type wireConn struct {
-	net.Conn               // immutable
-	bufs     *sync.Pool    // immutable
-	br       *bufio.Reader // immutable: gorilla's reader of this connection; nil if not ours
+	net.Conn                 // immutable
+	bufs     *sync.Pool      // immutable
+	br       *bufio.Reader   // immutable: gorilla's reader of this connection; nil if not ours
+	raw      syscall.RawConn // immutable: the socket; nil under TLS
 	writes   atomic.Int64
 
 	mu       sync.Mutex // guards the fields below; held across network writes
@@ -177,25 +181,20 @@ func (w *wireConn) CloseWrite() error {
 // gorilla's read, so an idle connection's goroutine keeps the smallest
 // stack. Connections that are not plain sockets (TLS) return at once.
 func (w *wireConn) waitReadable() {
-	if w.br == nil || w.br.Buffered() > 0 {
+	if w.raw == nil || w.br == nil || w.br.Buffered() > 0 {
 		return
 	}
-	sc, ok := w.Conn.(syscall.Conn)
-	if !ok {
-		return
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
+	w.raw.Read(readable)
+}
+
+// readable reports whether a read of socket fd would not block:
+// recv(fd, b, 1, MSG_PEEK|MSG_DONTWAIT), without syscall.Recvfrom's
+// decoding of a sender address a TCP socket does not have.
+func readable(fd uintptr) bool {
 	var b [1]byte
-	rc.Read(func(fd uintptr) bool {
-		// recv(fd, b, 1, MSG_PEEK|MSG_DONTWAIT), without syscall.Recvfrom's
-		// decoding of a sender address a TCP socket does not have.
-		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		return errno != syscall.EAGAIN && errno != syscall.EINTR
-	})
+	_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return errno != syscall.EAGAIN && errno != syscall.EINTR
 }
 
 // Control frames the read pump consumes itself (readControl).

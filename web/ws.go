@@ -138,11 +138,8 @@ func (c *conn) PlayerID() string { return c.id.ID }
 // it closes with 1013 and Send returns false, as it does once the
 // connection is closing.
 func (c *conn) Send(frame []byte) bool {
-	if c.isClosing() {
-		return false
-	}
 	c.mu.Lock()
-	if c.isClosing() { // closed meanwhile: nobody would write it
+	if c.isClosing() { // closeWith sets it under mu: once set, nobody writes the queue
 		c.mu.Unlock()
 		return false
 	}

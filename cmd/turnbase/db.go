@@ -94,9 +94,13 @@ func (db *database) close(logger *slog.Logger) {
 	}
 }
 
-// lockDataDir makes sure one server at a time uses a data folder. The
-// lock goes with the process, however it ends.
+// lockDataDir creates the data folder if need be and makes sure one
+// server at a time uses it. The lock goes with the process, however it
+// ends.
 func lockDataDir(dir string) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
 	f, err := os.OpenFile(filepath.Join(dir, "turnbase.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock data folder: %w", err)

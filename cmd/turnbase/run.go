@@ -45,9 +45,6 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	if cfg.DatabaseURL == "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return fmt.Errorf("create data folder: %w", err)
-		}
 		release, err := lockDataDir(cfg.DataDir)
 		if err != nil {
 			return err
