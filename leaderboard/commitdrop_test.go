@@ -400,14 +400,14 @@ func TestCommitDroppedJournalBatch(t *testing.T) {
 	for i, rec := range recs {
 		var moves, seqs, lastSeq int
 		var status string
-		direct.QueryRow(ctx, `SELECT count(*), count(DISTINCT seq) FROM match_moves WHERE match_id = $1`, rec.ID).Scan(&moves, &seqs)
-		direct.QueryRow(ctx, `SELECT status, last_seq FROM matches WHERE id = $1`, rec.ID).Scan(&status, &lastSeq)
+		direct.QueryRow(ctx, `SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM match_moves WHERE match_id = $1`, rec.ID).Scan(&moves, &seqs, &lastSeq)
+		direct.QueryRow(ctx, `SELECT status FROM matches WHERE id = $1`, rec.ID).Scan(&status)
 		wantMoves, wantStatus := 3, "live"
 		if i >= n/2 {
 			wantMoves, wantStatus = 2, "finished"
 		}
 		if moves != wantMoves || seqs != wantMoves || lastSeq != wantMoves || status != wantStatus {
-			t.Errorf("%s: %d moves (%d seqs), last_seq %d, %s; want %d moves, %s", rec.ID, moves, seqs, lastSeq, status, wantMoves, wantStatus)
+			t.Errorf("%s: %d moves (%d seqs), last seq %d, %s; want %d moves, %s", rec.ID, moves, seqs, lastSeq, status, wantMoves, wantStatus)
 		}
 	}
 	for i := range n / 2 {

@@ -377,17 +377,18 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 	movesAt := -1 // the batch index of the moves statement
 	if len(mv.ids) > 0 {
 		movesAt = b.Len()
-		// Advance last_seq of the matches this process owns (while
-		// replaying: of any), and store their moves. A move stored before
-		// (a retried write) stays as it was. The statement returns the
-		// matches it covered: a move of a match missing there was refused.
+		// Lock the rows of the matches this process owns (while replaying:
+		// of any) against a takeover until the batch commits, and store
+		// their moves. FOR SHARE, not an UPDATE: no new row version per
+		// batch (migration 0004). A move stored before (a retried write)
+		// stays as it was. The statement returns the matches it covered:
+		// a move of a match missing there was refused.
 		b.Queue(`WITH v AS (
 				SELECT * FROM unnest($1::text[], $2::int[], $3::smallint[], $4::text[], $5::timestamptz[]) AS v(id, seq, seat, mv, at)
 			), own AS (
-				UPDATE matches m SET last_seq = greatest(m.last_seq, top.seq)
-				FROM (SELECT id, max(seq) AS seq FROM v GROUP BY id) AS top
-				WHERE m.id = top.id AND ($7 OR (m.owner = $6 AND m.status = 'live'))
-				RETURNING m.id
+				SELECT m.id FROM matches m
+				WHERE m.id IN (SELECT id FROM v) AND ($7 OR (m.owner = $6 AND m.status = 'live'))
+				FOR SHARE
 			), ins AS (
 				INSERT INTO match_moves (match_id, seq, seat, move, at)
 				SELECT v.id, v.seq, v.seat, v.mv::jsonb, v.at FROM v JOIN own ON own.id = v.id

@@ -80,9 +80,9 @@ func TestJournalStoresAndClaims(t *testing.T) {
 		t.Fatalf("retried move: %v", err)
 	}
 	var n, lastSeq int
-	pool.QueryRow(ctx, `SELECT count(*), max(m.last_seq) FROM match_moves mm JOIN matches m ON m.id = mm.match_id WHERE m.id = 'm1'`).Scan(&n, &lastSeq)
+	pool.QueryRow(ctx, `SELECT count(*), max(seq) FROM match_moves WHERE match_id = 'm1'`).Scan(&n, &lastSeq)
 	if n != 2 || lastSeq != 2 {
-		t.Fatalf("moves stored = %d, last_seq = %d", n, lastSeq)
+		t.Fatalf("moves stored = %d, last seq = %d", n, lastSeq)
 	}
 
 	// Another process with the same owner (a restart) claims it back.
