@@ -40,19 +40,34 @@ fi
 
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$srv/stat"; }
+# PostgreSQL's CPU: every process of the cluster (its backends live as long
+# as the server's pool connections), plus what reaped children used.
+PG_PATTERN=${PG_PATTERN:-$work/data}
+pgcpu() {
+  local t=0 p
+  local pm
+  pm=$(pgrep -f "postgres -D $PG_PATTERN" | head -1 || true)
+  [ -n "$pm" ] || { echo 0; return; }
+  for p in $pm $(pgrep -P "$pm" || true); do
+    t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
 rss() { awk '/VmRSS/ {print $2}' "/proc/$srv/status"; }
-cpu0=$(cpu); rss0=$(rss)
+cpu0=$(cpu); rss0=$(rss); pg0=$(pgcpu)
 taskset -c "$LOADGEN_CPU" "$work/loadgen" -url "http://127.0.0.1:$PORT" -json "$@" >"$work/report.json" || true
-cpu1=$(cpu); rss1=$(rss)
+cpu1=$(cpu); rss1=$(rss); pg1=$(pgcpu)
 metrics=$(curl -fs "http://127.0.0.1:$PORT/metrics")
 cat "$work/report.json"
-python3 - "$work/report.json" "$cpu0" "$cpu1" "$ticks" "$rss0" "$rss1" <<'PY'
+python3 - "$work/report.json" "$cpu0" "$cpu1" "$ticks" "$rss0" "$rss1" "$pg0" "$pg1" <<'PY'
 import json, sys
 rep = json.load(open(sys.argv[1]))
 cpu = (float(sys.argv[3]) - float(sys.argv[2])) / float(sys.argv[4])
 moves = rep["moves"]["accepted"]
 conns = rep["connections"]["established"]
 print(f"server CPU: {cpu:.2f} s for {moves} accepted moves = {cpu / max(moves, 1) * 1e6:.1f} us/move")
+pg = (float(sys.argv[8]) - float(sys.argv[7])) / float(sys.argv[4])
+print(f"PostgreSQL CPU: {pg:.2f} s = {pg / max(moves, 1) * 1e6:.1f} us/move")
 print(f"server RSS: {int(sys.argv[5])/1024:.1f} MiB before, {int(sys.argv[6])/1024:.1f} MiB after; "
       f"{(int(sys.argv[6]) - int(sys.argv[5])) / max(conns, 1):.1f} KiB per connection ({conns} connections)")
 PY
