@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -60,7 +63,7 @@ func (c *conn) readPump(ctx context.Context) {
 // readOne reads and handles one frame; it reports whether the pump must
 // stop.
 func (c *conn) readOne(ctx context.Context) (stop bool) {
-	typ, data, err := c.ws.ReadMessage()
+	typ, data, err := readMessage(c.ws)
 	if err != nil {
 		if !c.isClosing() && isUnexpected(err) {
 			c.log.Debug("read failed", "err", err)
@@ -81,12 +84,53 @@ func (c *conn) readOne(ctx context.Context) (stop bool) {
 	return false
 }
 
+// readMessage is gorilla's ReadMessage without its io.ReadAll, which
+// allocates 512 bytes and more for every frame: the frame is read into a
+// pooled buffer and copied out at its size.
+func readMessage(ws *websocket.Conn) (int, []byte, error) {
+	typ, r, err := ws.NextReader()
+	if err != nil {
+		return typ, nil, err
+	}
+	bp := scratch.Get().(*[]byte)
+	defer scratch.Put(bp)
+	b := (*bp)[:0]
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return typ, nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+	if cap(b) <= maxScratch {
+		*bp = b[:0]
+	}
+	return typ, bytes.Clone(b), nil
+}
+
+// scratch holds buffers for readMessage: *[]byte, kept up to maxScratch.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxScratch = 64 << 10
+
 // extendDeadline gives a live client another PongWait, unless the
 // connection is closing (its deadline is then the close's) or has not said
 // hello yet (its deadline is HelloTimeout, which a pong does not extend).
+// A deadline with more than 7/8 of PongWait left stays: setting one resets
+// a runtime timer, which every frame of a busy client would otherwise do.
 func (c *conn) extendDeadline() {
 	if c.welcomed && !c.isClosing() {
-		c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.PongWait))
+		now, wait := time.Now(), c.srv.cfg.PongWait
+		if c.readBy.Sub(now) < wait-wait/8 {
+			c.readBy = now.Add(wait)
+			c.ws.SetReadDeadline(c.readBy)
+		}
 	}
 }
 

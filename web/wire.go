@@ -68,11 +68,12 @@ type wireConn struct {
 	raw      syscall.RawConn // immutable: the socket; nil under TLS
 	writes   atomic.Int64
 
-	mu       sync.Mutex // guards the fields below; held across network writes
-	deadline time.Time  // the write deadline last set, outside of a flush
-	held     *[]byte    // the batch so far; nil outside a batch
-	heldBy   time.Time  // the batch's deadline
-	err      error      // the batch's first failed write
+	mu      sync.Mutex // guards the fields below; held across network writes
+	set     time.Time  // the write deadline on the socket
+	batchBy time.Time  // the deadline batchDeadline gave last
+	held    *[]byte    // the batch so far; nil outside a batch
+	heldBy  time.Time  // the batch's deadline
+	err     error      // the batch's first failed write
 }
 
 // Write buffers p during a batch and writes it otherwise.
@@ -95,12 +96,40 @@ func (w *wireConn) Write(p []byte) (int, error) {
 }
 
 // SetWriteDeadline sets the deadline of the writes outside a batch;
-// a batch is written out by its own deadline.
+// a batch is written out by its own deadline. (gorilla sets one before
+// each write it makes.)
 func (w *wireConn) SetWriteDeadline(t time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.deadline = t
+	if w.held != nil {
+		return nil // the batch's deadline applies
+	}
+	return w.setLocked(t)
+}
+
+// setLocked sets the socket's write deadline, unless it is set to t
+// already: each setting resets a runtime timer, and gorilla asks for one
+// before every frame, with the batch's deadline each time.
+func (w *wireConn) setLocked(t time.Time) error {
+	if t.Equal(w.set) {
+		return nil
+	}
+	w.set = t
 	return w.Conn.SetWriteDeadline(t)
+}
+
+// batchDeadline returns the write deadline for a batch starting now: the
+// one it returned last while at least three quarters of wait remain of
+// it, else now+wait. Batches that follow each other closely then share a
+// deadline and the socket's is set once for all of them; a batch still
+// gets at least 3/4 of wait to be written out.
+func (w *wireConn) batchDeadline(now time.Time, wait time.Duration) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.batchBy.Sub(now) < wait-wait/4 {
+		w.batchBy = now.Add(wait)
+	}
+	return w.batchBy
 }
 
 func (w *wireConn) SetDeadline(t time.Time) error {
@@ -147,9 +176,8 @@ func (w *wireConn) writeHeldLocked() error {
 	if len(*w.held) == 0 {
 		return nil
 	}
-	w.Conn.SetWriteDeadline(w.heldBy)
+	w.setLocked(w.heldBy)
 	_, err := w.writeLocked(*w.held)
-	w.Conn.SetWriteDeadline(w.deadline)
 	*w.held = (*w.held)[:0]
 	if err != nil {
 		w.err = err

@@ -115,7 +115,8 @@ type conn struct {
 	log    *slog.Logger
 
 	// Owned by the read pump (cleanup runs after it).
-	welcomed bool // the hello succeeded
+	welcomed bool      // the hello succeeded
+	readBy   time.Time // the read deadline extendDeadline set last
 	limiter  *frameLimiter
 }
 
@@ -304,7 +305,7 @@ func (c *conn) writePump() {
 // network together. It stops early when a close that does not flush
 // starts meanwhile.
 func (c *conn) writeBatch(frames [][]byte, ping bool) error {
-	deadline := time.Now().Add(c.srv.cfg.WriteWait)
+	deadline := c.wire.batchDeadline(time.Now(), c.srv.cfg.WriteWait)
 	c.wire.hold(deadline)
 	var err error
 	for _, frame := range frames {
@@ -333,7 +334,7 @@ func (c *conn) write(frame []byte, deadline time.Time) error {
 // close frame, and waits briefly for the client's close frame (or its end
 // of the stream) so that the code reaches it before the socket closes.
 func (c *conn) finish(frames [][]byte) {
-	deadline := time.Now().Add(c.srv.cfg.WriteWait)
+	deadline := c.wire.batchDeadline(time.Now(), c.srv.cfg.WriteWait)
 	c.wire.hold(deadline)
 	for _, frame := range frames {
 		if c.write(frame, deadline) != nil {
