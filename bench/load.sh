@@ -7,7 +7,8 @@
 #   bench/load.sh -players 400 -think 0 -duration 30s        # 200 games at once, no think time
 #   bench/load.sh -players 5000 -idle -duration 40s           # memory per idle connection
 #
-# Environment: SERVER_CPU (default 0), LOADGEN_CPU (default 1), PORT (18090).
+# Environment: SERVER_CPU (default 0), LOADGEN_CPU (default 1), PORT (18090),
+# WARMUP (an unmeasured run first, e.g. 60s), PG_CPUS, PPROF_ADDR.
 # The server's embedded PostgreSQL inherits the server's core. Rate limits
 # are raised (see LIMITS below): the generator is one address sending as
 # fast as the server answers.
@@ -54,6 +55,13 @@ pgcpu() {
   echo "$t"
 }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$srv/status"; }
+# WARMUP=60s plays that long first, unmeasured, with the same flags but
+# for -duration: a fresh database's tables grow from empty, and the plans
+# PostgreSQL cached for them while they were small (sequential scans) stay
+# until autovacuum's next ANALYZE, a minute or so later.
+if [ -n "${WARMUP:-}" ]; then
+  taskset -c "$LOADGEN_CPU" "$work/loadgen" -url "http://127.0.0.1:$PORT" -json "$@" -duration "$WARMUP" >/dev/null || true
+fi
 cpu0=$(cpu); rss0=$(rss); pg0=$(pgcpu)
 taskset -c "$LOADGEN_CPU" "$work/loadgen" -url "http://127.0.0.1:$PORT" -json "$@" >"$work/report.json" || true
 cpu1=$(cpu); rss1=$(rss); pg1=$(pgcpu)
