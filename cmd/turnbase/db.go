@@ -58,16 +58,6 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
 	pcfg.ConnConfig.ConnectTimeout = 2 * time.Second
-	// Statements are planned for the arrays they are given, each time (an
-	// unnamed statement; pgx caches only its description): PostgreSQL's
-	// cached generic plans, made while a fresh database's tables were
-	// nearly empty, scanned all of matches for every rating batch until
-	// autovacuum's first ANALYZE, a minute or more into a busy start.
-	// Planning is cheap next to that, and the hot statements cover a
-	// whole batch. A default_query_exec_mode in DATABASE_URL wins.
-	if !strings.Contains(db.dsn, "default_query_exec_mode") {
-		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
-	}
 	if pcfg.MaxConns < 8 {
 		pcfg.MaxConns = 8
 	}
