@@ -150,9 +150,14 @@ func (c Config) serverArgs(pgdata string, port int) []string {
 		"max_connections":         "50",
 		"shared_buffers":          "32MB",
 		"max_wal_size":            "256MB",
-		"TimeZone":                "UTC",
-		"log_timezone":            "UTC",
-		"log_line_prefix":         "", // slog adds the time; the severity is parsed
+		// The server's tables grow from empty; PostgreSQL's cached generic
+		// plans for them stay as they were made (sequential scans of a
+		// nearly empty table) until autovacuum's next ANALYZE, and the
+		// launcher looks only once a minute by default.
+		"autovacuum_naptime": "10s",
+		"TimeZone":           "UTC",
+		"log_timezone":       "UTC",
+		"log_line_prefix":    "", // slog adds the time; the severity is parsed
 	}
 	if c.NoSync {
 		set["fsync"] = "off"

@@ -315,7 +315,7 @@ func TestServerArgs(t *testing.T) {
 	args := strings.Join(cfg.serverArgs("/d", 5555), " ")
 	for _, want := range []string{
 		"-D /d", "-c port=5555", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories= ",
-		"-c fsync=off", "-c shared_buffers=16MB", "-c work_mem=8MB",
+		"-c fsync=off", "-c shared_buffers=16MB", "-c work_mem=8MB", "-c autovacuum_naptime=10s",
 	} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
