@@ -280,7 +280,7 @@ func TestFrameLimiterHumanBursts(t *testing.T) {
 		var events []event
 		limiters := make([]*frameLimiter, tabs)
 		for tab := range tabs {
-			limiters[tab] = newFrameLimiter(cfg, player)
+			limiters[tab] = newFrameLimiter(&cfg, player)
 			// The generator's own check: a human is a 5/s, 10-frame bucket.
 			human := rate.NewLimiter(5, 10)
 			total := 0

@@ -84,7 +84,7 @@ type Config struct {
 	HelloTimeout time.Duration // the first frame must be a hello within this
 	PingPeriod   time.Duration // how often the server pings; below PongWait
 	PongWait     time.Duration // silence after which a connection is dead
-	WriteWait    time.Duration // deadline of one frame write
+	WriteWait    time.Duration // deadline of a batch of frame writes (batches close together share one: each gets at least 3/4 of it)
 	CloseWait    time.Duration // how long to wait for the client's close frame
 	SendQueue    int           // frames queued per connection before it is dropped
 	ReadLimit    int64         // largest client message, bytes (close 1009 above)

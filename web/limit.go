@@ -15,23 +15,14 @@ import (
 // making it later changes nothing, and an idle connection does not pay
 // for them.
 type frameLimiter struct {
-	connRate    rate.Limit    // immutable
-	connBurst   int           // immutable
-	strikeRate  rate.Limit    // immutable
-	strikeBurst int           // immutable
-	player      *rate.Limiter // all connections of the player; nil for spectators
-	conn        *rate.Limiter // this connection; nil before its first frame
-	strikes     *rate.Limiter // frames over the rate that are still forgiven; nil before the first
+	cfg     *Config       // immutable: the server's
+	player  *rate.Limiter // all connections of the player; nil for spectators
+	conn    *rate.Limiter // this connection; nil before its first frame
+	strikes *rate.Limiter // frames over the rate that are still forgiven; nil before the first
 }
 
-func newFrameLimiter(cfg Config, player *rate.Limiter) *frameLimiter {
-	return &frameLimiter{
-		connRate:    rate.Limit(cfg.ConnRate),
-		connBurst:   cfg.ConnBurst,
-		strikeRate:  rate.Limit(float64(cfg.MaxLimited) / cfg.LimitedWindow.Seconds()),
-		strikeBurst: cfg.MaxLimited,
-		player:      player,
-	}
+func newFrameLimiter(cfg *Config, player *rate.Limiter) *frameLimiter {
+	return &frameLimiter{cfg: cfg, player: player}
 }
 
 // check reports whether a frame arriving at now may be dispatched, and when
@@ -39,13 +30,13 @@ func newFrameLimiter(cfg Config, player *rate.Limiter) *frameLimiter {
 // must be closed (4008). A refused frame changes nothing else.
 func (l *frameLimiter) check(now time.Time) (ok, closeIt bool) {
 	if l.conn == nil {
-		l.conn = rate.NewLimiter(l.connRate, l.connBurst)
+		l.conn = rate.NewLimiter(rate.Limit(l.cfg.ConnRate), l.cfg.ConnBurst)
 	}
 	if l.conn.AllowN(now, 1) && (l.player == nil || l.player.AllowN(now, 1)) {
 		return true, false
 	}
 	if l.strikes == nil {
-		l.strikes = rate.NewLimiter(l.strikeRate, l.strikeBurst)
+		l.strikes = rate.NewLimiter(rate.Limit(float64(l.cfg.MaxLimited)/l.cfg.LimitedWindow.Seconds()), l.cfg.MaxLimited)
 	}
 	return false, !l.strikes.AllowN(now, 1)
 }

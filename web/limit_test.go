@@ -13,7 +13,7 @@ import (
 func TestFrameLimiterRealPlayer(t *testing.T) {
 	cfg := Config{JWTSecret: testSecret}.withDefaults()
 	player := rate.NewLimiter(rate.Limit(cfg.PlayerRate), cfg.PlayerBurst)
-	tabs := []*frameLimiter{newFrameLimiter(cfg, player), newFrameLimiter(cfg, player)}
+	tabs := []*frameLimiter{newFrameLimiter(&cfg, player), newFrameLimiter(&cfg, player)}
 	now := time.Unix(1_700_000_000, 0)
 
 	// The reconnect burst: hello, then watches and a ping all at once, on
@@ -41,7 +41,7 @@ func TestFrameLimiterRealPlayer(t *testing.T) {
 
 func TestFrameLimiterFlood(t *testing.T) {
 	cfg := Config{JWTSecret: testSecret, ConnRate: 10, ConnBurst: 10, MaxLimited: 5, LimitedWindow: 10 * time.Second}.withDefaults()
-	l := newFrameLimiter(cfg, nil)
+	l := newFrameLimiter(&cfg, nil)
 	now := time.Unix(1_700_000_000, 0)
 	var limited int
 	for i := range 100 {
@@ -67,7 +67,7 @@ func TestFrameLimiterFlood(t *testing.T) {
 // as its limited frames stay within MaxLimited per LimitedWindow.
 func TestFrameLimiterForgivesSlightExcess(t *testing.T) {
 	cfg := Config{JWTSecret: testSecret, ConnRate: 10, ConnBurst: 10, MaxLimited: 20, LimitedWindow: 10 * time.Second}.withDefaults()
-	l := newFrameLimiter(cfg, nil)
+	l := newFrameLimiter(&cfg, nil)
 	now := time.Unix(1_700_000_000, 0)
 	for sec := range 120 {
 		for range 11 { // one over the rate each second
@@ -82,7 +82,7 @@ func TestFrameLimiterForgivesSlightExcess(t *testing.T) {
 func TestFrameLimiterPlayerShared(t *testing.T) {
 	cfg := Config{JWTSecret: testSecret, ConnRate: 100, ConnBurst: 100}.withDefaults()
 	player := rate.NewLimiter(1, 3)
-	a, b := newFrameLimiter(cfg, player), newFrameLimiter(cfg, player)
+	a, b := newFrameLimiter(&cfg, player), newFrameLimiter(&cfg, player)
 	now := time.Unix(1_700_000_000, 0)
 	for i, l := range []*frameLimiter{a, b, a} {
 		if ok, _ := l.check(now); !ok {

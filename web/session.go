@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -29,6 +27,16 @@ func (c *conn) readPump(ctx context.Context) {
 		c.extendDeadline()
 		return nil
 	})
+	// As gorilla's own ping handler, but a ping also shows the client is
+	// alive, and the pong gets WriteWait. Safe beside the write pump.
+	c.ws.SetPingHandler(func(payload string) error {
+		c.extendDeadline()
+		err := c.ws.WriteControl(websocket.PongMessage, []byte(payload), time.Now().Add(c.srv.cfg.WriteWait))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	for {
 		// Idle, the pump waits a few frames deep; a frame is read and
 		// handled by a worker, whose stack is grown already. The pump's
@@ -42,11 +50,7 @@ func (c *conn) readPump(ctx context.Context) {
 				c.extendDeadline()
 				return
 			case ctlPing:
-				c.extendDeadline()
-				// As gorilla's own ping handler does; safe beside the
-				// write pump.
-				err := c.ws.WriteControl(websocket.PongMessage, payload, time.Now().Add(c.srv.cfg.WriteWait))
-				if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+				if c.ws.PingHandler()(string(payload)) != nil {
 					c.closeWith(0, "", false)
 					stop = true
 				}
@@ -63,7 +67,7 @@ func (c *conn) readPump(ctx context.Context) {
 // readOne reads and handles one frame; it reports whether the pump must
 // stop.
 func (c *conn) readOne(ctx context.Context) (stop bool) {
-	typ, data, err := readMessage(c.ws)
+	typ, data, err := c.readMessage()
 	if err != nil {
 		if !c.isClosing() && isUnexpected(err) {
 			c.log.Debug("read failed", "err", err)
@@ -85,39 +89,26 @@ func (c *conn) readOne(ctx context.Context) (stop bool) {
 }
 
 // readMessage is gorilla's ReadMessage without its io.ReadAll, which
-// allocates 512 bytes and more for every frame: the frame is read into a
-// pooled buffer and copied out at its size.
-func readMessage(ws *websocket.Conn) (int, []byte, error) {
-	typ, r, err := ws.NextReader()
+// allocates 512 bytes and more for every frame: the frame is read into one
+// of the server's pooled buffers (those of the write batches) and copied
+// out at its size.
+func (c *conn) readMessage() (int, []byte, error) {
+	typ, r, err := c.ws.NextReader()
 	if err != nil {
 		return typ, nil, err
 	}
-	bp := scratch.Get().(*[]byte)
-	defer scratch.Put(bp)
-	b := (*bp)[:0]
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return typ, nil, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
+	bp := c.srv.wireBufs.Get().(*[]byte)
+	defer c.srv.wireBufs.Put(bp)
+	buf := bytes.NewBuffer((*bp)[:0])
+	_, err = buf.ReadFrom(r)
+	if cap(buf.Bytes()) <= maxPooled {
+		*bp = buf.Bytes()[:0]
 	}
-	if cap(b) <= maxScratch {
-		*bp = b[:0]
+	if err != nil {
+		return typ, nil, err
 	}
-	return typ, bytes.Clone(b), nil
+	return typ, bytes.Clone(buf.Bytes()), nil
 }
-
-// scratch holds buffers for readMessage: *[]byte, kept up to maxScratch.
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-const maxScratch = 64 << 10
 
 // extendDeadline gives a live client another PongWait, unless the
 // connection is closing (its deadline is then the close's) or has not said
@@ -177,7 +168,7 @@ func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 		c.log = c.log.With("player_id", id.ID)
 		playerLimiter = c.player.limiter
 	}
-	c.limiter = newFrameLimiter(c.srv.cfg, playerLimiter)
+	c.limiter = newFrameLimiter(&c.srv.cfg, playerLimiter)
 	c.welcomed = true
 	c.extendDeadline()
 	if c.player != nil {

@@ -52,13 +52,11 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // only if it is larger than 256 bytes.
 const readBufferSize = 512
 
-func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
-
 // wireConn is the network connection under a WebSocket. Between hold and
 // flush, which only the write pump calls, it keeps what gorilla writes in
 // a pooled buffer and then sends it with one write: the frames of a batch
 // (and a pong or close frame that gorilla writes from the read pump
-// meanwhile) leave in one syscall. Outside a batch, writes go straight to
+// meanwhile) leave in one syscall, up to maxHeld bytes. Outside a batch, writes go straight to
 // the network, as gorilla's own writes do, and no buffer is held.
 // Safe for concurrent use.
 type wireConn struct {

@@ -267,7 +267,7 @@ func (c *conn) logClosed() {
 }
 
 // writePump writes what is queued, each batch of frames (and a ping) in
-// one write to the network, until the queue is empty; then it returns.
+// one write to the network (up to maxHeld bytes), until the queue is empty; then it returns.
 // Once the connection is closing it runs the closing handshake instead,
 // closes the socket, and no write pump starts again.
 func (c *conn) writePump() {
