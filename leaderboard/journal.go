@@ -436,20 +436,14 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 				br.Close()
 				return fmt.Errorf("store moves: %w", err)
 			}
-			got := make(map[string]bool, len(mv.ids))
-			for owned.Next() {
-				var id string
-				if err := owned.Scan(&id); err != nil {
-					owned.Close()
-					br.Close()
-					return fmt.Errorf("store moves: %w", err)
-				}
-				got[id] = true
-			}
-			owned.Close()
-			if err := owned.Err(); err != nil {
+			ids, err := pgx.CollectRows(owned, pgx.RowTo[string])
+			if err != nil {
 				br.Close()
 				return fmt.Errorf("store moves: %w", err)
+			}
+			got := make(map[string]bool, len(ids))
+			for _, id := range ids {
+				got[id] = true
 			}
 			for _, id := range mv.ids {
 				if !got[id] {

@@ -1,4 +1,5 @@
-// Package match runs matches: one goroutine per match owns its game state,
+// Package match runs matches: one goroutine per live match owns its game
+// state (an ended match lingers without one, under its mutex); it
 // validates every request, enforces deadlines and the disconnect grace
 // period, and streams each subscriber the view it may see. It imports
 // neither the transport nor the database: it declares the small interfaces

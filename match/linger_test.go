@@ -297,3 +297,24 @@ func TestHandOverPanicAnswersTheRest(t *testing.T) {
 		}
 	})
 }
+
+// A queue that never runs empty keeps only its waiting requests, in order.
+func TestQueueCompacts(t *testing.T) {
+	m := &Match{wake: make(chan struct{}, 1), cfg: Config{InboxSize: 8}}
+	sent, took := 0, 0
+	for range 10_000 {
+		for range 2 { // two in, one out: the queue grows to the inbox bound, never empties
+			if m.deliver(request{received: time.Unix(int64(sent), 0)}, true) == nil {
+				sent++
+			}
+		}
+		r, ok := m.next()
+		if !ok || r.received.Unix() != int64(took) {
+			t.Fatalf("took %v (%v), want request %d", r.received.Unix(), ok, took)
+		}
+		took++
+	}
+	if c := cap(m.queue); c > 256 {
+		t.Fatalf("queue capacity %d after %d requests; want it bounded", c, sent)
+	}
+}

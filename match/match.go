@@ -153,6 +153,10 @@ func (m *Match) deliver(r request, bounded bool) error {
 	return nil
 }
 
+// compactAt is how many taken requests next lets pile up at the front of
+// the queue before it moves the waiting ones down.
+const compactAt = 64
+
 // next takes the oldest queued request. Called by run.
 func (m *Match) next() (request, bool) {
 	m.mu.Lock()
@@ -164,6 +168,13 @@ func (m *Match) next() (request, bool) {
 	r := m.queue[m.head]
 	m.queue[m.head] = request{} // drop the references
 	m.head++
+	if m.head >= compactAt && 2*m.head >= len(m.queue) {
+		// A queue that never runs empty would otherwise keep every
+		// request it ever held: move the waiting ones to the front.
+		n := copy(m.queue, m.queue[m.head:])
+		clear(m.queue[n:])
+		m.queue, m.head = m.queue[:n], 0
+	}
 	return r, true
 }
 
@@ -605,7 +616,8 @@ func (m *Match) watch(c Conn) {
 
 // subscribeLocked adds c and reports whether that changed what viewers
 // see: the spectator count, or a seat's connected flag. It is called by
-// run, or before run starts ("Locked": the caller owns the match state).
+// run, before run starts, or under mu while the match lingers ("Locked":
+// the caller owns the match state).
 func (m *Match) subscribeLocked(c Conn) (visible bool) {
 	seat := m.seatOf(c.PlayerID())
 	m.subs[c] = sub{seat: seat}

@@ -313,7 +313,7 @@ func (r *Registry) InMatch(playerID string) bool {
 	return ok
 }
 
-// Get returns the summary of a running match.
+// Get returns the summary of a live or lingering match.
 func (r *Registry) Get(matchID string) (Summary, bool) {
 	r.mu.Lock()
 	m := r.matches[matchID]
@@ -498,13 +498,7 @@ func (r *Registry) forgetLocked(m *Match, subs map[Conn]sub) {
 
 // goRecord runs a result recorder call on a goroutine the registry waits
 // for at shutdown. Called by a match's run, which Shutdown waits for too.
-func (r *Registry) goRecord(f func()) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		f()
-	}()
-}
+func (r *Registry) goRecord(f func()) { r.wg.Go(f) }
 
 // spawn runs f on a goroutine Shutdown waits for, unless the registry is
 // shutting down; it reports whether f runs.
@@ -520,11 +514,7 @@ func (r *Registry) spawnLocked(f func()) bool {
 	if r.closed {
 		return false
 	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		f()
-	}()
+	r.wg.Go(f)
 	return true
 }
 
