@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/turnbase/turnbase/internal/postgres"
+	"github.com/turnbase/turnbase/internal/pgcluster"
 	"github.com/turnbase/turnbase/migrations"
 )
 
@@ -25,7 +25,7 @@ import (
 type database struct {
 	pool     *pgxpool.Pool
 	dsn      string
-	embedded *postgres.Server // nil with DATABASE_URL
+	embedded *pgcluster.Server // nil with DATABASE_URL
 }
 
 // openDatabase connects (starting the embedded server when no URL is
@@ -37,9 +37,9 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		// search bit on the way to it, and the data folder itself holds
 		// secrets.
 		dir := filepath.Join(cfg.DataDir, "postgres")
-		srv, err := postgres.Start(ctx, postgres.Config{DataDir: dir, Logger: logger.With("component", "postgres")})
+		srv, err := pgcluster.Start(ctx, pgcluster.Config{DataDir: dir, Logger: logger.With("component", "postgres")})
 		if err != nil {
-			if errors.Is(err, postgres.ErrNotFound) {
+			if errors.Is(err, pgcluster.ErrNotFound) {
 				return nil, fmt.Errorf("no DATABASE_URL, so an embedded PostgreSQL is needed: %w", err)
 			}
 			return nil, fmt.Errorf("start embedded PostgreSQL: %w", err)

@@ -27,7 +27,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/turnbase/turnbase/internal/postgres"
+	"github.com/turnbase/turnbase/internal/pgcluster"
 )
 
 const (
@@ -1148,14 +1148,14 @@ func (c *loadConn) close() {
 // ownPostgres is a PostgreSQL of the test's own, on a fixed port so that
 // it comes back at the same address after a stop.
 type ownPostgres struct {
-	cfg postgres.Config
+	cfg pgcluster.Config
 	url string           // set by the first start
-	srv *postgres.Server // nil while stopped
+	srv *pgcluster.Server // nil while stopped
 }
 
 func startOwnPostgres(t *testing.T) *ownPostgres {
 	t.Helper()
-	pg := &ownPostgres{cfg: postgres.Config{
+	pg := &ownPostgres{cfg: pgcluster.Config{
 		DataDir: t.TempDir(),
 		Port:    freePort(t),
 		NoSync:  true,
@@ -1176,7 +1176,7 @@ func (pg *ownPostgres) start(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := postgres.Start(ctx, pg.cfg)
+	srv, err := pgcluster.Start(ctx, pg.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

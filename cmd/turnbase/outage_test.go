@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/turnbase/turnbase/internal/postgres"
+	"github.com/turnbase/turnbase/internal/pgcluster"
 )
 
 // freePort returns a TCP port free on 127.0.0.1 at the moment.
@@ -52,13 +52,13 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 		t.Skip("starts and stops a PostgreSQL of its own")
 	}
 	ctx := context.Background()
-	pgCfg := postgres.Config{
+	pgCfg := pgcluster.Config{
 		DataDir: t.TempDir(),
 		Port:    freePort(t),
 		NoSync:  true,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	pg, err := postgres.Start(ctx, pgCfg)
+	pg, err := pgcluster.Start(ctx, pgCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 		t.Fatalf("over = %v", over)
 	}
 
-	pg, err = postgres.Start(ctx, pgCfg)
+	pg, err = pgcluster.Start(ctx, pgCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

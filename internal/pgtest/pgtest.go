@@ -45,7 +45,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/turnbase/turnbase/internal/postgres"
+	"github.com/turnbase/turnbase/internal/pgcluster"
 	"github.com/turnbase/turnbase/migrations"
 )
 
@@ -89,7 +89,7 @@ func (w M) Run() int {
 	if os.Getenv(EnvURL) != "" || !selectsTests() {
 		return w.m.Run()
 	}
-	binDir, err := postgres.Find()
+	binDir, err := pgcluster.Find()
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			fmt.Fprintf(os.Stderr, "pgtest: tests need PostgreSQL and CI is set: %v\n", err)
@@ -115,7 +115,7 @@ func (w M) Run() int {
 	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", "pgtest")
-	srv, err := postgres.Start(context.Background(), postgres.Config{
+	srv, err := pgcluster.Start(context.Background(), pgcluster.Config{
 		DataDir:  dir,
 		Logger:   logger,
 		BinDir:   binDir,
@@ -231,7 +231,7 @@ func adminURL(t testing.TB) string {
 	if u := os.Getenv(EnvURL); u != "" {
 		return u
 	}
-	if _, err := postgres.Find(); err != nil {
+	if _, err := pgcluster.Find(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("pgtest: CI is set and %v", err)
 		}

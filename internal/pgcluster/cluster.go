@@ -1,4 +1,4 @@
-// Package postgres runs a private PostgreSQL server from the machine's
+// Package pgcluster runs a private PostgreSQL server from the machine's
 // binaries, for development, tests and single-box installations that have no
 // DATABASE_URL.
 //
@@ -21,7 +21,7 @@
 // and postgres run as the "postgres" system user, the data directory belongs
 // to that user, and Start gives each directory above it that the user could
 // not pass through the search permission it lacks (see Config.DataDir).
-package postgres
+package pgcluster
 
 import (
 	"context"
