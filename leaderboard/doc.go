@@ -1,3 +1,7 @@
-// Package leaderboard rates players and ranks them: Glicko-2 ratings as
-// pure functions (glicko2.go), and their storage and queries.
+// Package leaderboard is the domain of players and their standing, with no
+// storage in it: who a player is (Player, the name and password rules),
+// Glicko-2 ratings (glicko2.go), the rank histogram that turns a rating
+// into a rank without a query (rank.go), and the pages the site shows
+// (Board, PlayerPage, MatchDetail). The postgres package stores and
+// queries them; web and cmd import this package for the types.
 package leaderboard

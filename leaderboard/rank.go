@@ -3,13 +3,11 @@ package leaderboard
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Ranks.
@@ -27,22 +25,22 @@ import (
 // sum over the buckets above the player's, with no query at all, and exact
 // because every player in a higher bucket has a higher shown rating.
 //
-// The counts are loaded with one GROUP BY, moved by this process's
-// RecordResult as it changes ratings, and reloaded every
-// RatingsConfig.RankRefresh to take in what other processes wrote and who
-// was banned. Between reloads, ranks may be off by what other processes
-// changed meanwhile; this process's own changes count at once.
+// The store loads the counts with one query (Ranks.Reload), moves them as
+// it commits rating changes (Ranks.Apply), and reloads them periodically to
+// take in what other processes wrote and who was banned. Between reloads,
+// ranks may be off by what other processes changed meanwhile; this
+// process's own changes count at once.
 
 // Bounds of the buckets kept: ratings beyond them count in the edge
 // buckets. Real ratings stay within a few hundred points of 1500.
 const (
-	minRankBucket = -10000
-	maxRankBucket = 20000
+	MinRankBucket = -10000
+	MaxRankBucket = 20000
 )
 
-// shownRating rounds a rating to the whole point it is shown as, halves
+// ShownRating rounds a rating to the whole point it is shown as, halves
 // up. The histogram's buckets and the ranks follow the same rounding.
-func shownRating(r float64) float64 {
+func ShownRating(r float64) float64 {
 	f := math.Floor(r)
 	if r-f >= 0.5 { // exact: r and f are within 1 of each other
 		f++
@@ -50,89 +48,78 @@ func shownRating(r float64) float64 {
 	return f
 }
 
-// shownRatingSQL is shownRating in SQL, on the same IEEE doubles, so that
-// the database puts each rating in the bucket Go would.
-const shownRatingSQL = `(floor(r.rating) + CASE WHEN r.rating - floor(r.rating) >= 0.5 THEN 1 ELSE 0 END)`
-
-// rankCountsSQL counts players per game, established or not, and shown
-// rating (0 for provisional players): one pass over ratings, leaving
-// banned players out through players_banned.
-const rankCountsSQL = `
-	SELECT r.game, r.rd <= 110, CASE WHEN r.rd <= 110 THEN ` + shownRatingSQL + ` ELSE 0 END, count(*)
-	FROM ratings r
-	WHERE r.player_id NOT IN (SELECT b.id FROM players b WHERE b.banned_at IS NOT NULL)
-	GROUP BY 1, 2, 3`
-
-// rankBucket is the histogram bucket of a rating: its shown value, within
+// RankBucket is the histogram bucket of a rating: its shown value, within
 // the bounds kept.
-func rankBucket(r float64) int64 {
+func RankBucket(r float64) int64 {
 	if math.IsNaN(r) {
-		return minRankBucket
+		return MinRankBucket
 	}
-	return int64(min(max(shownRating(r), minRankBucket), maxRankBucket))
+	return int64(min(max(ShownRating(r), MinRankBucket), MaxRankBucket))
 }
 
-// rankPos is where a player counts in a game's histogram.
-type rankPos struct {
-	counted     bool  // false: not at all (no ratings row, or banned)
-	established bool  // RD <= ProvisionalRD; else counted as provisional only
-	bucket      int64 // rankBucket(rating), when established
+// RankPos is where a player counts in a game's histogram.
+type RankPos struct {
+	Counted     bool  // false: not at all (no rating yet, or banned)
+	Established bool  // RD <= ProvisionalRD; else counted as provisional only
+	Bucket      int64 // RankBucket(rating), when established
 }
 
-func positionOf(rating, rd float64, banned bool) rankPos {
+// PositionOf is where a player with this rating and RD counts.
+func PositionOf(rating, rd float64, banned bool) RankPos {
 	if banned {
-		return rankPos{}
+		return RankPos{}
 	}
 	if rd > ProvisionalRD {
-		return rankPos{counted: true}
+		return RankPos{Counted: true}
 	}
-	return rankPos{counted: true, established: true, bucket: rankBucket(rating)}
+	return RankPos{Counted: true, Established: true, Bucket: RankBucket(rating)}
 }
 
-// rankDelta moves one player in one game's histogram: a committed rating
+// RankDelta moves one player in one game's histogram: a committed rating
 // update, tagged with the transaction that made it so that a reload can
 // tell whether its snapshot includes it.
-type rankDelta struct {
-	game     string
-	xid      uint64 // pg_current_xact_id() of the committed transaction
-	from, to rankPos
+type RankDelta struct {
+	Game     string
+	TxID     uint64 // the id of the committed transaction
+	From, To RankPos
 }
 
-// gameCounts is one game's histogram. Counts may dip below zero for a
-// moment when two deltas of one player arrive out of commit order; deltas
-// add up, so the sums come out right once both are in.
-type gameCounts struct {
+// Histogram is one game's counts. Counts may dip below zero for a moment
+// when two deltas of one player arrive out of commit order; deltas add
+// up, so the sums come out right once both are in.
+type Histogram struct {
 	lo          int64 // bucket of counts[0]
 	counts      []int // established players per bucket, from lo up
 	established int
 	provisional int
 }
 
-func (g *gameCounts) add(p rankPos, n int) {
+// Add counts n more players (or fewer, for negative n) at p.
+func (g *Histogram) Add(p RankPos, n int) {
 	switch {
-	case !p.counted:
+	case !p.Counted:
 		return
-	case !p.established:
+	case !p.Established:
 		g.provisional += n
 		return
 	}
 	g.established += n
 	if len(g.counts) == 0 {
-		g.lo = p.bucket
+		g.lo = p.Bucket
 	}
-	if p.bucket < g.lo {
-		grown := make([]int, int(g.lo-p.bucket)+len(g.counts))
-		copy(grown[g.lo-p.bucket:], g.counts)
-		g.counts, g.lo = grown, p.bucket
+	if p.Bucket < g.lo {
+		grown := make([]int, int(g.lo-p.Bucket)+len(g.counts))
+		copy(grown[g.lo-p.Bucket:], g.counts)
+		g.counts, g.lo = grown, p.Bucket
 	}
-	if i := int(p.bucket - g.lo); i >= len(g.counts) {
+	if i := int(p.Bucket - g.lo); i >= len(g.counts) {
 		g.counts = append(g.counts, make([]int, i+1-len(g.counts))...)
 	}
-	g.counts[p.bucket-g.lo] += n
+	g.counts[p.Bucket-g.lo] += n
 }
 
 // above returns the established players in buckets above b.
-func (g *gameCounts) above(b int64) int {
+func (g *Histogram) above(b int64) int {
 	n := 0
 	for i := max(b+1-g.lo, 0); i < int64(len(g.counts)); i++ {
 		n += g.counts[i]
@@ -140,46 +127,56 @@ func (g *gameCounts) above(b int64) int {
 	return n
 }
 
-// rankIndex holds the histograms of all games. Safe for concurrent use.
-type rankIndex struct {
+// Snapshot tells which committed transactions a load of the counts saw.
+type Snapshot interface {
+	Sees(txID uint64) bool
+}
+
+// LoadFunc reads the counts of every game from the store, and the
+// snapshot they were read in.
+type LoadFunc func(ctx context.Context) (map[string]*Histogram, Snapshot, error)
+
+// Ranks holds the histograms of all games. Safe for concurrent use; the
+// zero value is empty and not loaded.
+type Ranks struct {
 	// reloadMu is held by the one reload running; taken before mu.
 	reloadMu sync.Mutex
 
 	mu        sync.RWMutex // guards the fields below
 	loaded    bool         // games holds a reload's result
-	games     map[string]*gameCounts
-	snap      xactSnapshot // what the reload that made games saw
-	reloading bool         // a reload's query runs: record deltas in during
-	during    []rankDelta  // deltas applied while reloading, for it to replay
+	games     map[string]*Histogram
+	snap      Snapshot    // what the reload that made games saw
+	reloading bool        // a reload's query runs: record deltas in during
+	during    []RankDelta // deltas applied while reloading, for it to replay
 }
 
-// apply records a committed rating change. Before the first load it is
-// dropped: the load reads it from the database. So is a change the
-// counts' snapshot saw already (it committed just before a reload, and
-// reached apply after it).
-func (ix *rankIndex) apply(d rankDelta) {
+// Apply records a committed rating change. Before the first load it is
+// dropped: the load reads it from the store. So is a change the counts'
+// snapshot saw already (it committed just before a reload, and reached
+// Apply after it).
+func (ix *Ranks) Apply(d RankDelta) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.loaded && !ix.snap.sees(d.xid) {
-		ix.applyLocked(ix.games, d)
+	if ix.loaded && !ix.snap.Sees(d.TxID) {
+		applyDelta(ix.games, d)
 	}
 	if ix.reloading {
 		ix.during = append(ix.during, d)
 	}
 }
 
-func (ix *rankIndex) applyLocked(games map[string]*gameCounts, d rankDelta) {
-	g := games[d.game]
+func applyDelta(games map[string]*Histogram, d RankDelta) {
+	g := games[d.Game]
 	if g == nil {
-		g = &gameCounts{}
-		games[d.game] = g
+		g = &Histogram{}
+		games[d.Game] = g
 	}
-	g.add(d.from, -1)
-	g.add(d.to, 1)
+	g.Add(d.From, -1)
+	g.Add(d.To, 1)
 }
 
-// rank returns 1 + the established players above bucket b in game.
-func (ix *rankIndex) rank(game string, b int64) int {
+// Rank returns 1 + the established players above bucket b in game.
+func (ix *Ranks) Rank(game string, b int64) int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if g := ix.games[game]; g != nil {
@@ -188,9 +185,9 @@ func (ix *rankIndex) rank(game string, b int64) int {
 	return 1
 }
 
-// total returns the players on game's leaderboard: the established ones,
+// Total returns the players on game's leaderboard: the established ones,
 // or all with includeProvisional.
-func (ix *rankIndex) total(game string, includeProvisional bool) int {
+func (ix *Ranks) Total(game string, includeProvisional bool) int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	g := ix.games[game]
@@ -203,33 +200,29 @@ func (ix *rankIndex) total(game string, includeProvisional bool) int {
 	return g.established
 }
 
-// ensure loads the histograms unless they are.
-func (ix *rankIndex) ensure(ctx context.Context, pool *pgxpool.Pool) error {
+// Loaded reports whether the counts hold a load's result.
+func (ix *Ranks) Loaded() bool {
 	ix.mu.RLock()
-	ok := ix.loaded
-	ix.mu.RUnlock()
-	if ok {
-		return nil
-	}
-	return ix.reload(ctx, pool, true)
+	defer ix.mu.RUnlock()
+	return ix.loaded
 }
 
-// invalidate forgets the counts: the next use (or the periodic refresh)
-// loads them again from the database. For when this process cannot know
-// whether a change it made committed.
-func (ix *rankIndex) invalidate() {
+// Invalidate forgets the counts: the next use (or the periodic refresh)
+// loads them again. For when the store cannot know whether a change it
+// made committed.
+func (ix *Ranks) Invalidate() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.loaded = false
 }
 
-// reload replaces the histograms by counts read from the database. Deltas
-// that arrive while the query runs are applied to the old histograms and
-// also kept; once the new counts are in, those whose transactions the
-// query's snapshot did not see are applied to them too, and so are later
-// ones it did not see (apply), so that no change of this process is lost
-// or counted twice.
-func (ix *rankIndex) reload(ctx context.Context, pool *pgxpool.Pool, onlyIfUnloaded bool) error {
+// Reload replaces the histograms by counts that load reads. With
+// onlyIfUnloaded it does nothing once they are loaded. Deltas that arrive
+// while load runs are applied to the old histograms and also kept; once
+// the new counts are in, those whose transactions the load's snapshot did
+// not see are applied to them too, and so are later ones it did not see
+// (Apply), so that no change of this process is lost or counted twice.
+func (ix *Ranks) Reload(ctx context.Context, load LoadFunc, onlyIfUnloaded bool) error {
 	ix.reloadMu.Lock()
 	defer ix.reloadMu.Unlock()
 	ix.mu.Lock()
@@ -240,7 +233,7 @@ func (ix *rankIndex) reload(ctx context.Context, pool *pgxpool.Pool, onlyIfUnloa
 	ix.reloading, ix.during = true, nil
 	ix.mu.Unlock()
 
-	games, snap, err := loadRankCounts(ctx, pool)
+	games, snap, err := load(ctx)
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -250,97 +243,29 @@ func (ix *rankIndex) reload(ctx context.Context, pool *pgxpool.Pool, onlyIfUnloa
 		return fmt.Errorf("load rank counts: %w", err)
 	}
 	for _, d := range during {
-		if !snap.sees(d.xid) {
-			ix.applyLocked(games, d)
+		if !snap.Sees(d.TxID) {
+			applyDelta(games, d)
 		}
 	}
 	ix.games, ix.snap, ix.loaded = games, snap, true
 	return nil
 }
 
-// loadRankCounts counts established players per game and shown rating,
-// and provisional ones per game, leaving banned players out. It returns
-// the snapshot the counts were read in.
-func loadRankCounts(ctx context.Context, pool *pgxpool.Pool) (map[string]*gameCounts, xactSnapshot, error) {
-	games := make(map[string]*gameCounts)
-	var snap xactSnapshot
-	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		// The first statement fixes the transaction's snapshot, which the
-		// count below reads in.
-		var text string
-		if err := tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&text); err != nil {
-			return err
-		}
-		var err error
-		if snap, err = parseXactSnapshot(text); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, rankCountsSQL)
-		if err != nil {
-			return err
-		}
-		var (
-			game        string
-			established bool
-			bucket      float64
-			n           int
-		)
-		_, err = pgx.ForEachRow(rows, []any{&game, &established, &bucket, &n}, func() error {
-			g := games[game]
-			if g == nil {
-				g = &gameCounts{}
-				games[game] = g
+// String lists each game's counts without the empty buckets, games in
+// name order: for logs and tests.
+func (ix *Ranks) String() string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(ix.games)) {
+		g := ix.games[name]
+		fmt.Fprintf(&b, "%s: %d established, %d provisional:", name, g.established, g.provisional)
+		for i, n := range g.counts {
+			if n != 0 {
+				fmt.Fprintf(&b, " %d:%d", g.lo+int64(i), n)
 			}
-			g.add(rankPos{counted: true, established: established, bucket: rankBucket(bucket)}, n)
-			return nil
-		})
-		return err
-	})
-	return games, snap, err
-}
-
-// xactSnapshot is a PostgreSQL snapshot (pg_snapshot): which transactions
-// a query saw.
-type xactSnapshot struct {
-	xmin, xmax uint64
-	xip        map[uint64]bool // in progress when it was taken
-}
-
-// parseXactSnapshot reads pg_snapshot's text form, "xmin:xmax:xip,...".
-func parseXactSnapshot(s string) (xactSnapshot, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return xactSnapshot{}, fmt.Errorf("malformed snapshot %q", s)
-	}
-	var snap xactSnapshot
-	var err error
-	if snap.xmin, err = strconv.ParseUint(parts[0], 10, 64); err != nil {
-		return xactSnapshot{}, fmt.Errorf("malformed snapshot %q", s)
-	}
-	if snap.xmax, err = strconv.ParseUint(parts[1], 10, 64); err != nil {
-		return xactSnapshot{}, fmt.Errorf("malformed snapshot %q", s)
-	}
-	if parts[2] != "" {
-		snap.xip = make(map[uint64]bool)
-		for _, x := range strings.Split(parts[2], ",") {
-			xid, err := strconv.ParseUint(x, 10, 64)
-			if err != nil {
-				return xactSnapshot{}, fmt.Errorf("malformed snapshot %q", s)
-			}
-			snap.xip[xid] = true
 		}
+		b.WriteString("\n")
 	}
-	return snap, nil
-}
-
-// sees reports whether a query in the snapshot saw the committed
-// transaction xid: it had finished before the snapshot was taken.
-func (s xactSnapshot) sees(xid uint64) bool {
-	switch {
-	case xid < s.xmin:
-		return true
-	case xid >= s.xmax:
-		return false
-	}
-	return !s.xip[xid]
+	return b.String()
 }

@@ -24,6 +24,11 @@ var (
 	ErrShuttingDown = errors.New("server is shutting down")
 	ErrUnsupported  = errors.New("unsupported game")
 	ErrNoRematch    = errors.New("rematch not possible")
+	// ErrUnavailable: the Journal cannot reach its database, so no new
+	// match may start (matches in progress go on through its spool).
+	ErrUnavailable = errors.New("storage unavailable")
+	// ErrJournalClosed: the Journal has stopped.
+	ErrJournalClosed = errors.New("journal closed")
 	// Rule errors come from the game and are matched with errors.Is against
 	// game.ErrNotYourTurn, game.ErrIllegalMove, game.ErrBadMove.
 )

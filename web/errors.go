@@ -108,7 +108,7 @@ func classify(err error) (code string, status int, known bool) {
 	case is(ErrNotReady):
 		return codeNotReady, http.StatusServiceUnavailable, true
 	case is(ErrShuttingDown, ErrNoNewMatches, match.ErrBusy, match.ErrShuttingDown, lobby.ErrClosed,
-		leaderboard.ErrUnavailable, leaderboard.ErrClosed):
+		match.ErrUnavailable, match.ErrJournalClosed):
 		return codeServerBusy, http.StatusServiceUnavailable, true
 	case is(match.ErrNotAPlayer):
 		return codeNotAPlayer, http.StatusForbidden, true

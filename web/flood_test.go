@@ -17,9 +17,9 @@ import (
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
-	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
+	"github.com/turnbase/turnbase/postgres"
 )
 
 // startStackWith is startStack with the matches' timing given: the
@@ -30,7 +30,7 @@ func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *
 	t.Helper()
 	logger := testLogger(t)
 	db := newTestDB(t)
-	journal, err := leaderboard.NewJournal(db.pool, logger, leaderboard.JournalConfig{
+	journal, err := postgres.NewJournal(db.pool, logger, postgres.JournalConfig{
 		Owner:     "web-test",
 		SpoolPath: filepath.Join(t.TempDir(), "spool.jsonl"),
 	})

@@ -505,33 +505,33 @@ func (m memAccounts) Get(_ context.Context, id string) (leaderboard.Player, erro
 }
 
 func (memAccounts) CreateGuest(context.Context, string) (leaderboard.Player, error) {
-	return leaderboard.Player{}, leaderboard.ErrUnavailable
+	return leaderboard.Player{}, match.ErrUnavailable
 }
 func (memAccounts) Register(context.Context, string, string) (leaderboard.Player, error) {
-	return leaderboard.Player{}, leaderboard.ErrUnavailable
+	return leaderboard.Player{}, match.ErrUnavailable
 }
 func (memAccounts) Login(context.Context, string, string) (leaderboard.Player, error) {
-	return leaderboard.Player{}, leaderboard.ErrUnavailable
+	return leaderboard.Player{}, match.ErrUnavailable
 }
 func (memAccounts) Upgrade(context.Context, string, string) (leaderboard.Player, error) {
-	return leaderboard.Player{}, leaderboard.ErrUnavailable
+	return leaderboard.Player{}, match.ErrUnavailable
 }
 
 // noRecords has no history.
 type noRecords struct{}
 
 func (noRecords) Leaderboard(context.Context, string, int, int, bool) (leaderboard.Board, error) {
-	return leaderboard.Board{}, leaderboard.ErrUnavailable
+	return leaderboard.Board{}, match.ErrUnavailable
 }
 func (noRecords) RankedRatings(context.Context, string) (map[string]leaderboard.RankedRating, error) {
-	return nil, leaderboard.ErrUnavailable
+	return nil, match.ErrUnavailable
 }
 func (noRecords) PlayerPage(context.Context, string) (leaderboard.PlayerPage, error) {
-	return leaderboard.PlayerPage{}, leaderboard.ErrUnavailable
+	return leaderboard.PlayerPage{}, match.ErrUnavailable
 }
 func (noRecords) Matches(context.Context, string, string, int) ([]match.Summary, error) {
-	return nil, leaderboard.ErrUnavailable
+	return nil, match.ErrUnavailable
 }
 func (noRecords) Match(context.Context, string) (leaderboard.MatchDetail, error) {
-	return leaderboard.MatchDetail{}, leaderboard.ErrUnavailable
+	return leaderboard.MatchDetail{}, match.ErrUnavailable
 }

@@ -22,9 +22,9 @@ import (
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
 	"github.com/turnbase/turnbase/internal/pgtest"
-	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
+	"github.com/turnbase/turnbase/postgres"
 )
 
 func TestMain(m *testing.M) {
@@ -66,8 +66,8 @@ func (w tWriter) Write(p []byte) (int, error) {
 // testDB is a test's own migrated database and the leaderboard types on it.
 type testDB struct {
 	pool     *pgxpool.Pool
-	accounts *leaderboard.Accounts
-	ratings  *leaderboard.Ratings
+	accounts *postgres.Accounts
+	ratings  *postgres.Ratings
 }
 
 // newTestDB returns a fresh database for t, dropped when t ends.
@@ -77,8 +77,8 @@ func newTestDB(t *testing.T) *testDB {
 	logger := testLogger(t)
 	return &testDB{
 		pool:     pool,
-		accounts: leaderboard.NewAccounts(pool, logger, leaderboard.AccountsConfig{BcryptCost: bcrypt.MinCost}),
-		ratings:  leaderboard.NewRatings(pool, logger, leaderboard.RatingsConfig{}),
+		accounts: postgres.NewAccounts(pool, logger, postgres.AccountsConfig{BcryptCost: bcrypt.MinCost}),
+		ratings:  postgres.NewRatings(pool, logger, postgres.RatingsConfig{}),
 	}
 }
 

@@ -359,7 +359,7 @@ func TestClassify(t *testing.T) {
 		"gone player":       {goneIsUnauthorized(leaderboard.ErrNotFound), "unauthorized", 401},
 		"unknown game":      {ErrUnknownGame, "unsupported_game", 404},
 		"not ready":         {ErrNoNewMatches, "server_busy", 503},
-		"db unavailable":    {fmt.Errorf("create match m: %w", leaderboard.ErrUnavailable), "server_busy", 503},
+		"db unavailable":    {fmt.Errorf("create match m: %w", match.ErrUnavailable), "server_busy", 503},
 		"unexpected":        {errors.New("boom"), "internal", 500},
 		"deadline":          {context.DeadlineExceeded, "internal", 500},
 	}

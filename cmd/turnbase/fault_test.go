@@ -1149,7 +1149,7 @@ func (c *loadConn) close() {
 // it comes back at the same address after a stop.
 type ownPostgres struct {
 	cfg pgcluster.Config
-	url string           // set by the first start
+	url string            // set by the first start
 	srv *pgcluster.Server // nil while stopped
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/turnbase/turnbase/game"
-	"github.com/turnbase/turnbase/leaderboard"
+	"github.com/turnbase/turnbase/postgres"
 	"github.com/turnbase/turnbase/web"
 )
 
@@ -35,7 +35,7 @@ type metrics struct {
 // sources are what the scrape-time gauges read.
 type sources struct {
 	web     func() web.Stats
-	journal func() leaderboard.JournalStats
+	journal func() postgres.JournalStats
 	queues  func() map[string]int
 	live    func() (matches, players int)
 	games   *game.Registry

@@ -17,9 +17,9 @@ import (
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
-	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
+	"github.com/turnbase/turnbase/postgres"
 	"github.com/turnbase/turnbase/web"
 )
 
@@ -78,17 +78,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		srv     *web.Server // set below, before anything is served
 		matches *match.Registry
 		lob     *lobby.Lobby
-		journal *leaderboard.Journal
+		journal *postgres.Journal
 	)
 	met := newMetrics(sources{
 		web:     func() web.Stats { return srv.Stats() },
-		journal: func() leaderboard.JournalStats { return journal.Stats() },
+		journal: func() postgres.JournalStats { return journal.Stats() },
 		queues:  func() map[string]int { return lob.Stats() },
 		live:    func() (int, int) { return matches.Counts() },
 		games:   games,
 	})
-	accounts := leaderboard.NewAccounts(db.pool, logger.With("component", "accounts"), leaderboard.AccountsConfig{})
-	ratings := leaderboard.NewRatings(db.pool, logger.With("component", "ratings"), leaderboard.RatingsConfig{})
+	accounts := postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
+	ratings := postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{})
 	stopRatings := goRun(ratings.Run)
 	defer func() { err = errors.Join(err, stopRatings()) }()
 	ratePending := func(ctx context.Context) {
@@ -113,7 +113,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	defer func() { err = errors.Join(err, stopRater()) }()
 
-	journal, err = leaderboard.NewJournal(db.pool, logger.With("component", "journal"), leaderboard.JournalConfig{
+	journal, err = postgres.NewJournal(db.pool, logger.With("component", "journal"), postgres.JournalConfig{
 		Owner:        owner,
 		SpoolPath:    filepath.Join(cfg.DataDir, "spool.jsonl"),
 		ObserveBatch: met.observeBatch,
@@ -181,7 +181,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // resumeMatches takes back the live matches this server owned before a
 // restart (or crash) and runs them again from their stored moves.
-func resumeMatches(ctx context.Context, journal *leaderboard.Journal, matches *match.Registry, logger *slog.Logger) error {
+func resumeMatches(ctx context.Context, journal *postgres.Journal, matches *match.Registry, logger *slog.Logger) error {
 	claimed, err := journal.Claim(ctx)
 	if err != nil {
 		return err

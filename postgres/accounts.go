@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"context"
@@ -11,41 +11,12 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/turnbase/turnbase/leaderboard"
 	"golang.org/x/crypto/bcrypt"
-)
-
-// Errors of the accounts. Those meant for the client are wrapped with
-// detail a client may see: fmt.Errorf("%w: ...", ErrBadRequest).
-var (
-	// ErrBadRequest: a malformed name or password.
-	ErrBadRequest = errors.New("bad request")
-	// ErrNameTaken: a registered player holds the name, ignoring case.
-	ErrNameTaken = errors.New("name taken")
-	// ErrBadCredentials: an unknown name or a wrong password; which one is
-	// not told.
-	ErrBadCredentials = errors.New("wrong name or password")
-	// ErrNotFound: no player has that id.
-	ErrNotFound = errors.New("not found")
-	// ErrNotGuest: the player has registered already.
-	ErrNotGuest = errors.New("player is registered already")
-	// ErrBanned: an operator banned the player.
-	ErrBanned = errors.New("player is banned")
-)
-
-// Name and password rules (PROTOCOL.md, "Names" and "Passwords").
-const (
-	MinNameLen     = 3
-	MaxNameLen     = 20
-	MinPasswordLen = 8   // runes
-	MaxPasswordLen = 128 // runes
-	// maxPasswordBytes bounds the bytes of a password, checked before
-	// anything else looks at it: 128 runes of 4 bytes at most.
-	maxPasswordBytes = 512
 )
 
 const (
@@ -67,16 +38,6 @@ const (
 	// this often per player.
 	touchEvery = time.Minute
 )
-
-// Player is an account: a guest (no password, a name it may share with
-// other guests) or a registered player (a password and a name unique
-// ignoring case).
-type Player struct {
-	ID        string
-	Name      string
-	Guest     bool
-	CreatedAt time.Time
-}
 
 // AccountsConfig configures Accounts. The zero value is ready to use.
 type AccountsConfig struct {
@@ -119,39 +80,13 @@ func NewAccounts(pool *pgxpool.Pool, logger *slog.Logger, cfg AccountsConfig) *A
 	return a
 }
 
-// ValidName returns an error wrapping ErrBadRequest unless name is 3 to 20
-// ASCII letters, digits, '_' or '-'.
-func ValidName(name string) error {
-	ok := len(name) >= MinNameLen && len(name) <= MaxNameLen
-	for i := 0; ok && i < len(name); i++ {
-		c := name[i]
-		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
-	}
-	if !ok {
-		return fmt.Errorf("%w: a name is %d to %d letters, digits, '_' or '-'", ErrBadRequest, MinNameLen, MaxNameLen)
-	}
-	return nil
-}
-
-// ValidPassword returns an error wrapping ErrBadRequest unless pw is valid
-// UTF-8 of 8 to 128 characters (runes).
-func ValidPassword(pw string) error {
-	if len(pw) > maxPasswordBytes || !utf8.ValidString(pw) {
-		return fmt.Errorf("%w: a password is %d to %d characters of UTF-8", ErrBadRequest, MinPasswordLen, MaxPasswordLen)
-	}
-	if n := utf8.RuneCountInString(pw); n < MinPasswordLen || n > MaxPasswordLen {
-		return fmt.Errorf("%w: a password is %d to %d characters", ErrBadRequest, MinPasswordLen, MaxPasswordLen)
-	}
-	return nil
-}
-
 // CreateGuest creates a guest with a new random id. Guests may share a name
 // with one another, but not with a registered player (ErrNameTaken).
-func (a *Accounts) CreateGuest(ctx context.Context, name string) (Player, error) {
-	if err := ValidName(name); err != nil {
-		return Player{}, err
+func (a *Accounts) CreateGuest(ctx context.Context, name string) (leaderboard.Player, error) {
+	if err := leaderboard.ValidName(name); err != nil {
+		return leaderboard.Player{}, err
 	}
-	p := Player{ID: strings.ToLower(rand.Text()), Name: name, Guest: true}
+	p := leaderboard.Player{ID: strings.ToLower(rand.Text()), Name: name, Guest: true}
 	// One round trip: the pipeline runs as one implicit transaction, so
 	// the name's lock holds until the insert commits, and the insert's
 	// statement, which starts after the lock is granted, sees any
@@ -170,27 +105,27 @@ func (a *Accounts) CreateGuest(ctx context.Context, name string) (Player, error)
 	err := a.pool.SendBatch(ctx, b).Close()
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return Player{}, fmt.Errorf("%w: %s is a registered name", ErrNameTaken, name)
+		return leaderboard.Player{}, fmt.Errorf("%w: %s is a registered name", leaderboard.ErrNameTaken, name)
 	case err != nil:
-		return Player{}, fmt.Errorf("create guest: %w", err)
+		return leaderboard.Player{}, fmt.Errorf("create guest: %w", err)
 	}
 	return p, nil
 }
 
 // Register creates a registered player. The name must not be registered
 // already, ignoring case (ErrNameTaken); guests may hold it.
-func (a *Accounts) Register(ctx context.Context, name, password string) (Player, error) {
-	if err := ValidName(name); err != nil {
-		return Player{}, err
+func (a *Accounts) Register(ctx context.Context, name, password string) (leaderboard.Player, error) {
+	if err := leaderboard.ValidName(name); err != nil {
+		return leaderboard.Player{}, err
 	}
-	if err := ValidPassword(password); err != nil {
-		return Player{}, err
+	if err := leaderboard.ValidPassword(password); err != nil {
+		return leaderboard.Player{}, err
 	}
 	hash, err := a.hashPassword(password) // before the transaction: it takes a while
 	if err != nil {
-		return Player{}, err
+		return leaderboard.Player{}, err
 	}
-	p := Player{ID: strings.ToLower(rand.Text()), Name: name}
+	p := leaderboard.Player{ID: strings.ToLower(rand.Text()), Name: name}
 	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
 		// The unique index decides; the lock only keeps CreateGuest's
 		// check of the name true until its guest is stored.
@@ -204,9 +139,9 @@ func (a *Accounts) Register(ctx context.Context, name, password string) (Player,
 	})
 	switch {
 	case isNameTaken(err):
-		return Player{}, fmt.Errorf("%w: %s", ErrNameTaken, name)
+		return leaderboard.Player{}, fmt.Errorf("%w: %s", leaderboard.ErrNameTaken, name)
 	case err != nil:
-		return Player{}, fmt.Errorf("register player: %w", err)
+		return leaderboard.Player{}, fmt.Errorf("register player: %w", err)
 	}
 	return p, nil
 }
@@ -215,17 +150,17 @@ func (a *Accounts) Register(ctx context.Context, name, password string) (Player,
 // password. An unknown name and a wrong password both give
 // ErrBadCredentials, after the same work. A banned player who gives the
 // right password gets ErrBanned.
-func (a *Accounts) Login(ctx context.Context, name, password string) (Player, error) {
+func (a *Accounts) Login(ctx context.Context, name, password string) (leaderboard.Player, error) {
 	// The rules are public: refusing what breaks them tells nothing about
 	// accounts. The password's length is not checked, so that stricter
 	// rules would not lock anyone out; its bytes are bounded.
-	if err := ValidName(name); err != nil {
-		return Player{}, err
+	if err := leaderboard.ValidName(name); err != nil {
+		return leaderboard.Player{}, err
 	}
-	if len(password) > maxPasswordBytes {
-		return Player{}, fmt.Errorf("%w: a password is at most %d characters", ErrBadRequest, MaxPasswordLen)
+	if len(password) > leaderboard.MaxPasswordBytes {
+		return leaderboard.Player{}, fmt.Errorf("%w: a password is at most %d characters", leaderboard.ErrBadRequest, leaderboard.MaxPasswordLen)
 	}
-	p := Player{}
+	p := leaderboard.Player{}
 	var hash string
 	var banned bool
 	err := a.pool.QueryRow(ctx, `
@@ -235,18 +170,18 @@ func (a *Accounts) Login(ctx context.Context, name, password string) (Player, er
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		_, _ = checkPassword(a.dummyHash, password) // as long as a wrong password
-		return Player{}, ErrBadCredentials
+		return leaderboard.Player{}, leaderboard.ErrBadCredentials
 	case err != nil:
-		return Player{}, fmt.Errorf("look up player: %w", err)
+		return leaderboard.Player{}, fmt.Errorf("look up player: %w", err)
 	}
 	ok, err := checkPassword(hash, password)
 	switch {
 	case err != nil:
-		return Player{}, fmt.Errorf("check password of player %s: %w", p.ID, err)
+		return leaderboard.Player{}, fmt.Errorf("check password of player %s: %w", p.ID, err)
 	case !ok:
-		return Player{}, ErrBadCredentials
+		return leaderboard.Player{}, leaderboard.ErrBadCredentials
 	case banned:
-		return Player{}, ErrBanned
+		return leaderboard.Player{}, leaderboard.ErrBanned
 	}
 	a.rehashIfStale(ctx, p.ID, hash, password)
 	return p, nil
@@ -256,15 +191,15 @@ func (a *Accounts) Login(ctx context.Context, name, password string) (Player, er
 // and so its ratings. It fails with ErrNameTaken if a registered player
 // took the name meanwhile, ErrNotGuest if the player has registered
 // already, ErrNotFound and ErrBanned.
-func (a *Accounts) Upgrade(ctx context.Context, playerID, password string) (Player, error) {
-	if err := ValidPassword(password); err != nil {
-		return Player{}, err
+func (a *Accounts) Upgrade(ctx context.Context, playerID, password string) (leaderboard.Player, error) {
+	if err := leaderboard.ValidPassword(password); err != nil {
+		return leaderboard.Player{}, err
 	}
 	hash, err := a.hashPassword(password)
 	if err != nil {
-		return Player{}, err
+		return leaderboard.Player{}, err
 	}
-	p := Player{ID: playerID}
+	p := leaderboard.Player{ID: playerID}
 	var guest, banned bool
 	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
@@ -273,13 +208,13 @@ func (a *Accounts) Upgrade(ctx context.Context, playerID, password string) (Play
 			Scan(&p.Name, &p.CreatedAt, &guest, &banned)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			return ErrNotFound
+			return leaderboard.ErrNotFound
 		case err != nil:
 			return err
 		case !guest:
-			return ErrNotGuest
+			return leaderboard.ErrNotGuest
 		case banned:
-			return ErrBanned
+			return leaderboard.ErrBanned
 		}
 		if err := lockName(ctx, tx, p.Name); err != nil {
 			return err
@@ -290,20 +225,20 @@ func (a *Accounts) Upgrade(ctx context.Context, playerID, password string) (Play
 		return err
 	})
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotGuest), errors.Is(err, ErrBanned):
-		return Player{}, err
+	case errors.Is(err, leaderboard.ErrNotFound), errors.Is(err, leaderboard.ErrNotGuest), errors.Is(err, leaderboard.ErrBanned):
+		return leaderboard.Player{}, err
 	case isNameTaken(err):
-		return Player{}, fmt.Errorf("%w: %s was registered meanwhile", ErrNameTaken, p.Name)
+		return leaderboard.Player{}, fmt.Errorf("%w: %s was registered meanwhile", leaderboard.ErrNameTaken, p.Name)
 	case err != nil:
-		return Player{}, fmt.Errorf("upgrade player %s: %w", playerID, err)
+		return leaderboard.Player{}, fmt.Errorf("upgrade player %s: %w", playerID, err)
 	}
 	return p, nil
 }
 
 // Get returns the player with that id: ErrNotFound if there is none,
 // ErrBanned if an operator banned it.
-func (a *Accounts) Get(ctx context.Context, playerID string) (Player, error) {
-	p := Player{ID: playerID}
+func (a *Accounts) Get(ctx context.Context, playerID string) (leaderboard.Player, error) {
+	p := leaderboard.Player{ID: playerID}
 	var banned bool
 	err := a.pool.QueryRow(ctx, `
 		SELECT name, guest, created_at, banned_at IS NOT NULL
@@ -311,11 +246,11 @@ func (a *Accounts) Get(ctx context.Context, playerID string) (Player, error) {
 		Scan(&p.Name, &p.Guest, &p.CreatedAt, &banned)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return Player{}, ErrNotFound
+		return leaderboard.Player{}, leaderboard.ErrNotFound
 	case err != nil:
-		return Player{}, fmt.Errorf("get player %s: %w", playerID, err)
+		return leaderboard.Player{}, fmt.Errorf("get player %s: %w", playerID, err)
 	case banned:
-		return Player{}, ErrBanned
+		return leaderboard.Player{}, leaderboard.ErrBanned
 	}
 	return p, nil
 }

@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/turnbase/turnbase/leaderboard"
 )
 
 // Benchmarks of the read side on a seeded database. They run on a fresh
@@ -102,7 +103,7 @@ func BenchmarkLeaderboard(b *testing.B) {
 	b.Run("rank_exact_count", func(b *testing.B) {
 		for b.Loop() {
 			var above int
-			if err := db.QueryRow(ctx, aboveEstablishedSQL, "tictactoe", shownRating(heroRating)+0.5).Scan(&above); err != nil {
+			if err := db.QueryRow(ctx, aboveEstablishedSQL, "tictactoe", leaderboard.ShownRating(heroRating)+0.5).Scan(&above); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -225,11 +226,11 @@ func explainBench(b *testing.B, db *pgxpool.Pool, heroRating float64) {
 		{"top50_provisional", boardAllSQL, []any{"tictactoe", 50, 0}},
 		{"offset1000", boardEstablishedSQL, []any{"tictactoe", 51, 999}},
 		{"offset10000", boardEstablishedSQL, []any{"tictactoe", 51, 9999}},
-		{"rank_exact_count", aboveEstablishedSQL, []any{"tictactoe", shownRating(heroRating) + 0.5}},
+		{"rank_exact_count", aboveEstablishedSQL, []any{"tictactoe", leaderboard.ShownRating(heroRating) + 0.5}},
 		{"rank_player_row", `SELECT r.rating, r.rd, p.banned_at IS NOT NULL
 			FROM ratings r JOIN players p ON p.id = r.player_id
 			WHERE r.player_id = $1 AND r.game = $2`, []any{benchHero, "tictactoe"}},
-		{"player_page_recent", recentSQL, []any{benchHero, RecentMatches}},
+		{"player_page_recent", recentSQL, []any{benchHero, leaderboard.RecentMatches}},
 		{"matches_finished_game", endedGameSQL, []any{50, "tictactoe"}},
 		{"matches_finished", endedSQL, []any{50}},
 		{"reload_ranks", rankCountsSQL, nil},

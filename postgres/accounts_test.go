@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/turnbase/turnbase/internal/pgtest"
+	"github.com/turnbase/turnbase/leaderboard"
 )
 
 // newTestAccounts returns accounts at the given bcrypt cost on a fresh
@@ -22,7 +23,7 @@ func newTestAccounts(t *testing.T, cost int) (*Accounts, *pgxpool.Pool) {
 	return NewAccounts(pool, slog.New(slog.DiscardHandler), AccountsConfig{BcryptCost: cost}), pool
 }
 
-func mustRegister(t *testing.T, a *Accounts, name, password string) Player {
+func mustRegister(t *testing.T, a *Accounts, name, password string) leaderboard.Player {
 	t.Helper()
 	p, err := a.Register(t.Context(), name, password)
 	if err != nil {
@@ -31,7 +32,7 @@ func mustRegister(t *testing.T, a *Accounts, name, password string) Player {
 	return p
 }
 
-func mustGuest(t *testing.T, a *Accounts, name string) Player {
+func mustGuest(t *testing.T, a *Accounts, name string) leaderboard.Player {
 	t.Helper()
 	p, err := a.CreateGuest(t.Context(), name)
 	if err != nil {
@@ -67,12 +68,12 @@ func TestValidName(t *testing.T) {
 		"semi;colon":            false,
 	}
 	for name, ok := range tests {
-		err := ValidName(name)
+		err := leaderboard.ValidName(name)
 		if (err == nil) != ok {
 			t.Errorf("ValidName(%q) = %v, want ok %v", name, err, ok)
 		}
-		if err != nil && !errors.Is(err, ErrBadRequest) {
-			t.Errorf("ValidName(%q) = %v, want ErrBadRequest", name, err)
+		if err != nil && !errors.Is(err, leaderboard.ErrBadRequest) {
+			t.Errorf("ValidName(%q) = %v, want leaderboard.ErrBadRequest", name, err)
 		}
 	}
 }
@@ -95,12 +96,12 @@ func TestValidPassword(t *testing.T) {
 		"invalid UTF-8":     {"abcdefg\xff", false},
 	}
 	for name, tt := range tests {
-		err := ValidPassword(tt.pw)
+		err := leaderboard.ValidPassword(tt.pw)
 		if (err == nil) != tt.ok {
-			t.Errorf("%s: ValidPassword = %v, want ok %v", name, err, tt.ok)
+			t.Errorf("%s: leaderboard.ValidPassword = %v, want ok %v", name, err, tt.ok)
 		}
-		if err != nil && !errors.Is(err, ErrBadRequest) {
-			t.Errorf("%s: ValidPassword = %v, want ErrBadRequest", name, err)
+		if err != nil && !errors.Is(err, leaderboard.ErrBadRequest) {
+			t.Errorf("%s: leaderboard.ValidPassword = %v, want leaderboard.ErrBadRequest", name, err)
 		}
 	}
 }
@@ -112,7 +113,7 @@ func TestCreateGuest(t *testing.T) {
 
 	p1 := mustGuest(t, a, "Wanderer")
 	p2 := mustGuest(t, a, "wanderer") // guests share names
-	for _, p := range []Player{p1, p2} {
+	for _, p := range []leaderboard.Player{p1, p2} {
 		if len(p.ID) != 26 || strings.Trim(p.ID, "abcdefghijklmnopqrstuvwxyz234567") != "" {
 			t.Errorf("id %q: want 26 characters of lowercase base32", p.ID)
 		}
@@ -124,12 +125,12 @@ func TestCreateGuest(t *testing.T) {
 		t.Errorf("two guests got id %s", p1.ID)
 	}
 	got, err := a.Get(ctx, p1.ID)
-	if err != nil || got != (Player{ID: p1.ID, Name: "Wanderer", Guest: true, CreatedAt: got.CreatedAt}) || !got.CreatedAt.Equal(p1.CreatedAt) {
+	if err != nil || got != (leaderboard.Player{ID: p1.ID, Name: "Wanderer", Guest: true, CreatedAt: got.CreatedAt}) || !got.CreatedAt.Equal(p1.CreatedAt) {
 		t.Errorf("Get = %+v, %v; want %+v", got, err, p1)
 	}
 
-	if _, err := a.CreateGuest(ctx, "no"); !errors.Is(err, ErrBadRequest) {
-		t.Errorf("CreateGuest(%q) = %v, want ErrBadRequest", "no", err)
+	if _, err := a.CreateGuest(ctx, "no"); !errors.Is(err, leaderboard.ErrBadRequest) {
+		t.Errorf("CreateGuest(%q) = %v, want leaderboard.ErrBadRequest", "no", err)
 	}
 }
 
@@ -138,8 +139,8 @@ func TestGuestCannotTakeRegisteredName(t *testing.T) {
 	a, _ := newTestAccounts(t, bcrypt.MinCost)
 	mustRegister(t, a, "Alice", "password1")
 	for _, name := range []string{"Alice", "alice", "ALICE"} {
-		if _, err := a.CreateGuest(t.Context(), name); !errors.Is(err, ErrNameTaken) {
-			t.Errorf("CreateGuest(%q) = %v, want ErrNameTaken", name, err)
+		if _, err := a.CreateGuest(t.Context(), name); !errors.Is(err, leaderboard.ErrNameTaken) {
+			t.Errorf("CreateGuest(%q) = %v, want leaderboard.ErrNameTaken", name, err)
 		}
 	}
 }
@@ -185,8 +186,8 @@ func TestGuestWaitsForARegistrationOfItsName(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; !errors.Is(err, ErrNameTaken) {
-		t.Errorf("CreateGuest after the registration committed = %v, want ErrNameTaken", err)
+	if err := <-done; !errors.Is(err, leaderboard.ErrNameTaken) {
+		t.Errorf("CreateGuest after the registration committed = %v, want leaderboard.ErrNameTaken", err)
 	}
 }
 
@@ -201,15 +202,15 @@ func TestRegister(t *testing.T) {
 		want           error
 	}{
 		{"Bob", "correct horse", nil},
-		{"bob", "another password", ErrNameTaken},
-		{"BOB", "another password", ErrNameTaken},
-		{"Bob", "correct horse", ErrNameTaken},
+		{"bob", "another password", leaderboard.ErrNameTaken},
+		{"BOB", "another password", leaderboard.ErrNameTaken},
+		{"Bob", "correct horse", leaderboard.ErrNameTaken},
 		{"Carol", "password1", nil},
-		{"carol", "password1", ErrNameTaken},
-		{"Bo", "password1", ErrBadRequest},
-		{"Dave!", "password1", ErrBadRequest},
-		{"Dave", "short", ErrBadRequest},
-		{"Dave", strings.Repeat("x", 129), ErrBadRequest},
+		{"carol", "password1", leaderboard.ErrNameTaken},
+		{"Bo", "password1", leaderboard.ErrBadRequest},
+		{"Dave!", "password1", leaderboard.ErrBadRequest},
+		{"Dave", "short", leaderboard.ErrBadRequest},
+		{"Dave", strings.Repeat("x", 129), leaderboard.ErrBadRequest},
 		{"Dave", "password1", nil},
 	}
 	for _, s := range steps {
@@ -255,7 +256,7 @@ func TestRegisterConcurrentlyOneWins(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, ErrNameTaken):
+		case !errors.Is(err, leaderboard.ErrNameTaken):
 			t.Errorf("registration %d: %v", i, err)
 		}
 	}
@@ -278,15 +279,15 @@ func TestLogin(t *testing.T) {
 	}{
 		"ok":                         {"Alice", "alice's password", nil},
 		"ok, name in other case":     {"aLICE", "alice's password", nil},
-		"wrong password":             {"Alice", "alice's passworD", ErrBadCredentials},
-		"empty password":             {"Alice", "", ErrBadCredentials},
-		"unknown name":               {"Nobody", "alice's password", ErrBadCredentials},
-		"a guest's name":             {"Ghost", "whatever1", ErrBadCredentials},
-		"banned":                     {"Mallory", "mallory's password", ErrBanned},
-		"banned, wrong password":     {"Mallory", "wrong password", ErrBadCredentials},
-		"malformed name":             {"a b", "alice's password", ErrBadRequest},
-		"password over 512 bytes":    {"Alice", strings.Repeat("x", 513), ErrBadRequest},
-		"password over 128 runes ok": {"Alice", strings.Repeat("x", 200), ErrBadCredentials},
+		"wrong password":             {"Alice", "alice's passworD", leaderboard.ErrBadCredentials},
+		"empty password":             {"Alice", "", leaderboard.ErrBadCredentials},
+		"unknown name":               {"Nobody", "alice's password", leaderboard.ErrBadCredentials},
+		"a guest's name":             {"Ghost", "whatever1", leaderboard.ErrBadCredentials},
+		"banned":                     {"Mallory", "mallory's password", leaderboard.ErrBanned},
+		"banned, wrong password":     {"Mallory", "wrong password", leaderboard.ErrBadCredentials},
+		"malformed name":             {"a b", "alice's password", leaderboard.ErrBadRequest},
+		"password over 512 bytes":    {"Alice", strings.Repeat("x", 513), leaderboard.ErrBadRequest},
+		"password over 128 runes ok": {"Alice", strings.Repeat("x", 200), leaderboard.ErrBadCredentials},
 	}
 	for name, tt := range tests {
 		p, err := a.Login(t.Context(), tt.name, tt.password)
@@ -331,8 +332,8 @@ func TestUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := a.Upgrade(ctx, g.ID, "short"); !errors.Is(err, ErrBadRequest) {
-		t.Errorf("Upgrade with a short password = %v, want ErrBadRequest", err)
+	if _, err := a.Upgrade(ctx, g.ID, "short"); !errors.Is(err, leaderboard.ErrBadRequest) {
+		t.Errorf("Upgrade with a short password = %v, want leaderboard.ErrBadRequest", err)
 	}
 	p, err := a.Upgrade(ctx, g.ID, "frank's password")
 	if err != nil {
@@ -351,20 +352,20 @@ func TestUpgrade(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ratings WHERE player_id = $1`, g.ID).Scan(&ratings); err != nil || ratings != 1 {
 		t.Errorf("ratings after upgrade: %d, %v", ratings, err)
 	}
-	if _, err := a.CreateGuest(ctx, "FRANK"); !errors.Is(err, ErrNameTaken) {
-		t.Errorf("CreateGuest of an upgraded name = %v, want ErrNameTaken", err)
+	if _, err := a.CreateGuest(ctx, "FRANK"); !errors.Is(err, leaderboard.ErrNameTaken) {
+		t.Errorf("CreateGuest of an upgraded name = %v, want leaderboard.ErrNameTaken", err)
 	}
 
-	if _, err := a.Upgrade(ctx, g.ID, "another password"); !errors.Is(err, ErrNotGuest) {
-		t.Errorf("second Upgrade = %v, want ErrNotGuest", err)
+	if _, err := a.Upgrade(ctx, g.ID, "another password"); !errors.Is(err, leaderboard.ErrNotGuest) {
+		t.Errorf("second Upgrade = %v, want leaderboard.ErrNotGuest", err)
 	}
-	if _, err := a.Upgrade(ctx, "nosuchplayer", "password1"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Upgrade of an unknown id = %v, want ErrNotFound", err)
+	if _, err := a.Upgrade(ctx, "nosuchplayer", "password1"); !errors.Is(err, leaderboard.ErrNotFound) {
+		t.Errorf("Upgrade of an unknown id = %v, want leaderboard.ErrNotFound", err)
 	}
 	banned := mustGuest(t, a, "Grace")
 	ban(t, pool, banned.ID)
-	if _, err := a.Upgrade(ctx, banned.ID, "password1"); !errors.Is(err, ErrBanned) {
-		t.Errorf("Upgrade of a banned guest = %v, want ErrBanned", err)
+	if _, err := a.Upgrade(ctx, banned.ID, "password1"); !errors.Is(err, leaderboard.ErrBanned) {
+		t.Errorf("Upgrade of a banned guest = %v, want leaderboard.ErrBanned", err)
 	}
 }
 
@@ -374,8 +375,8 @@ func TestUpgradeNameTakenMeanwhile(t *testing.T) {
 	ctx := t.Context()
 	g := mustGuest(t, a, "Heidi")
 	mustRegister(t, a, "HEIDI", "password1")
-	if _, err := a.Upgrade(ctx, g.ID, "password2"); !errors.Is(err, ErrNameTaken) {
-		t.Errorf("Upgrade = %v, want ErrNameTaken", err)
+	if _, err := a.Upgrade(ctx, g.ID, "password2"); !errors.Is(err, leaderboard.ErrNameTaken) {
+		t.Errorf("Upgrade = %v, want leaderboard.ErrNameTaken", err)
 	}
 	if got, err := a.Get(ctx, g.ID); err != nil || !got.Guest {
 		t.Errorf("guest after a failed upgrade = %+v, %v", got, err)
@@ -386,8 +387,8 @@ func TestAccountsGetAndTouch(t *testing.T) {
 	t.Parallel()
 	a, pool := newTestAccounts(t, bcrypt.MinCost)
 	ctx := t.Context()
-	if _, err := a.Get(ctx, "nosuchplayer"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get of an unknown id = %v, want ErrNotFound", err)
+	if _, err := a.Get(ctx, "nosuchplayer"); !errors.Is(err, leaderboard.ErrNotFound) {
+		t.Errorf("Get of an unknown id = %v, want leaderboard.ErrNotFound", err)
 	}
 	p := mustGuest(t, a, "Ivan")
 	if err := a.Touch(ctx, p.ID); err != nil {
@@ -401,8 +402,8 @@ func TestAccountsGetAndTouch(t *testing.T) {
 		t.Errorf("Touch of an unknown id: %v", err)
 	}
 	ban(t, pool, p.ID)
-	if _, err := a.Get(ctx, p.ID); !errors.Is(err, ErrBanned) {
-		t.Errorf("Get of a banned player = %v, want ErrBanned", err)
+	if _, err := a.Get(ctx, p.ID); !errors.Is(err, leaderboard.ErrBanned) {
+		t.Errorf("Get of a banned player = %v, want leaderboard.ErrBanned", err)
 	}
 }
 
@@ -416,20 +417,20 @@ func TestPasswordLongerThan72Bytes(t *testing.T) {
 	if _, err := a.Login(ctx, "Judy", head+"-one"); err != nil {
 		t.Errorf("Login with the password: %v", err)
 	}
-	if _, err := a.Login(ctx, "Judy", head+"-two"); !errors.Is(err, ErrBadCredentials) {
-		t.Errorf("Login with a different tail = %v, want ErrBadCredentials", err)
+	if _, err := a.Login(ctx, "Judy", head+"-two"); !errors.Is(err, leaderboard.ErrBadCredentials) {
+		t.Errorf("Login with a different tail = %v, want leaderboard.ErrBadCredentials", err)
 	}
-	if _, err := a.Login(ctx, "Judy", head); !errors.Is(err, ErrBadCredentials) {
-		t.Errorf("Login with the first 80 bytes = %v, want ErrBadCredentials", err)
+	if _, err := a.Login(ctx, "Judy", head); !errors.Is(err, leaderboard.ErrBadCredentials) {
+		t.Errorf("Login with the first 80 bytes = %v, want leaderboard.ErrBadCredentials", err)
 	}
 
-	long := strings.Repeat("😀", MaxPasswordLen) // 512 bytes
+	long := strings.Repeat("😀", leaderboard.MaxPasswordLen) // 512 bytes
 	mustRegister(t, a, "Kim", long)
 	if _, err := a.Login(ctx, "Kim", long); err != nil {
 		t.Errorf("Login with 128 four-byte runes: %v", err)
 	}
-	if _, err := a.Login(ctx, "Kim", long[:len(long)-4]+"😁"); !errors.Is(err, ErrBadCredentials) {
-		t.Errorf("Login with another last rune = %v, want ErrBadCredentials", err)
+	if _, err := a.Login(ctx, "Kim", long[:len(long)-4]+"😁"); !errors.Is(err, leaderboard.ErrBadCredentials) {
+		t.Errorf("Login with another last rune = %v, want leaderboard.ErrBadCredentials", err)
 	}
 }
 
@@ -447,8 +448,8 @@ func TestLoginTimingUnknownNameLikeWrongPassword(t *testing.T) {
 		start := time.Now()
 		_, err := a.Login(ctx, name, password)
 		d := time.Since(start)
-		if !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("Login(%q) = %v, want ErrBadCredentials", name, err)
+		if !errors.Is(err, leaderboard.ErrBadCredentials) {
+			t.Fatalf("Login(%q) = %v, want leaderboard.ErrBadCredentials", name, err)
 		}
 		return d
 	}

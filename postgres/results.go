@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
 
@@ -88,11 +89,11 @@ type Ratings struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	cfg    RatingsConfig // with defaults
-	glicko Glicko2
+	glicko leaderboard.Glicko2
 
-	ranks   rankIndex    // guards itself
-	batch   rateBatcher  // guards itself
-	tickets *ratingCache // guards itself
+	ranks   leaderboard.Ranks // guards itself
+	batch   rateBatcher       // guards itself
+	tickets *ratingCache      // guards itself
 }
 
 // NewRatings returns Ratings stored in pool; a nil logger discards. It
@@ -105,7 +106,7 @@ func NewRatings(pool *pgxpool.Pool, logger *slog.Logger, cfg RatingsConfig) *Rat
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	return &Ratings{pool: pool, logger: logger, cfg: cfg, glicko: Glicko2{Tau: cfg.Tau},
+	return &Ratings{pool: pool, logger: logger, cfg: cfg, glicko: leaderboard.Glicko2{Tau: cfg.Tau},
 		tickets: newRatingCache(cfg.RatingCacheTTL, ratingCacheMax)}
 }
 
@@ -117,7 +118,7 @@ func (s *Ratings) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.RankRefresh)
 	defer t.Stop()
 	for {
-		if err := s.ranks.reload(ctx, s.pool, false); err != nil && ctx.Err() == nil {
+		if err := s.ranks.Reload(ctx, s.loadRanks, false); err != nil && ctx.Err() == nil {
 			s.logger.Warn("reload rank counts", "err", err)
 		}
 		select {
@@ -130,7 +131,7 @@ func (s *Ratings) Run(ctx context.Context) error {
 
 // RefreshRanks reloads the rank counts now.
 func (s *Ratings) RefreshRanks(ctx context.Context) error {
-	return s.ranks.reload(ctx, s.pool, false)
+	return s.ranks.Reload(ctx, s.loadRanks, false)
 }
 
 // RecordResult applies a finished, rated match's result to both players'
@@ -206,7 +207,7 @@ func (s *Ratings) rate(ctx context.Context, matchID string) (changes []match.Rat
 		changes, deltas, err := s.rateOnce(ctx, matchID)
 		if err == nil {
 			for _, d := range deltas {
-				s.ranks.apply(d)
+				s.ranks.Apply(d)
 			}
 			return changes, deltas != nil, nil
 		}
@@ -214,7 +215,7 @@ func (s *Ratings) rate(ctx context.Context, matchID string) (changes []match.Rat
 			// Whether these deltas happened is unknown, and a retry
 			// would find the match rated and apply none: reload the rank
 			// counts from the database on next use instead.
-			s.ranks.invalidate()
+			s.ranks.Invalidate()
 		}
 		if !isTxConflict(err) || attempt >= s.cfg.RateAttempts {
 			return nil, false, err
@@ -251,14 +252,14 @@ type ratedMatch struct {
 
 // playerRating is one player's ratings row as read under lock.
 type playerRating struct {
-	Rating
+	leaderboard.Rating
 	banned bool
 }
 
 // rateOnce is one transaction of rate. deltas is nil unless it changed
 // ratings; then it holds the moves of the rank histograms, to apply once
 // committed.
-func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match.RatingChange, deltas []rankDelta, err error) {
+func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match.RatingChange, deltas []leaderboard.RankDelta, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -297,7 +298,7 @@ func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match
 		score0 = float64(1 - *m.winner) // seat 0 wins: 1; seat 1 wins: 0
 	}
 	a0, a1 := s.glicko.Game(olds[0].Rating, olds[1].Rating, score0)
-	after := [2]Rating{a0, a1}
+	after := [2]leaderboard.Rating{a0, a1}
 	xid, err := writeRatings(ctx, tx, matchID, m, [2]float64{score0, 1 - score0}, olds, after)
 	if err != nil {
 		return nil, nil, err
@@ -312,15 +313,15 @@ func (s *Ratings) rateOnce(ctx context.Context, matchID string) (changes []match
 	}
 
 	changes = make([]match.RatingChange, 2)
-	deltas = make([]rankDelta, 2)
+	deltas = make([]leaderboard.RankDelta, 2)
 	for seat, pid := range m.seats {
 		b, a := olds[seat], after[seat]
 		changes[seat] = match.RatingChange{PlayerID: pid, Before: b.Rating.Rating, After: a.Rating}
-		from := positionOf(b.Rating.Rating, b.RD, b.banned)
+		from := leaderboard.PositionOf(b.Rating.Rating, b.RD, b.banned)
 		if slices.Contains(created, pid) {
-			from = rankPos{} // not counted before: the row is new
+			from = leaderboard.RankPos{} // not counted before: the row is new
 		}
-		deltas[seat] = rankDelta{game: m.game, xid: xid, from: from, to: positionOf(a.Rating, a.RD, b.banned)}
+		deltas[seat] = leaderboard.RankDelta{Game: m.game, TxID: xid, From: from, To: leaderboard.PositionOf(a.Rating, a.RD, b.banned)}
 	}
 	return changes, deltas, nil
 }
@@ -378,7 +379,7 @@ func lockRatings(ctx context.Context, tx pgx.Tx, m ratedMatch) (olds [2]playerRa
 // writeRatings stores a rated result: both ratings, their rating_changes
 // and the match's rated_at, in one round trip. It returns the
 // transaction's id.
-func writeRatings(ctx context.Context, tx pgx.Tx, matchID string, m ratedMatch, scores [2]float64, olds [2]playerRating, after [2]Rating) (xid uint64, err error) {
+func writeRatings(ctx context.Context, tx pgx.Tx, matchID string, m ratedMatch, scores [2]float64, olds [2]playerRating, after [2]leaderboard.Rating) (xid uint64, err error) {
 	batch := &pgx.Batch{}
 	for seat, pid := range m.seats {
 		var win, loss, draw int
@@ -444,7 +445,7 @@ func (s *Ratings) Rating(ctx context.Context, playerID, game string) (float64, e
 	case errors.Is(err, pgx.ErrNoRows):
 		// Not cached: the first rated game creates the row, and rating
 		// it writes the cache.
-		return DefaultRating, nil
+		return leaderboard.DefaultRating, nil
 	case err != nil:
 		return 0, fmt.Errorf("read rating of %s in %s: %w", playerID, game, err)
 	}
@@ -455,21 +456,21 @@ func (s *Ratings) Rating(ctx context.Context, playerID, game string) (float64, e
 // PlayerRatings returns the player's ratings by game, as shown (see
 // PlayerRating): empty for a player who has played no rated game, or who
 // does not exist.
-func (s *Ratings) PlayerRatings(ctx context.Context, playerID string) (map[string]PlayerRating, error) {
+func (s *Ratings) PlayerRatings(ctx context.Context, playerID string) (map[string]leaderboard.PlayerRating, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT game, rating, rd, wins, losses, draws, games
 		FROM ratings WHERE player_id = $1`, playerID)
 	if err != nil {
 		return nil, fmt.Errorf("read ratings of %s: %w", playerID, err)
 	}
-	out := make(map[string]PlayerRating)
+	out := make(map[string]leaderboard.PlayerRating)
 	var (
 		game           string
 		rating, rd     float64
 		w, l, d, games int
 	)
 	_, err = pgx.ForEachRow(rows, []any{&game, &rating, &rd, &w, &l, &d, &games}, func() error {
-		out[game] = newPlayerRating(rating, rd, w, l, d, games)
+		out[game] = leaderboard.NewPlayerRating(rating, rd, w, l, d, games)
 		return nil
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"context"
@@ -12,18 +12,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
 
 // Journal errors.
 var (
-	// ErrUnavailable: the database cannot be reached, so no new match may
-	// start (matches in progress go on through the spool).
-	ErrUnavailable = errors.New("database unavailable")
 	// ErrNotOwner: this process no longer holds the match's lease.
 	ErrNotOwner = errors.New("match is owned by another process")
-	// ErrClosed: the journal has stopped.
-	ErrClosed = errors.New("journal closed")
 )
 
 // JournalConfig tunes a Journal. Zero fields take the defaults.
@@ -171,7 +167,7 @@ func (j *Journal) Healthy() bool { return j.healthy.Load() }
 // Ready returns nil when writes reach the database, for /readyz.
 func (j *Journal) Ready(ctx context.Context) error {
 	if !j.Healthy() {
-		return ErrUnavailable
+		return match.ErrUnavailable
 	}
 	return nil
 }
@@ -180,7 +176,7 @@ func (j *Journal) Ready(ctx context.Context) error {
 // while the database is unreachable: no new match starts then.
 func (j *Journal) CreateMatch(ctx context.Context, rec match.Record) error {
 	if !j.Healthy() {
-		return fmt.Errorf("create match %s: %w", rec.ID, ErrUnavailable)
+		return fmt.Errorf("create match %s: %w", rec.ID, match.ErrUnavailable)
 	}
 	return j.submit(ctx, &op{Kind: opCreate, Record: &rec})
 }
@@ -201,7 +197,7 @@ func (j *Journal) submit(ctx context.Context, o *op) error {
 	select {
 	case j.ops <- o:
 	case <-j.done:
-		return ErrClosed
+		return match.ErrJournalClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -214,7 +210,7 @@ func (j *Journal) submit(ctx context.Context, o *op) error {
 		case err := <-o.done:
 			return err
 		default:
-			return ErrClosed
+			return match.ErrJournalClosed
 		}
 	case <-ctx.Done():
 		// The write may still land; a retry is idempotent.
@@ -239,7 +235,7 @@ func (j *Journal) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			j.failPending(ErrClosed)
+			j.failPending(match.ErrJournalClosed)
 			return nil
 		case <-retry.C:
 			if j.spooling {
@@ -308,7 +304,7 @@ func (j *Journal) write(ctx context.Context, batch []*op) {
 	}
 	for _, o := range batch {
 		if o.Kind == opCreate {
-			o.done <- fmt.Errorf("create match %s: %w", o.Record.ID, ErrUnavailable)
+			o.done <- fmt.Errorf("create match %s: %w", o.Record.ID, match.ErrUnavailable)
 		}
 	}
 	if err := j.spool.append(batch); err != nil {
@@ -539,7 +535,7 @@ func (j *Journal) Recover(ctx context.Context) error {
 	}
 	j.tryReplay(ctx)
 	if j.spooling {
-		return fmt.Errorf("replay spool %s: %w", j.cfg.SpoolPath, ErrUnavailable)
+		return fmt.Errorf("replay spool %s: %w", j.cfg.SpoolPath, match.ErrUnavailable)
 	}
 	return nil
 }
@@ -686,7 +682,7 @@ func (j *Journal) Claim(ctx context.Context) ([]Resumable, error) {
 	for i := range out {
 		rec := &out[i].Record
 		for s := range rec.Players {
-			rec.Players[s].Rating = DefaultRating
+			rec.Players[s].Rating = leaderboard.DefaultRating
 			err := j.pool.QueryRow(ctx, `SELECT rating FROM ratings WHERE player_id = $1 AND game = $2`,
 				rec.Players[s].ID, rec.Game).Scan(&rec.Players[s].Rating)
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {

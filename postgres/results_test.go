@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/internal/pgtest"
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
 
@@ -94,7 +95,7 @@ func rtResult(id string) match.Result {
 
 // storedRating reads a ratings row.
 type storedRating struct {
-	Rating                     Rating
+	Rating                     leaderboard.Rating
 	Wins, Losses, Draws, Games int
 }
 
@@ -126,8 +127,8 @@ func TestRecordResultAppliesGlicko2Once(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bobBefore := Rating{Rating: 1620.5, RD: 80, Volatility: 0.059}
-	wantBob, wantAlice := Glicko2{}.Game(bobBefore, NewRating(), 0)
+	bobBefore := leaderboard.Rating{Rating: 1620.5, RD: 80, Volatility: 0.059}
+	wantBob, wantAlice := leaderboard.Glicko2{}.Game(bobBefore, leaderboard.NewRating(), 0)
 	want := []match.RatingChange{
 		{PlayerID: "bob", Before: 1620.5, After: wantBob.Rating},
 		{PlayerID: "alice", Before: 1500, After: wantAlice.Rating},
@@ -198,7 +199,7 @@ func TestRecordResultDraw(t *testing.T) {
 	}
 	for _, p := range []string{"alice", "bob"} {
 		s, _ := readRating(t, db, p, "tictactoe")
-		if s.Draws != 1 || s.Games != 1 || s.Rating.RD >= DefaultRD {
+		if s.Draws != 1 || s.Games != 1 || s.Rating.RD >= leaderboard.DefaultRD {
 			t.Errorf("%s: %+v", p, s)
 		}
 	}
@@ -264,11 +265,11 @@ func TestRecordResultPendingThenRatePending(t *testing.T) {
 		t.Fatalf("RatePending: %d, %v; want 3", n, err)
 	}
 	// In end order: m3 (carol beats alice), m1 (alice beats bob), m2 (draw).
-	g := Glicko2{}
-	alice, carol := g.Game(NewRating(), NewRating(), 0) // m3, alice's view
-	alice, bob := g.Game(alice, NewRating(), 1)         // m1
-	alice, carol = g.Game(alice, carol, 0.5)            // m2
-	for p, want := range map[string]Rating{"alice": alice, "bob": bob, "carol": carol} {
+	g := leaderboard.Glicko2{}
+	alice, carol := g.Game(leaderboard.NewRating(), leaderboard.NewRating(), 0) // m3, alice's view
+	alice, bob := g.Game(alice, leaderboard.NewRating(), 1)                     // m1
+	alice, carol = g.Game(alice, carol, 0.5)                                    // m2
+	for p, want := range map[string]leaderboard.Rating{"alice": alice, "bob": bob, "carol": carol} {
 		if got, _ := readRating(t, db, p, "tictactoe"); got.Rating != want {
 			t.Errorf("%s: %+v, want %+v", p, got.Rating, want)
 		}
@@ -352,11 +353,11 @@ func TestConcurrentResultsForOnePlayer(t *testing.T) {
 // history: from the starting rating, each change starts where another
 // ended, each is Glicko-2 against the opponent's rating before that
 // match, and the last ends at the stored rating.
-func checkChain(t *testing.T, db *pgxpool.Pool, player, gameID string, final Rating) {
+func checkChain(t *testing.T, db *pgxpool.Pool, player, gameID string, final leaderboard.Rating) {
 	t.Helper()
 	type change struct {
-		Before, After Rating
-		Opponent      Rating
+		Before, After leaderboard.Rating
+		Opponent      leaderboard.Rating
 		Score         float64
 	}
 	rows, err := db.Query(t.Context(), `
@@ -379,7 +380,7 @@ func checkChain(t *testing.T, db *pgxpool.Pool, player, gameID string, final Rat
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cur := NewRating()
+	cur := leaderboard.NewRating()
 	used := make([]bool, len(changes))
 	for step := range changes {
 		next := -1
@@ -394,7 +395,7 @@ func checkChain(t *testing.T, db *pgxpool.Pool, player, gameID string, final Rat
 		}
 		used[next] = true
 		c := changes[next]
-		if want := (Glicko2{}).Update(c.Before, []Result{{Opponent: c.Opponent, Score: c.Score}}); c.After != want {
+		if want := (leaderboard.Glicko2{}).Update(c.Before, []leaderboard.Result{{Opponent: c.Opponent, Score: c.Score}}); c.After != want {
 			t.Errorf("%s: change %d: after %+v, want %+v", player, step, c.After, want)
 		}
 		cur = c.After
@@ -471,34 +472,13 @@ func TestConcurrentResultsAmongFew(t *testing.T) {
 // checkRankCounts compares the rank counts in memory with a fresh load.
 func checkRankCounts(t *testing.T, r *Ratings) {
 	t.Helper()
-	fresh, _, err := loadRankCounts(t.Context(), r.pool)
-	if err != nil {
+	var fresh leaderboard.Ranks
+	if err := fresh.Reload(t.Context(), r.loadRanks, false); err != nil {
 		t.Fatal(err)
 	}
-	r.ranks.mu.RLock()
-	defer r.ranks.mu.RUnlock()
-	if a, b := dumpCounts(r.ranks.games), dumpCounts(fresh); a != b {
+	if a, b := r.ranks.String(), fresh.String(); a != b {
 		t.Errorf("rank counts in memory:\n%s\nfresh from the database:\n%s", a, b)
 	}
-}
-
-// dumpCounts prints histograms without their empty buckets.
-func dumpCounts(games map[string]*gameCounts) string {
-	s := ""
-	for _, name := range []string{"tictactoe", "rps"} {
-		g := games[name]
-		if g == nil {
-			continue
-		}
-		s += fmt.Sprintf("%s: %d established, %d provisional:", name, g.established, g.provisional)
-		for i, n := range g.counts {
-			if n != 0 {
-				s += fmt.Sprintf(" %d:%d", g.lo+int64(i), n)
-			}
-		}
-		s += "\n"
-	}
-	return s
 }
 
 func TestRatedAtSchema(t *testing.T) {
@@ -530,7 +510,7 @@ func TestRatingAndPlayerRatings(t *testing.T) {
 	t.Parallel()
 	r, db := newTestRatings(t)
 	rtPlayers(t, db, "alice")
-	if got, err := r.Rating(t.Context(), "alice", "rps"); got != DefaultRating || err != nil {
+	if got, err := r.Rating(t.Context(), "alice", "rps"); got != leaderboard.DefaultRating || err != nil {
 		t.Errorf("no row: %v, %v", got, err)
 	}
 	rtExec(t, db, `INSERT INTO ratings (player_id, game, rating, rd, wins, losses, draws, games) VALUES
@@ -542,7 +522,7 @@ func TestRatingAndPlayerRatings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]PlayerRating{
+	want := map[string]leaderboard.PlayerRating{
 		"rps":       {Rating: 1712, RD: 110, Wins: 6, Losses: 3, Draws: 1, Games: 10},
 		"tictactoe": {Rating: 1434, RD: 111, Provisional: true, Wins: 1, Losses: 1, Games: 2},
 	}

@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
 
@@ -25,7 +26,7 @@ func rtRating(t testing.TB, db *pgxpool.Pool, player, gameID string, rating, rd 
 }
 
 // boardLines prints a board as "rank:id" pairs.
-func boardLines(b Board) string {
+func boardLines(b leaderboard.Board) string {
 	var s []string
 	for _, e := range b.Entries {
 		s = append(s, fmt.Sprintf("%d:%s", e.Rank, e.Player.ID))
@@ -102,18 +103,18 @@ func TestLeaderboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := BoardEntry{Rank: 1, Player: PlayerRef{ID: "p1", Name: "n-p1"},
-		PlayerRating: PlayerRating{Rating: 1800, RD: 60, Wins: 3, Losses: 2, Draws: 1, Games: 6}}
-	if !reflect.DeepEqual(b.Entries, []BoardEntry{want}) {
+	want := leaderboard.BoardEntry{Rank: 1, Player: leaderboard.PlayerRef{ID: "p1", Name: "n-p1"},
+		PlayerRating: leaderboard.PlayerRating{Rating: 1800, RD: 60, Wins: 3, Losses: 2, Draws: 1, Games: 6}}
+	if !reflect.DeepEqual(b.Entries, []leaderboard.BoardEntry{want}) {
 		t.Errorf("entry %+v, want %+v", b.Entries, want)
 	}
 
 	if b, err := r.Leaderboard(ctx, "chess", 10, 0, false); err != nil || b.Total != 0 || b.Entries == nil || len(b.Entries) != 0 {
 		t.Errorf("unknown game: %+v, %v", b, err)
 	}
-	for _, bad := range [][2]int{{-1, 0}, {101, 0}, {10, -1}, {10, MaxBoardOffset + 1}} {
-		if _, err := r.Leaderboard(ctx, "tictactoe", bad[0], bad[1], false); !errors.Is(err, ErrBadRequest) {
-			t.Errorf("limit %d offset %d: %v, want ErrBadRequest", bad[0], bad[1], err)
+	for _, bad := range [][2]int{{-1, 0}, {101, 0}, {10, -1}, {10, leaderboard.MaxBoardOffset + 1}} {
+		if _, err := r.Leaderboard(ctx, "tictactoe", bad[0], bad[1], false); !errors.Is(err, leaderboard.ErrBadRequest) {
+			t.Errorf("limit %d offset %d: %v, want leaderboard.ErrBadRequest", bad[0], bad[1], err)
 		}
 	}
 }
@@ -219,7 +220,7 @@ func TestPlayerPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page.Player != (PlayerInfo{ID: "ann", Name: "Ann_1", Guest: false}) {
+	if page.Player != (leaderboard.PlayerInfo{ID: "ann", Name: "Ann_1", Guest: false}) {
 		t.Errorf("player %+v", page.Player)
 	}
 	if rr := page.Ratings["rps"]; rr.Rank != 1 || rr.Rating != 2720 || rr.Provisional {
@@ -257,7 +258,7 @@ func TestPlayerPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLast := match.Summary{ID: "m22", Game: "tictactoe", Status: match.StatusFinished,
-		Players: []match.Player{{ID: "ann", Name: "Ann_1", Rating: shownRating(before0)}, {ID: "p3", Name: "n-p3", Rating: shownRating(before1)}},
+		Players: []match.Player{{ID: "ann", Name: "Ann_1", Rating: leaderboard.ShownRating(before0)}, {ID: "p3", Name: "n-p3", Rating: leaderboard.ShownRating(before1)}},
 		Winner:  last.Winner, Reason: "line",
 		StartedMS: t0.Add(22 * time.Minute).UnixMilli(), EndedMS: last.EndedMS}
 	if !reflect.DeepEqual(last, wantLast) || last.Winner == nil || *last.Winner != 0 ||
@@ -269,8 +270,8 @@ func TestPlayerPage(t *testing.T) {
 	if page, err := r.PlayerPage(ctx, "banned"); err != nil || page.Ratings["tictactoe"].Rank != 0 || page.Recent == nil {
 		t.Errorf("banned: %+v, %v", page, err)
 	}
-	if _, err := r.PlayerPage(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown player: %v, want ErrNotFound", err)
+	if _, err := r.PlayerPage(ctx, "nobody"); !errors.Is(err, leaderboard.ErrNotFound) {
+		t.Errorf("unknown player: %v, want leaderboard.ErrNotFound", err)
 	}
 	ranked, err := r.RankedRatings(ctx, "ann")
 	if err != nil || !reflect.DeepEqual(ranked, page.Ratings) {
@@ -322,8 +323,8 @@ func TestMatches(t *testing.T) {
 		status string
 		limit  int
 	}{{match.StatusLive, 0}, {"", 0}, {match.StatusFinished, -1}, {match.StatusFinished, 101}} {
-		if _, err := r.Matches(ctx, bad.status, "", bad.limit); !errors.Is(err, ErrBadRequest) {
-			t.Errorf("status %q limit %d: %v, want ErrBadRequest", bad.status, bad.limit, err)
+		if _, err := r.Matches(ctx, bad.status, "", bad.limit); !errors.Is(err, leaderboard.ErrBadRequest) {
+			t.Errorf("status %q limit %d: %v, want leaderboard.ErrBadRequest", bad.status, bad.limit, err)
 		}
 	}
 }
@@ -384,28 +385,28 @@ func TestMatchDetailHidesOpenRPSRound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantMoves := []MoveEntry{{Seq: 1, Seat: 0, Move: json.RawMessage(`{"cell": 4}`), AtMS: 1_700_000_000_001}}
+	wantMoves := []leaderboard.MoveEntry{{Seq: 1, Seat: 0, Move: json.RawMessage(`{"cell": 4}`), AtMS: 1_700_000_000_001}}
 	if !reflect.DeepEqual(d.Moves, wantMoves) || d.Status != match.StatusLive || d.Spectators != 0 ||
 		len(d.Players) != 2 || d.Players[0].Rating != 1500 {
 		t.Errorf("ttt: %+v", d)
 	}
 
-	if _, err := r.Match(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown match: %v, want ErrNotFound", err)
+	if _, err := r.Match(ctx, "nope"); !errors.Is(err, leaderboard.ErrNotFound) {
+		t.Errorf("unknown match: %v, want leaderboard.ErrNotFound", err)
 	}
 }
 
 func TestVisibleMoves(t *testing.T) {
-	mv := func(seats ...int) []MoveEntry {
-		out := []MoveEntry{}
+	mv := func(seats ...int) []leaderboard.MoveEntry {
+		out := []leaderboard.MoveEntry{}
 		for i, s := range seats {
-			out = append(out, MoveEntry{Seq: i + 1, Seat: s})
+			out = append(out, leaderboard.MoveEntry{Seq: i + 1, Seat: s})
 		}
 		return out
 	}
 	for name, tc := range map[string]struct {
 		game, status string
-		in           []MoveEntry
+		in           []leaderboard.MoveEntry
 		shown        int
 	}{
 		"rps none":            {"rps", "live", nil, 0},
@@ -451,15 +452,15 @@ func TestWireShapes(t *testing.T) {
 		}
 	}
 	rating := []string{"rating", "rd", "provisional", "wins", "losses", "draws", "games"}
-	check("Board", Board{}, "game", "total", "entries")
-	check("BoardEntry", BoardEntry{}, append([]string{"rank", "player"}, rating...)...)
-	check("PlayerRef", PlayerRef{}, "id", "name")
-	check("PlayerRating", PlayerRating{}, rating...)
-	check("RankedRating", RankedRating{Rank: 3}, append([]string{"rank"}, rating...)...)
-	check("RankedRating without rank", RankedRating{}, rating...)
-	check("PlayerPage", PlayerPage{}, "player", "ratings", "recent")
-	check("PlayerInfo", PlayerInfo{}, "id", "name", "guest")
-	check("MatchDetail", MatchDetail{}, "id", "game", "status", "players", "winner", "reason",
+	check("Board", leaderboard.Board{}, "game", "total", "entries")
+	check("BoardEntry", leaderboard.BoardEntry{}, append([]string{"rank", "player"}, rating...)...)
+	check("PlayerRef", leaderboard.PlayerRef{}, "id", "name")
+	check("PlayerRating", leaderboard.PlayerRating{}, rating...)
+	check("RankedRating", leaderboard.RankedRating{Rank: 3}, append([]string{"rank"}, rating...)...)
+	check("RankedRating without rank", leaderboard.RankedRating{}, rating...)
+	check("PlayerPage", leaderboard.PlayerPage{}, "player", "ratings", "recent")
+	check("PlayerInfo", leaderboard.PlayerInfo{}, "id", "name", "guest")
+	check("MatchDetail", leaderboard.MatchDetail{}, "id", "game", "status", "players", "winner", "reason",
 		"started_ms", "ended_ms", "spectators", "moves")
-	check("MoveEntry", MoveEntry{Move: json.RawMessage(`{}`)}, "seq", "seat", "move", "at_ms")
+	check("MoveEntry", leaderboard.MoveEntry{Move: json.RawMessage(`{}`)}, "seq", "seat", "move", "at_ms")
 }

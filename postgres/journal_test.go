@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/turnbase/turnbase/internal/pgtest"
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
 
@@ -97,7 +98,7 @@ func TestJournalStoresAndClaims(t *testing.T) {
 	if len(got) != 1 || got[0].Record.ID != "m1" || len(got[0].Moves) != 2 || string(got[0].Moves[1].Move) != `{"cell": 0}` || got[0].Record.Players[1].Name != "olga" {
 		t.Fatalf("claimed = %+v", got)
 	}
-	if got[0].Record.Players[0].Rating != DefaultRating {
+	if got[0].Record.Players[0].Rating != leaderboard.DefaultRating {
 		t.Errorf("rating = %v", got[0].Record.Players[0].Rating)
 	}
 	// Someone else's match with a live lease is not taken.
@@ -310,7 +311,7 @@ func TestJournalSpoolsWhileDatabaseIsDown(t *testing.T) {
 	if j.Healthy() {
 		t.Error("journal healthy while the database is down")
 	}
-	if err := j.CreateMatch(ctx, testRecord("m2")); !errors.Is(err, ErrUnavailable) {
+	if err := j.CreateMatch(ctx, testRecord("m2")); !errors.Is(err, match.ErrUnavailable) {
 		t.Errorf("new match while down: %v", err)
 	}
 	res := match.Result{MatchID: "m1", Game: "tictactoe", Players: rec.Players, Status: match.StatusFinished, Winner: 0, Reason: "line", Rated: true, Ended: time.Now()}

@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
 
@@ -77,7 +78,7 @@ func (s *Ratings) rateBatch(ctx context.Context, batch []*rateReq) {
 	answered, deltas, err := s.rateBatchOnce(ctx, batch)
 	if err == nil {
 		for _, d := range deltas {
-			s.ranks.apply(d)
+			s.ranks.Apply(d)
 		}
 		for _, req := range batch {
 			req.changes = answered[req.matchID]
@@ -86,7 +87,7 @@ func (s *Ratings) rateBatch(ctx context.Context, batch []*rateReq) {
 		return
 	}
 	if errors.Is(err, errCommitUnknown) {
-		s.ranks.invalidate()
+		s.ranks.Invalidate()
 	}
 	for _, req := range batch {
 		req.changes, _, req.err = s.rate(ctx, req.matchID)
@@ -98,7 +99,7 @@ func (s *Ratings) rateBatch(ctx context.Context, batch []*rateReq) {
 // they ended, a player's later match against the rating their earlier one
 // gave. It fails (and changes nothing) unless every match can be answered
 // from it; the caller then rates them one by one.
-func (s *Ratings) rateBatchOnce(ctx context.Context, batch []*rateReq) (map[string][]match.RatingChange, []rankDelta, error) {
+func (s *Ratings) rateBatchOnce(ctx context.Context, batch []*rateReq) (map[string][]match.RatingChange, []leaderboard.RankDelta, error) {
 	ids := make([]string, 0, len(batch))
 	for _, req := range batch {
 		if !slices.Contains(ids, req.matchID) {
@@ -206,7 +207,7 @@ func (s *Ratings) rateBatchOnce(ctx context.Context, batch []*rateReq) (map[stri
 	tallies := map[key]*tally{}
 	var (
 		ch       changeCols
-		deltas   []rankDelta
+		deltas   []leaderboard.RankDelta
 		counted  = map[key]bool{} // counted in the histogram before this batch
 		matchIDs []string
 	)
@@ -221,7 +222,7 @@ func (s *Ratings) rateBatchOnce(ctx context.Context, batch []*rateReq) (map[stri
 		k0, k1 := key{m.seats[0], m.game}, key{m.seats[1], m.game}
 		olds := [2]playerRating{cur[k0], cur[k1]}
 		a0, a1 := s.glicko.Game(olds[0].Rating, olds[1].Rating, score0)
-		after := [2]Rating{a0, a1}
+		after := [2]leaderboard.Rating{a0, a1}
 		scores := [2]float64{score0, 1 - score0}
 		changes := make([]match.RatingChange, 2)
 		for seat, k := range [2]key{k0, k1} {
@@ -242,12 +243,12 @@ func (s *Ratings) rateBatchOnce(ctx context.Context, batch []*rateReq) (map[stri
 			default:
 				t.draws++
 			}
-			from := positionOf(b.Rating.Rating, b.RD, b.banned)
+			from := leaderboard.PositionOf(b.Rating.Rating, b.RD, b.banned)
 			if !counted[k] {
-				from = rankPos{}
+				from = leaderboard.RankPos{}
 				counted[k] = true
 			}
-			deltas = append(deltas, rankDelta{game: m.game, from: from, to: positionOf(a.Rating, a.RD, b.banned)})
+			deltas = append(deltas, leaderboard.RankDelta{Game: m.game, From: from, To: leaderboard.PositionOf(a.Rating, a.RD, b.banned)})
 			cur[k] = playerRating{Rating: a, banned: b.banned}
 		}
 		answered[m.id] = changes
@@ -292,7 +293,7 @@ func (s *Ratings) rateBatchOnce(ctx context.Context, batch []*rateReq) (map[stri
 		return nil, nil, err
 	}
 	for i := range deltas {
-		deltas[i].xid = xid
+		deltas[i].TxID = xid
 	}
 	return answered, deltas, nil
 }
@@ -307,7 +308,7 @@ type changeCols struct {
 	scores, rBefore, rAfter, rdBefore, rdAfter, vBefore, vAfter []float64
 }
 
-func (c *changeCols) add(matchID, pid, game string, seat int, score float64, b, a Rating) {
+func (c *changeCols) add(matchID, pid, game string, seat int, score float64, b, a leaderboard.Rating) {
 	c.matchIDs = append(c.matchIDs, matchID)
 	c.pids = append(c.pids, pid)
 	c.games = append(c.games, game)
@@ -325,7 +326,7 @@ type ratingCols struct {
 	wins, losses, draws, counts []int32
 }
 
-func (u *ratingCols) add(pid, game string, r Rating, wins, losses, draws, games int) {
+func (u *ratingCols) add(pid, game string, r leaderboard.Rating, wins, losses, draws, games int) {
 	u.pids, u.games = append(u.pids, pid), append(u.games, game)
 	u.ratings, u.rds, u.vols = append(u.ratings, r.Rating), append(u.rds, r.RD), append(u.vols, r.Volatility)
 	u.wins, u.losses = append(u.wins, int32(wins)), append(u.losses, int32(losses))

@@ -1,4 +1,4 @@
-package leaderboard
+package postgres
 
 import (
 	"bufio"
@@ -291,7 +291,7 @@ func TestCommitDroppedRecordResultKeepsRankCounts(t *testing.T) {
 	if _, err := r.RecordResult(t.Context(), rtResult("m1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.ranks.ensure(t.Context(), r.pool); err != nil { // what every read of a rank does first
+	if err := r.ensureRanks(t.Context()); err != nil { // what every read of a rank does first
 		t.Fatal(err)
 	}
 	checkRankCounts(t, r)

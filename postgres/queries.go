@@ -1,116 +1,16 @@
-package leaderboard
+package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
-
-// Limits of the read API (PROTOCOL.md).
-const (
-	DefaultBoardLimit = 50
-	MaxBoardLimit     = 100
-	// MaxBoardOffset bounds leaderboard paging. A page at offset n walks n
-	// index entries (about 1 ms per thousand at a million players; see
-	// docs/benchmarks.md), so deeper pages are refused rather than served
-	// slowly. The order (rating, then player id) is unique, so keyset
-	// paging ("after this rating and id") can be added when deeper pages
-	// are wanted.
-	MaxBoardOffset = 10000
-
-	DefaultMatchesLimit = 50
-	MaxMatchesLimit     = 100
-	// RecentMatches is how many matches a player page lists.
-	RecentMatches = 20
-)
-
-// PlayerRating is a rating as the API shows it (PROTOCOL.md Rating).
-// Rating is rounded to whole points, halves up, as ratings are everywhere
-// on the wire; RD is rounded up to whole points, so that a rating is
-// provisional exactly when its shown RD is above 110.
-type PlayerRating struct {
-	Rating      float64 `json:"rating"`
-	RD          float64 `json:"rd"`
-	Provisional bool    `json:"provisional"`
-	Wins        int     `json:"wins"`
-	Losses      int     `json:"losses"`
-	Draws       int     `json:"draws"`
-	Games       int     `json:"games"`
-}
-
-func newPlayerRating(rating, rd float64, wins, losses, draws, games int) PlayerRating {
-	return PlayerRating{
-		Rating: shownRating(rating), RD: math.Ceil(rd), Provisional: rd > ProvisionalRD,
-		Wins: wins, Losses: losses, Draws: draws, Games: games,
-	}
-}
-
-// RankedRating is a PlayerRating with the player's rank in the game
-// (see Rank); Rank is 0, and left out of the JSON, for a provisional
-// rating or a banned player.
-type RankedRating struct {
-	PlayerRating
-	Rank int `json:"rank,omitempty"`
-}
-
-// PlayerRef is a player as a leaderboard lists it.
-type PlayerRef struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-// PlayerInfo is a player as a player page shows it.
-type PlayerInfo struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Guest bool   `json:"guest"`
-}
-
-// Board is one page of a game's leaderboard (GET /api/leaderboard/{game}).
-type Board struct {
-	Game string `json:"game"`
-	// Total is how many players the whole leaderboard holds. It comes
-	// from the rank counts, so other processes' changes of the last
-	// RankRefresh may be missing.
-	Total   int          `json:"total"`
-	Entries []BoardEntry `json:"entries"`
-}
-
-// BoardEntry is one leaderboard line.
-type BoardEntry struct {
-	Rank   int       `json:"rank"`
-	Player PlayerRef `json:"player"`
-	PlayerRating
-}
-
-// PlayerPage is GET /api/players/{id}.
-type PlayerPage struct {
-	Player  PlayerInfo              `json:"player"`
-	Ratings map[string]RankedRating `json:"ratings"`
-	Recent  []match.Summary         `json:"recent"` // newest first
-}
-
-// MatchDetail is GET /api/matches/{id}: the summary and the moves anyone
-// may see.
-type MatchDetail struct {
-	match.Summary
-	Moves []MoveEntry `json:"moves"`
-}
-
-// MoveEntry is one stored move.
-type MoveEntry struct {
-	Seq  int             `json:"seq"`
-	Seat int             `json:"seat"`
-	Move json.RawMessage `json:"move"`
-	AtMS int64           `json:"at_ms"`
-}
 
 // Leaderboard returns limit entries of game's leaderboard from offset:
 // established players (RD <= 110) unless includeProvisional, banned
@@ -121,25 +21,25 @@ type MoveEntry struct {
 // Ranks are competition ranking on shown (whole-point) ratings, as Rank
 // gives them: 1 + the players listed before with a higher shown rating.
 // With includeProvisional, provisional players count too.
-func (s *Ratings) Leaderboard(ctx context.Context, game string, limit, offset int, includeProvisional bool) (Board, error) {
+func (s *Ratings) Leaderboard(ctx context.Context, game string, limit, offset int, includeProvisional bool) (leaderboard.Board, error) {
 	if limit == 0 {
-		limit = DefaultBoardLimit
+		limit = leaderboard.DefaultBoardLimit
 	}
 	switch {
-	case limit < 0 || limit > MaxBoardLimit:
-		return Board{}, fmt.Errorf("%w: limit %d is not within 1..%d", ErrBadRequest, limit, MaxBoardLimit)
-	case offset < 0 || offset > MaxBoardOffset:
-		return Board{}, fmt.Errorf("%w: offset %d is not within 0..%d", ErrBadRequest, offset, MaxBoardOffset)
+	case limit < 0 || limit > leaderboard.MaxBoardLimit:
+		return leaderboard.Board{}, fmt.Errorf("%w: limit %d is not within 1..%d", leaderboard.ErrBadRequest, limit, leaderboard.MaxBoardLimit)
+	case offset < 0 || offset > leaderboard.MaxBoardOffset:
+		return leaderboard.Board{}, fmt.Errorf("%w: offset %d is not within 0..%d", leaderboard.ErrBadRequest, offset, leaderboard.MaxBoardOffset)
 	}
-	if err := s.ranks.ensure(ctx, s.pool); err != nil {
-		return Board{}, err
+	if err := s.ensureRanks(ctx); err != nil {
+		return leaderboard.Board{}, err
 	}
 	pageSQL, aboveSQL := boardEstablishedSQL, aboveEstablishedSQL
 	if includeProvisional {
 		pageSQL, aboveSQL = boardAllSQL, aboveAllSQL
 	}
 
-	board := Board{Game: game, Entries: []BoardEntry{}}
+	board := leaderboard.Board{Game: game, Entries: []leaderboard.BoardEntry{}}
 	predecessor := false // the row before the page was read
 	read := func(q querier) error {
 		// From offset 1 on, the row before the page comes too: whether the
@@ -180,13 +80,13 @@ func (s *Ratings) Leaderboard(ctx context.Context, game string, limit, offset in
 			func(tx pgx.Tx) error { return read(tx) })
 	}
 	if err != nil {
-		return Board{}, fmt.Errorf("read leaderboard of %s: %w", game, err)
+		return leaderboard.Board{}, fmt.Errorf("read leaderboard of %s: %w", game, err)
 	}
 
 	// The counts may lag other processes; a page that is not full tells
 	// the truth.
 	n := len(board.Entries)
-	board.Total = s.ranks.total(game, includeProvisional)
+	board.Total = s.ranks.Total(game, includeProvisional)
 	switch {
 	case offset > 0 && !predecessor:
 		board.Total = min(board.Total, offset-1) // even the row before the page is missing
@@ -199,19 +99,19 @@ func (s *Ratings) Leaderboard(ctx context.Context, game string, limit, offset in
 }
 
 // readBoard reads leaderboard rows, without ranks.
-func readBoard(ctx context.Context, q querier, sql, game string, limit, offset int) ([]BoardEntry, error) {
+func readBoard(ctx context.Context, q querier, sql, game string, limit, offset int) ([]leaderboard.BoardEntry, error) {
 	rows, err := q.Query(ctx, sql, game, limit, offset)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		entries        []BoardEntry
-		e              BoardEntry
+		entries        []leaderboard.BoardEntry
+		e              leaderboard.BoardEntry
 		rating, rd     float64
 		w, l, d, games int
 	)
 	_, err = pgx.ForEachRow(rows, []any{&e.Player.ID, &e.Player.Name, &rating, &rd, &w, &l, &d, &games}, func() error {
-		e.PlayerRating = newPlayerRating(rating, rd, w, l, d, games)
+		e.PlayerRating = leaderboard.NewPlayerRating(rating, rd, w, l, d, games)
 		entries = append(entries, e)
 		return nil
 	})
@@ -275,7 +175,7 @@ const (
 // player has no rating in game, a provisional one, or is banned. It reads
 // the player's rating and counts the rest in memory (see rank.go).
 func (s *Ratings) Rank(ctx context.Context, game, playerID string) (rank int, ok bool, err error) {
-	if err := s.ranks.ensure(ctx, s.pool); err != nil {
+	if err := s.ensureRanks(ctx); err != nil {
 		return 0, false, err
 	}
 	var (
@@ -291,10 +191,10 @@ func (s *Ratings) Rank(ctx context.Context, game, playerID string) (rank int, ok
 		return 0, false, nil
 	case err != nil:
 		return 0, false, fmt.Errorf("rank %s in %s: %w", playerID, game, err)
-	case banned || rd > ProvisionalRD:
+	case banned || rd > leaderboard.ProvisionalRD:
 		return 0, false, nil
 	}
-	return s.ranks.rank(game, rankBucket(rating)), true, nil
+	return s.ranks.Rank(game, leaderboard.RankBucket(rating)), true, nil
 }
 
 // rankedRatingsSQL reads a player's ratings and whether the player is
@@ -306,8 +206,8 @@ const rankedRatingsSQL = `
 
 // RankedRatings returns the player's ratings by game with their ranks
 // (GET /api/me): empty for a player with no rated game.
-func (s *Ratings) RankedRatings(ctx context.Context, playerID string) (map[string]RankedRating, error) {
-	if err := s.ranks.ensure(ctx, s.pool); err != nil {
+func (s *Ratings) RankedRatings(ctx context.Context, playerID string) (map[string]leaderboard.RankedRating, error) {
+	if err := s.ensureRanks(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, rankedRatingsSQL, playerID)
@@ -321,8 +221,8 @@ func (s *Ratings) RankedRatings(ctx context.Context, playerID string) (map[strin
 	return out, nil
 }
 
-func (s *Ratings) scanRankedRatings(rows pgx.Rows) (map[string]RankedRating, error) {
-	out := make(map[string]RankedRating)
+func (s *Ratings) scanRankedRatings(rows pgx.Rows) (map[string]leaderboard.RankedRating, error) {
+	out := make(map[string]leaderboard.RankedRating)
 	var (
 		game           string
 		rating, rd     float64
@@ -330,9 +230,9 @@ func (s *Ratings) scanRankedRatings(rows pgx.Rows) (map[string]RankedRating, err
 		banned         bool
 	)
 	_, err := pgx.ForEachRow(rows, []any{&game, &rating, &rd, &w, &l, &d, &games, &banned}, func() error {
-		rr := RankedRating{PlayerRating: newPlayerRating(rating, rd, w, l, d, games)}
+		rr := leaderboard.RankedRating{PlayerRating: leaderboard.NewPlayerRating(rating, rd, w, l, d, games)}
 		if !banned && !rr.Provisional {
-			rr.Rank = s.ranks.rank(game, rankBucket(rating))
+			rr.Rank = s.ranks.Rank(game, leaderboard.RankBucket(rating))
 		}
 		out[game] = rr
 		return nil
@@ -343,11 +243,11 @@ func (s *Ratings) scanRankedRatings(rows pgx.Rows) (map[string]RankedRating, err
 // PlayerPage returns a player, their ratings with ranks, and their
 // RecentMatches latest matches (live ones included), newest first by
 // start. An unknown player is an error wrapping ErrNotFound.
-func (s *Ratings) PlayerPage(ctx context.Context, playerID string) (PlayerPage, error) {
-	if err := s.ranks.ensure(ctx, s.pool); err != nil {
-		return PlayerPage{}, err
+func (s *Ratings) PlayerPage(ctx context.Context, playerID string) (leaderboard.PlayerPage, error) {
+	if err := s.ensureRanks(ctx); err != nil {
+		return leaderboard.PlayerPage{}, err
 	}
-	page := PlayerPage{Player: PlayerInfo{ID: playerID}}
+	page := leaderboard.PlayerPage{Player: leaderboard.PlayerInfo{ID: playerID}}
 	// One round trip for the three statements.
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT name, guest FROM players WHERE id = $1`, playerID).QueryRow(func(row pgx.Row) error {
@@ -358,7 +258,7 @@ func (s *Ratings) PlayerPage(ctx context.Context, playerID string) (PlayerPage, 
 		page.Ratings, err = s.scanRankedRatings(rows)
 		return err
 	})
-	batch.Queue(recentSQL, playerID, RecentMatches).Query(func(rows pgx.Rows) error {
+	batch.Queue(recentSQL, playerID, leaderboard.RecentMatches).Query(func(rows pgx.Rows) error {
 		var err error
 		page.Recent, err = scanSummaries(rows)
 		return err
@@ -366,9 +266,9 @@ func (s *Ratings) PlayerPage(ctx context.Context, playerID string) (PlayerPage, 
 	err := s.pool.SendBatch(ctx, batch).Close()
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return PlayerPage{}, fmt.Errorf("player %s: %w", playerID, ErrNotFound)
+		return leaderboard.PlayerPage{}, fmt.Errorf("player %s: %w", playerID, leaderboard.ErrNotFound)
 	case err != nil:
-		return PlayerPage{}, fmt.Errorf("read player page of %s: %w", playerID, err)
+		return leaderboard.PlayerPage{}, fmt.Errorf("read player page of %s: %w", playerID, err)
 	}
 	return page, nil
 }
@@ -381,13 +281,13 @@ func (s *Ratings) PlayerPage(ctx context.Context, playerID string) (PlayerPage, 
 // ErrBadRequest.
 func (s *Ratings) Matches(ctx context.Context, status, game string, limit int) ([]match.Summary, error) {
 	if status != match.StatusFinished {
-		return nil, fmt.Errorf("%w: status %q: only %q matches are stored", ErrBadRequest, status, match.StatusFinished)
+		return nil, fmt.Errorf("%w: status %q: only %q matches are stored", leaderboard.ErrBadRequest, status, match.StatusFinished)
 	}
 	if limit == 0 {
-		limit = DefaultMatchesLimit
+		limit = leaderboard.DefaultMatchesLimit
 	}
-	if limit < 0 || limit > MaxMatchesLimit {
-		return nil, fmt.Errorf("%w: limit %d is not within 1..%d", ErrBadRequest, limit, MaxMatchesLimit)
+	if limit < 0 || limit > leaderboard.MaxMatchesLimit {
+		return nil, fmt.Errorf("%w: limit %d is not within 1..%d", leaderboard.ErrBadRequest, limit, leaderboard.MaxMatchesLimit)
 	}
 	sql, args := endedSQL, []any{limit}
 	if game != "" {
@@ -407,8 +307,8 @@ func (s *Ratings) Matches(ctx context.Context, status, game string, limit int) (
 // Match returns a stored match and the moves anyone may see (see
 // visibleMoves). Spectators is 0: the registry counts them for live
 // matches. An unknown match is an error wrapping ErrNotFound.
-func (s *Ratings) Match(ctx context.Context, id string) (MatchDetail, error) {
-	var d MatchDetail
+func (s *Ratings) Match(ctx context.Context, id string) (leaderboard.MatchDetail, error) {
+	var d leaderboard.MatchDetail
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, matchSQL, id)
 		if err != nil {
@@ -427,7 +327,7 @@ func (s *Ratings) Match(ctx context.Context, id string) (MatchDetail, error) {
 			return err
 		}
 		var (
-			mv MoveEntry
+			mv leaderboard.MoveEntry
 			at time.Time
 		)
 		_, err = pgx.ForEachRow(rows, []any{&mv.Seq, &mv.Seat, &mv.Move, &at}, func() error {
@@ -440,9 +340,9 @@ func (s *Ratings) Match(ctx context.Context, id string) (MatchDetail, error) {
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return MatchDetail{}, fmt.Errorf("match %s: %w", id, ErrNotFound)
+		return leaderboard.MatchDetail{}, fmt.Errorf("match %s: %w", id, leaderboard.ErrNotFound)
 	case err != nil:
-		return MatchDetail{}, fmt.Errorf("read match %s: %w", id, err)
+		return leaderboard.MatchDetail{}, fmt.Errorf("read match %s: %w", id, err)
 	}
 	d.Moves = visibleMoves(d.Game, d.Status, d.Moves)
 	return d, nil
@@ -456,9 +356,9 @@ func (s *Ratings) Match(ctx context.Context, id string) (MatchDetail, error) {
 // out. That holds for ended matches too: a round left open by a resign or
 // a timeout was never revealed. Tic-tac-toe moves are public. Moves of any
 // other game are shown only once the match is over.
-func visibleMoves(game, status string, moves []MoveEntry) []MoveEntry {
+func visibleMoves(game, status string, moves []leaderboard.MoveEntry) []leaderboard.MoveEntry {
 	if moves == nil {
-		moves = []MoveEntry{}
+		moves = []leaderboard.MoveEntry{}
 	}
 	switch game {
 	case "tictactoe":
@@ -546,7 +446,7 @@ func scanSummaries(rows pgx.Rows) ([]match.Summary, error) {
 	_, err := pgx.ForEachRow(rows, []any{&s.ID, &s.Game, &s.Status, &winner, &reason, &started, &ended,
 		&p0.ID, &p0.Name, &p0.Rating, &p1.ID, &p1.Name, &p1.Rating}, func() error {
 		sum := s
-		p0.Rating, p1.Rating = shownRating(p0.Rating), shownRating(p1.Rating)
+		p0.Rating, p1.Rating = leaderboard.ShownRating(p0.Rating), leaderboard.ShownRating(p1.Rating)
 		sum.Players = []match.Player{p0, p1}
 		if winner != nil {
 			w := int(*winner)
