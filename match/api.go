@@ -3,7 +3,8 @@
 // validates every request, enforces deadlines and the disconnect grace
 // period, and streams each subscriber the view it may see. It imports
 // neither the transport nor the database: it declares the small interfaces
-// it needs (Conn, ResultRecorder) and its callers satisfy them.
+// it needs (Conn, Journal, Observer) and its callers satisfy them; the
+// rater reports rating changes back through Registry.Rated.
 package match
 
 import (
@@ -65,6 +66,10 @@ type Config struct {
 	Grace       time.Duration // time to come back after all connections drop; default 30s
 	Linger      time.Duration // a finished match stays this long for rematch and late watchers; default 2m
 	InboxSize   int           // queued requests per match before ErrBusy; default 64
+	// RatingWait bounds how long match.over waits for a rated result's
+	// rating changes (Registry.Rated) before it goes out without them, as
+	// when the database is down; default 5s.
+	RatingWait time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InboxSize <= 0 {
 		c.InboxSize = 64
+	}
+	if c.RatingWait <= 0 {
+		c.RatingWait = 5 * time.Second
 	}
 	return c
 }
@@ -103,7 +111,7 @@ type Summary struct {
 	Spectators int      `json:"spectators"`
 }
 
-// Result is the end of a match, handed to a ResultRecorder.
+// Result is the end of a match, handed to the Journal.
 type Result struct {
 	MatchID string
 	Game    string
@@ -122,15 +130,6 @@ type RatingChange struct {
 	PlayerID string  `json:"player"`
 	Before   float64 `json:"before"`
 	After    float64 `json:"after"`
-}
-
-// ResultRecorder rates a finished match and returns the rating changes it
-// caused. A match calls it from a goroutine of its own, so the match never
-// waits on it; match.over follows when it returns. It must be idempotent:
-// called twice for one match, it applies the ratings once and returns the
-// same changes.
-type ResultRecorder interface {
-	RecordResult(ctx context.Context, r Result) ([]RatingChange, error)
 }
 
 // Journal makes matches durable: a match is recorded before anyone sees

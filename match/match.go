@@ -22,7 +22,7 @@ const (
 	reqMove
 	reqResign
 	reqRematch
-	reqRecorded // the result recorder returned
+	reqRecorded // the rater reported the rating changes (Registry.Rated)
 )
 
 type request struct {
@@ -132,7 +132,7 @@ func (m *Match) submit(r request) error { return m.deliver(r, true) }
 
 // deliver hands r to run's queue, or handles it at once if the match
 // lingers. Only a bounded request is refused when the queue is full; the
-// others (an unwatch, the recorder's answer) must not be lost.
+// others (an unwatch, the rating changes) must not be lost.
 func (m *Match) deliver(r request, bounded bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -438,8 +438,9 @@ func (m *Match) expire(ctx context.Context, now time.Time) {
 	}
 }
 
-// finish ends the match: the final state goes out at once, the result to
-// the recorder in the background, and match.over when it has answered.
+// finish ends the match: the end is stored, the final state goes out at
+// once, and match.over follows: at once for an unrated end, else when the
+// rater reports the rating changes (Registry.Rated).
 func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	now := time.Now()
 	res := Result{
@@ -447,6 +448,10 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 		Status: status, Winner: out.Winner, Reason: out.Reason,
 		Rated:   status == StatusFinished,
 		Started: m.started, Ended: now, Moves: m.moves,
+	}
+	awaitRating := res.Rated && m.reg.rated
+	if awaitRating {
+		m.reg.awaitRating(m)
 	}
 	if j := m.reg.journal; j != nil {
 		// The end is stored before anyone is told. Should even that fail,
@@ -465,35 +470,9 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	m.reg.ended(m)
 	m.reg.observer.MatchEnded(m.game.ID(), status, out.Reason)
 	m.logger().Info("match ended", "status", status, "winner", out.Winner, "reason", out.Reason, "moves", m.moves)
-
-	rec := m.reg.recorder
-	if rec == nil {
+	if !awaitRating {
 		m.finishOver(nil)
-		return
 	}
-	m.reg.goRecord(func() {
-		// RecordResult is idempotent: a retry after an error whose outcome
-		// is unknown (a lost answer) returns the changes it made.
-		var changes []RatingChange
-		var err error
-		for attempt, wait := 1, 100*time.Millisecond; ; attempt, wait = attempt+1, wait*4 {
-			if changes, err = rec.RecordResult(ctx, res); err == nil || attempt == 3 {
-				break
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-				continue
-			}
-			break
-		}
-		if err != nil {
-			m.logger().Error("record result", "err", err)
-			changes = nil
-		}
-		// The match may linger by now, or be gone: deliver handles both.
-		_ = m.deliver(request{kind: reqRecorded, ratings: changes}, false)
-	})
 }
 
 // finishOver sends match.over to every subscriber.

@@ -461,41 +461,52 @@ func TestInMatchAndValidation(t *testing.T) {
 	})
 }
 
-// recorder is a ResultRecorder that hands back fixed changes.
-type recorder struct {
-	mu      sync.Mutex
-	results []Result
-}
-
-func (r *recorder) RecordResult(ctx context.Context, res Result) ([]RatingChange, error) {
-	time.Sleep(50 * time.Millisecond) // a database round trip
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.results = append(r.results, res)
-	return []RatingChange{{PlayerID: res.Players[0].ID, Before: 1500, After: 1516}, {PlayerID: res.Players[1].ID, Before: 1500, After: 1484}}, nil
-}
-
-func TestResultRecordedWithoutBlocking(t *testing.T) {
+func TestRatedResultWaitsForTheRater(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &recorder{}
-		e := newEnv(t, "tictactoe", Deps{Recorder: rec}, testCfg)
+		e := newEnv(t, "tictactoe", Deps{Rated: true}, testCfg)
 		e.reg.Resign(e.b, e.id, func(error) {})
 		synctest.Wait()
-		// While the recorder works, the match still answers.
+		if over := e.a.last("match.over"); over != nil {
+			t.Fatalf("match.over before the rater reported: %v", over)
+		}
+		// While the rater works, the match still answers.
 		var b errBox
 		e.reg.Watch(&fakeConn{}, e.id, b.reply)
 		synctest.Wait()
 		if b.get(t) != nil {
 			t.Fatal(b.get(t))
 		}
-		time.Sleep(100 * time.Millisecond)
+		e.reg.Rated("another process's match", nil) // ignored
+		e.reg.Rated(e.id, []RatingChange{{PlayerID: "alice", Before: 1500, After: 1516}, {PlayerID: "bob", Before: 1500, After: 1484}})
 		synctest.Wait()
 		over := e.a.last("match.over")
-		if over == nil || len(over["ratings"].([]any)) != 2 {
+		if over == nil || len(over["ratings"].([]any)) != 2 || over["winner"] != float64(0) {
 			t.Fatalf("over = %v", over)
 		}
-		if len(rec.results) != 1 || !rec.results[0].Rated || rec.results[0].Winner != 0 {
-			t.Errorf("results = %+v", rec.results)
+		e.reg.Rated(e.id, nil) // a second report changes nothing
+		synctest.Wait()
+		if n := e.a.count("match.over"); n != 1 {
+			t.Errorf("%d match.over frames, want 1", n)
+		}
+	})
+}
+
+func TestRatedResultWithoutRaterAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testCfg
+		cfg.RatingWait = 3 * time.Second
+		e := newEnv(t, "tictactoe", Deps{Rated: true}, cfg)
+		e.reg.Resign(e.b, e.id, func(error) {})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if over := e.a.last("match.over"); over != nil {
+			t.Fatalf("match.over before RatingWait: %v", over)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		over := e.a.last("match.over")
+		if over == nil || len(over["ratings"].([]any)) != 0 {
+			t.Fatalf("over = %v", over)
 		}
 	})
 }

@@ -21,13 +21,13 @@ type Registry struct {
 	logger   *slog.Logger   // immutable
 	games    *game.Registry // immutable
 	cfg      Config         // immutable
-	recorder ResultRecorder // immutable; nil: results are not rated
+	rated    bool           // immutable: a rater reports rated results through Rated
 	journal  Journal        // immutable; nil: matches live in memory only
 	observer Observer       // immutable; never nil
 
 	ctx    context.Context // parent of every match; cancelled by Shutdown
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // match goroutines, result recorders, rematch starts, the sweeper
+	wg     sync.WaitGroup // match goroutines, rematch starts, the sweeper
 
 	// mu guards the fields below. A match may call the registry holding its
 	// own mu, so the registry never takes a match's mu while holding this.
@@ -39,6 +39,7 @@ type Registry struct {
 	watching  map[Conn]map[*Match]struct{} // connection -> matches it is subscribed to
 	lingering []lingerer                   // ended matches, by end time (Linger is the same for all)
 	sweeping  bool                         // the sweeper goroutine runs
+	awaiting  map[string]*time.Timer       // rated results whose match.over waits for Rated; the timer sends it without
 }
 
 // lingerer is an ended match and when it goes away.
@@ -49,9 +50,12 @@ type lingerer struct {
 
 // Deps are the registry's optional collaborators.
 type Deps struct {
-	Recorder ResultRecorder // nil: results are not rated
-	Journal  Journal        // nil: matches live in memory only
-	Observer Observer       // nil: nothing is measured
+	// Rated says that a rater rates finished, rated matches from the
+	// journal and reports each through Registry.Rated. False: match.over
+	// goes out at once, with no rating changes.
+	Rated    bool
+	Journal  Journal  // nil: matches live in memory only
+	Observer Observer // nil: nothing is measured
 }
 
 // NewRegistry returns an empty registry.
@@ -64,7 +68,7 @@ func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Confi
 		logger:   logger,
 		games:    games,
 		cfg:      cfg.withDefaults(),
-		recorder: deps.Recorder,
+		rated:    deps.Rated,
 		journal:  deps.Journal,
 		observer: deps.Observer,
 		ctx:      ctx,
@@ -73,7 +77,36 @@ func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Confi
 		live:     make(map[string]*Match),
 		conns:    make(map[string]map[Conn]struct{}),
 		watching: make(map[Conn]map[*Match]struct{}),
+		awaiting: make(map[string]*time.Timer),
 	}
+}
+
+// Rated hands a rated match's rating changes (by seat) to the match, which
+// sends match.over with them. It is the rater's one callback: it never
+// blocks, and a match this registry does not wait for (another process's,
+// or one whose wait ran out) is ignored.
+func (r *Registry) Rated(matchID string, changes []RatingChange) {
+	r.mu.Lock()
+	t, ok := r.awaiting[matchID]
+	if ok {
+		delete(r.awaiting, matchID)
+		t.Stop()
+	}
+	m := r.matches[matchID]
+	r.mu.Unlock()
+	if ok && m != nil {
+		// The match may linger by now: deliver handles both.
+		_ = m.deliver(request{kind: reqRecorded, ratings: changes}, false)
+	}
+}
+
+// awaitRating makes m's match.over wait for Rated, for RatingWait at most.
+// Called before the end is stored, so that a rater that is quick cannot
+// report before the wait is set.
+func (r *Registry) awaitRating(m *Match) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.awaiting[m.id] = time.AfterFunc(r.cfg.RatingWait, func() { r.Rated(m.id, nil) })
 }
 
 // Start creates and runs a match between two players, seated in the order
@@ -360,12 +393,16 @@ func (r *Registry) Counts() (liveMatches, players int) {
 }
 
 // Shutdown stops every match, live or lingering, and waits for the match
-// goroutines and result recorders, or for ctx.
+// goroutines, or for ctx.
 func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
 	lingering := r.lingering
 	r.lingering = nil
+	for id, t := range r.awaiting {
+		t.Stop()
+		delete(r.awaiting, id)
+	}
 	r.mu.Unlock()
 	r.cancel()
 	for _, l := range lingering {
@@ -495,10 +532,6 @@ func (r *Registry) forgetLocked(m *Match, subs map[Conn]sub) {
 		}
 	}
 }
-
-// goRecord runs a result recorder call on a goroutine the registry waits
-// for at shutdown. Called by a match's run, which Shutdown waits for too.
-func (r *Registry) goRecord(f func()) { r.wg.Go(f) }
 
 // spawn runs f on a goroutine Shutdown waits for, unless the registry is
 // shutting down; it reports whether f runs.

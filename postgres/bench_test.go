@@ -94,7 +94,7 @@ func BenchmarkLeaderboard(b *testing.B) {
 	b.Run("rank_histogram", func(b *testing.B) {
 		i := 0
 		for b.Loop() {
-			if _, ok, err := r.Rank(ctx, "tictactoe", ranked[i%len(ranked)]); err != nil || !ok {
+			if _, ok, err := r.rank(ctx, "tictactoe", ranked[i%len(ranked)]); err != nil || !ok {
 				b.Fatal(ok, err)
 			}
 			i++
@@ -140,7 +140,7 @@ func BenchmarkLeaderboard(b *testing.B) {
 				seeded += chunk
 				b.StartTimer()
 			}
-			if _, err := r.RecordResult(ctx, rtResult(fmt.Sprintf("r%d", i))); err != nil {
+			if _, err := rateMatch(ctx, r, fmt.Sprintf("r%d", i)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -234,10 +234,9 @@ func explainBench(b *testing.B, db *pgxpool.Pool, heroRating float64) {
 		{"matches_finished_game", endedGameSQL, []any{50, "tictactoe"}},
 		{"matches_finished", endedSQL, []any{50}},
 		{"reload_ranks", rankCountsSQL, nil},
-		{"rate_pending", `SELECT ended_at, id FROM matches
+		{"rate_outbox", `SELECT id, game, winner, seat0, seat1 FROM matches
 			WHERE status = 'finished' AND rated AND rated_at IS NULL AND voided_at IS NULL
-				AND (ended_at, id) > ($1, $2)
-			ORDER BY ended_at, id LIMIT $3`, []any{time.Time{}, "", pendingBatch}},
+			ORDER BY ended_at, id LIMIT $1`, []any{defaultRateBatch}},
 	} {
 		rows, err := db.Query(b.Context(), "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+q.sql, q.args...)
 		if err != nil {

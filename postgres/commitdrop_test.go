@@ -201,13 +201,35 @@ func proxiedPool(t *testing.T, dsn string) (*pgxpool.Pool, *commitDropProxy) {
 	return pool, px
 }
 
-// dropRecordResultCommit rates a match through a pool whose answer to
-// COMMIT is dropped, and checks that the result committed once.
-func dropRecordResultCommit(t *testing.T) (*Ratings, *pgxpool.Pool) {
+// reported collects what a Ratings' OnRated callback was handed.
+type reported struct {
+	mu    sync.Mutex
+	calls map[string][][]match.RatingChange
+}
+
+func (p *reported) onRated(id string, changes []match.RatingChange) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.calls == nil {
+		p.calls = map[string][][]match.RatingChange{}
+	}
+	p.calls[id] = append(p.calls[id], changes)
+}
+
+func (p *reported) get(id string) [][]match.RatingChange {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[id]
+}
+
+// dropRatingCommit rates a match through a pool whose answer to COMMIT is
+// dropped, and checks that the result committed once.
+func dropRatingCommit(t *testing.T) (*Ratings, *pgxpool.Pool, *reported) {
 	t.Helper()
 	direct, dsn := pgtest.NewDB(t)
 	pool, px := proxiedPool(t, dsn)
-	r := NewRatings(pool, discard(), RatingsConfig{})
+	rep := &reported{}
+	r := NewRatings(pool, discard(), RatingsConfig{OnRated: rep.onRated})
 	if err := r.RefreshRanks(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -215,16 +237,19 @@ func dropRecordResultCommit(t *testing.T) (*Ratings, *pgxpool.Pool) {
 	rtMatch(t, direct, rtMatchRow{id: "m1", seat0: "ann", seat1: "ben", winner: 0})
 
 	fired := px.arm(0)
-	_, err := r.RecordResult(t.Context(), rtResult("m1"))
+	_, err := r.RatePending(t.Context())
 	select {
 	case <-fired:
 	default:
-		t.Fatalf("no COMMIT answer was dropped; RecordResult: %v", err)
+		t.Fatalf("no COMMIT answer was dropped; RatePending: %v", err)
 	}
-	// The batched rater, not knowing whether its commit landed, rates the
-	// match again one by one, which finds it rated and returns the stored
-	// changes; an error would be fine too. Either way: rated once, below.
-	t.Logf("RecordResult with its COMMIT answer dropped: %v", err)
+	if err == nil {
+		t.Fatal("RatePending succeeded although its COMMIT went unanswered")
+	}
+	t.Logf("RatePending with its COMMIT answer dropped: %v", err)
+	if got := rep.get("m1"); len(got) != 0 {
+		t.Fatalf("reported before the outcome was known: %v", got)
+	}
 	var changes int
 	var rated bool
 	direct.QueryRow(t.Context(), `SELECT count(*) FROM rating_changes WHERE match_id = 'm1'`).Scan(&changes)
@@ -232,40 +257,36 @@ func dropRecordResultCommit(t *testing.T) (*Ratings, *pgxpool.Pool) {
 	if changes != 2 || !rated {
 		t.Fatalf("the dropped transaction did not commit: %d rating changes, rated %v", changes, rated)
 	}
-	return r, direct
+	return r, direct, rep
 }
 
-// TestCommitDroppedRecordResult: the connection dies right after
-// RecordResult's COMMIT; the caller gets an error although the result
-// committed, and calling RecordResult again (what a retry does) returns
-// the changes made, without rating the match twice.
-func TestCommitDroppedRecordResult(t *testing.T) {
+// TestCommitDroppedRating: the connection dies right after a rating
+// batch's COMMIT; the rater gets an error although the batch committed.
+// Its next drain (what Run's next wake-up does) reports the changes made
+// through OnRated, once, without rating the match twice.
+func TestCommitDroppedRating(t *testing.T) {
 	t.Parallel()
-	r, direct := dropRecordResultCommit(t)
+	r, direct, rep := dropRatingCommit(t)
 	ctx := t.Context()
 	for i := range 2 {
-		got, err := r.RecordResult(ctx, rtResult("m1"))
-		if err != nil {
-			t.Fatalf("retry %d: %v", i+1, err)
-		}
-		rows, err := direct.Query(ctx, `SELECT player_id, rating_before, rating_after FROM rating_changes WHERE match_id = 'm1' ORDER BY seat`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want []match.RatingChange
-		for rows.Next() {
-			var c match.RatingChange
-			if err := rows.Scan(&c.PlayerID, &c.Before, &c.After); err != nil {
-				t.Fatal(err)
-			}
-			want = append(want, c)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("retry %d returned %v; stored %v", i+1, got, want)
+		if n, err := r.RatePending(ctx); err != nil || n != 0 {
+			t.Fatalf("drain %d rated %d (%v), want 0", i+1, n, err)
 		}
 	}
-	if n, err := r.RatePending(ctx); err != nil || n != 0 {
-		t.Errorf("RatePending rated %d (%v), want 0", n, err)
+	rows, err := direct.Query(ctx, `SELECT player_id, rating_before, rating_after FROM rating_changes WHERE match_id = 'm1' ORDER BY seat`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []match.RatingChange
+	for rows.Next() {
+		var c match.RatingChange
+		if err := rows.Scan(&c.PlayerID, &c.Before, &c.After); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, c)
+	}
+	if got := rep.get("m1"); len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want) {
+		t.Errorf("OnRated got %v; stored %v", got, want)
 	}
 	var changes int
 	direct.QueryRow(ctx, `SELECT count(*) FROM rating_changes WHERE match_id = 'm1'`).Scan(&changes)
@@ -281,14 +302,14 @@ func TestCommitDroppedRecordResult(t *testing.T) {
 	}
 }
 
-// TestCommitDroppedRecordResultKeepsRankCounts: after the same dropped
-// COMMIT and a retry, this process's rank counts include the change when
+// TestCommitDroppedRatingKeepsRankCounts: after the same dropped COMMIT
+// and a further drain, this process's rank counts include the change when
 // next used: not knowing whether its change committed, it reloads them
 // rather than guess.
-func TestCommitDroppedRecordResultKeepsRankCounts(t *testing.T) {
+func TestCommitDroppedRatingKeepsRankCounts(t *testing.T) {
 	t.Parallel()
-	r, _ := dropRecordResultCommit(t)
-	if _, err := r.RecordResult(t.Context(), rtResult("m1")); err != nil {
+	r, _, _ := dropRatingCommit(t)
+	if _, err := r.RatePending(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.ensureRanks(t.Context()); err != nil { // what every read of a rank does first
@@ -314,7 +335,7 @@ func TestCommitDroppedJournalBatch(t *testing.T) {
 		SpoolPath:    filepath.Join(t.TempDir(), "spool"),
 		WriteTimeout: 20 * time.Second, // the held batch below waits on a lock
 		RetryEvery:   100 * time.Millisecond,
-		OnReplayed: func() {
+		OnEnded: func() {
 			select {
 			case replayed <- struct{}{}:
 			default:
@@ -420,7 +441,7 @@ func TestCommitDroppedJournalBatch(t *testing.T) {
 	// after the replay; a retry on top. Each result counts once.
 	for i := n / 2; i < n; i++ {
 		for range 2 {
-			if _, err := r.RecordResult(ctx, results[i]); err != nil {
+			if _, err := rateMatch(ctx, r, results[i].MatchID); err != nil {
 				t.Errorf("%s: %v", results[i].MatchID, err)
 			}
 		}

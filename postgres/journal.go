@@ -43,9 +43,11 @@ type JournalConfig struct {
 	// RetryEvery is how often a spooling journal tries the database again.
 	// Default 1s.
 	RetryEvery time.Duration
-	// OnReplayed is called (from the writer goroutine) after the spool has
-	// been replayed into the database, e.g. to rate the results it held.
-	OnReplayed func()
+	// OnEnded is called (from the writer goroutine, and it must not block)
+	// after match ends were stored in the database: by a batch, or by the
+	// replay of the spool, which may hold some. The rater drains its
+	// outbox then.
+	OnEnded func()
 	// ObserveBatch, if set, is told the size and duration of every batch
 	// the writer makes durable (for metrics). It must not block.
 	ObserveBatch func(size int, d time.Duration)
@@ -288,6 +290,7 @@ func (j *Journal) write(ctx context.Context, batch []*op) {
 		err := j.commit(ctx, batch)
 		if err == nil {
 			answer(batch, nil)
+			j.endsStored(batch)
 			return
 		}
 		if !unreachable(err) {
@@ -296,6 +299,7 @@ func (j *Journal) write(ctx context.Context, batch []*op) {
 			for _, o := range batch {
 				o.done <- j.commit(ctx, []*op{o})
 			}
+			j.endsStored(batch)
 			return
 		}
 		j.logger.Warn("database unreachable; spooling writes locally", "err", err)
@@ -317,6 +321,19 @@ func (j *Journal) write(ctx context.Context, batch []*op) {
 			j.stats.spooled.Add(1)
 			j.stats.pending.Add(1)
 			o.done <- nil
+		}
+	}
+}
+
+// endsStored calls OnEnded if batch held a match end.
+func (j *Journal) endsStored(batch []*op) {
+	if j.cfg.OnEnded == nil {
+		return
+	}
+	for _, o := range batch {
+		if o.Kind == opFinish {
+			j.cfg.OnEnded()
+			return
 		}
 	}
 }
@@ -604,8 +621,8 @@ func (j *Journal) tryReplay(ctx context.Context) {
 	}
 	j.spooling = false
 	j.healthy.Store(true)
-	if j.cfg.OnReplayed != nil {
-		j.cfg.OnReplayed()
+	if j.cfg.OnEnded != nil {
+		j.cfg.OnEnded()
 	}
 }
 

@@ -163,7 +163,7 @@ func benchLifecycle(b *testing.B, upTo string) {
 		if upTo == "finish" && !all {
 			return nil
 		}
-		_, err := r.RecordResult(ctx, res)
+		_, err := r.RatePending(ctx)
 		return err
 	}
 	for w := range workers { // players exist, as accounts would have made them

@@ -292,7 +292,7 @@ func TestJournalSpoolsWhileDatabaseIsDown(t *testing.T) {
 	replayed := make(chan struct{}, 1)
 	spoolPath := filepath.Join(t.TempDir(), "spool")
 	j := startJournal(t, pool, JournalConfig{SpoolPath: spoolPath, WriteTimeout: 500 * time.Millisecond, RetryEvery: 100 * time.Millisecond,
-		OnReplayed: func() { replayed <- struct{}{} }})
+		OnEnded: func() { replayed <- struct{}{} }})
 	rec := testRecord("m1")
 	if err := j.CreateMatch(ctx, rec); err != nil {
 		t.Fatal(err)

@@ -170,33 +170,6 @@ const (
 			AND r.player_id NOT IN (SELECT b.id FROM players b WHERE b.banned_at IS NOT NULL)`
 )
 
-// Rank returns the player's rank in game: 1 + the established, unbanned
-// players whose shown (whole-point) rating is higher. ok is false when the
-// player has no rating in game, a provisional one, or is banned. It reads
-// the player's rating and counts the rest in memory (see rank.go).
-func (s *Ratings) Rank(ctx context.Context, game, playerID string) (rank int, ok bool, err error) {
-	if err := s.ensureRanks(ctx); err != nil {
-		return 0, false, err
-	}
-	var (
-		rating, rd float64
-		banned     bool
-	)
-	err = s.pool.QueryRow(ctx, `
-		SELECT r.rating, r.rd, p.banned_at IS NOT NULL
-		FROM ratings r JOIN players p ON p.id = r.player_id
-		WHERE r.player_id = $1 AND r.game = $2`, playerID, game).Scan(&rating, &rd, &banned)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return 0, false, nil
-	case err != nil:
-		return 0, false, fmt.Errorf("rank %s in %s: %w", playerID, game, err)
-	case banned || rd > leaderboard.ProvisionalRD:
-		return 0, false, nil
-	}
-	return s.ranks.Rank(game, leaderboard.RankBucket(rating)), true, nil
-}
-
 // rankedRatingsSQL reads a player's ratings and whether the player is
 // banned, for scanRankedRatings.
 const rankedRatingsSQL = `

@@ -127,7 +127,7 @@ func TestRank(t *testing.T) {
 
 	rankOf := func(id string) (int, bool) {
 		t.Helper()
-		rank, ok, err := r.Rank(ctx, "tictactoe", id)
+		rank, ok, err := r.rank(ctx, "tictactoe", id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestRank(t *testing.T) {
 			t.Errorf("Rank(%s) = %d, want none", id, rank)
 		}
 	}
-	if rank, ok, err := r.Rank(ctx, "rps", "p7"); rank != 1 || !ok || err != nil {
+	if rank, ok, err := r.rank(ctx, "rps", "p7"); rank != 1 || !ok || err != nil {
 		t.Errorf("rps: %d, %v, %v", rank, ok, err)
 	}
 
@@ -158,7 +158,7 @@ func TestRank(t *testing.T) {
 	rtMatch(t, db, rtMatchRow{id: "m1", seat0: "p1", seat1: "p7", winner: 1})
 	rtMatch(t, db, rtMatchRow{id: "m2", seat0: "newbie", seat1: "p6", winner: 0})
 	for _, id := range []string{"m1", "m2"} {
-		if _, err := r.RecordResult(ctx, rtResult(id)); err != nil {
+		if _, err := rateMatch(ctx, r, id); err != nil {
 			t.Fatal(err)
 		}
 	}

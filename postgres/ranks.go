@@ -125,3 +125,8 @@ func (s *Ratings) loadRanks(ctx context.Context) (map[string]*leaderboard.Histog
 func (s *Ratings) ensureRanks(ctx context.Context) error {
 	return s.ranks.Reload(ctx, s.loadRanks, true)
 }
+
+// RefreshRanks reloads the rank counts now; Run does every RankRefresh.
+func (s *Ratings) RefreshRanks(ctx context.Context) error {
+	return s.ranks.Reload(ctx, s.loadRanks, false)
+}

@@ -44,7 +44,7 @@ func TestRunReloadsRanks(t *testing.T) {
 
 	rankOf := func(id string) int {
 		t.Helper()
-		rank, _, err := r.Rank(t.Context(), "rps", id)
+		rank, _, err := r.rank(t.Context(), "rps", id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ type ratingCache struct {
 	entries map[ratingKey]cachedRating // guarded by mu
 }
 
+// ratingKey is one player's rating in one game.
 type ratingKey struct{ player, game string }
 
 type cachedRating struct {

@@ -30,9 +30,14 @@ func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *
 	t.Helper()
 	logger := testLogger(t)
 	db := newTestDB(t)
+	var matches *match.Registry
+	rater := postgres.NewRatings(db.pool, logger, postgres.RatingsConfig{
+		OnRated: func(id string, changes []match.RatingChange) { matches.Rated(id, changes) },
+	})
 	journal, err := postgres.NewJournal(db.pool, logger, postgres.JournalConfig{
 		Owner:     "web-test",
 		SpoolPath: filepath.Join(t.TempDir(), "spool.jsonl"),
+		OnEnded:   rater.Kick,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +50,9 @@ func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *
 	go func() { journalDone <- journal.Run(journalCtx) }()
 
 	games := game.NewRegistry(tictactoe.Game{}, rps.Game{})
-	matches := match.NewRegistry(logger, games, match.Deps{Journal: journal, Recorder: db.ratings}, mcfg)
+	matches = match.NewRegistry(logger, games, match.Deps{Journal: journal, Rated: true}, mcfg)
+	raterDone := make(chan error, 1)
+	go func() { raterDone <- rater.Run(journalCtx) }()
 	start := func(ctx context.Context, p lobby.Pair) error {
 		var players [2]match.Player
 		for i, tk := range p.Players {
@@ -77,6 +84,9 @@ func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *
 		stopJournal()
 		if err := <-journalDone; err != nil {
 			t.Errorf("journal.Run: %v", err)
+		}
+		if err := <-raterDone; err != nil {
+			t.Errorf("rater.Run: %v", err)
 		}
 	})
 	return ts, matches

@@ -88,41 +88,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		games:   games,
 	})
 	accounts := postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
-	ratings := postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{})
-	stopRatings := goRun(ratings.Run)
-	defer func() { err = errors.Join(err, stopRatings()) }()
-	ratePending := func(ctx context.Context) {
-		if n, err := ratings.RatePending(ctx); err != nil {
-			logger.Error("rate pending results", "err", err)
-		} else if n > 0 {
-			logger.Info("pending results rated", "count", n)
-		}
-	}
-	// Results that waited in the spool are rated once it is replayed: the
-	// journal kicks, this goroutine rates.
-	kick := make(chan struct{}, 1)
-	stopRater := goRun(func(ctx context.Context) error {
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-kick:
-				ratePending(ctx)
-			}
-		}
+	ratings := postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{
+		// The one way a rating reaches a match (set below, before the
+		// rater runs).
+		OnRated: func(id string, changes []match.RatingChange) { matches.Rated(id, changes) },
 	})
-	defer func() { err = errors.Join(err, stopRater()) }()
 
 	journal, err = postgres.NewJournal(db.pool, logger.With("component", "journal"), postgres.JournalConfig{
 		Owner:        owner,
 		SpoolPath:    filepath.Join(cfg.DataDir, "spool.jsonl"),
 		ObserveBatch: met.observeBatch,
-		OnReplayed: func() {
-			select {
-			case kick <- struct{}{}:
-			default:
-			}
-		},
+		OnEnded:      ratings.Kick,
 	})
 	if err != nil {
 		return err
@@ -130,11 +106,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := journal.Recover(ctx); err != nil {
 		return err
 	}
-	ratePending(ctx)
 	stopJournal := goRun(journal.Run)
 	defer func() { err = errors.Join(err, stopJournal()) }()
 
-	matches = match.NewRegistry(logger, games, match.Deps{Journal: journal, Recorder: ratings, Observer: matchObserver{met}}, match.Config{
+	matches = match.NewRegistry(logger, games, match.Deps{Journal: journal, Rated: true, Observer: matchObserver{met}}, match.Config{
 		MoveTimeout: cfg.MoveTimeout,
 		Grace:       cfg.Grace,
 		Linger:      cfg.Linger,
@@ -147,6 +122,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := resumeMatches(ctx, journal, matches, logger); err != nil {
 		return err
 	}
+	// The rater drains the results waiting to be rated at once, then
+	// whenever the journal stores an end.
+	stopRatings := goRun(ratings.Run)
+	defer func() { err = errors.Join(err, stopRatings()) }()
 
 	start := func(ctx context.Context, p lobby.Pair) error {
 		var players [2]match.Player

@@ -114,7 +114,7 @@ func readRating(t testing.TB, db *pgxpool.Pool, player, game string) (storedRati
 	return s, true
 }
 
-func TestRecordResultAppliesGlicko2Once(t *testing.T) {
+func TestRatingAppliesGlicko2Once(t *testing.T) {
 	t.Parallel()
 	r, db := newTestRatings(t)
 	rtPlayers(t, db, "alice", "bob")
@@ -123,7 +123,7 @@ func TestRecordResultAppliesGlicko2Once(t *testing.T) {
 		VALUES ('bob', 'tictactoe', 1620.5, 80, 0.059, 10, 4, 1, 15)`)
 	rtMatch(t, db, rtMatchRow{id: "m1", seat0: "bob", seat1: "alice", winner: 1})
 
-	changes, err := r.RecordResult(t.Context(), rtResult("m1"))
+	changes, err := rateMatch(t.Context(), r, "m1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestRecordResultAppliesGlicko2Once(t *testing.T) {
 	}
 
 	// Again: the same changes, nothing applied twice.
-	again, err := r.RecordResult(t.Context(), rtResult("m1"))
+	again, err := rateMatch(t.Context(), r, "m1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +184,12 @@ func TestRecordResultAppliesGlicko2Once(t *testing.T) {
 	}
 }
 
-func TestRecordResultDraw(t *testing.T) {
+func TestRatingDraw(t *testing.T) {
 	t.Parallel()
 	r, db := newTestRatings(t)
 	rtPlayers(t, db, "alice", "bob")
 	rtMatch(t, db, rtMatchRow{id: "m1", seat0: "alice", seat1: "bob", winner: game.NoSeat})
-	changes, err := r.RecordResult(t.Context(), rtResult("m1"))
+	changes, err := rateMatch(t.Context(), r, "m1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestRecordResultDraw(t *testing.T) {
 	}
 }
 
-func TestRecordResultChangesNothingWithoutARatedResult(t *testing.T) {
+func TestRatingChangesNothingWithoutARatedResult(t *testing.T) {
 	t.Parallel()
 	r, db := newTestRatings(t)
 	rtPlayers(t, db, "alice", "bob")
@@ -216,15 +216,10 @@ func TestRecordResultChangesNothingWithoutARatedResult(t *testing.T) {
 
 	for _, id := range []string{"aborted", "unrated", "voided"} {
 		// What the match says does not matter: the stored result does.
-		changes, err := r.RecordResult(t.Context(), rtResult(id))
+		changes, err := rateMatch(t.Context(), r, id)
 		if err != nil || changes == nil || len(changes) != 0 {
 			t.Errorf("%s: %v, %v; want an empty slice", id, changes, err)
 		}
-	}
-	// An abort is not even looked up.
-	res := match.Result{MatchID: "not stored", Status: match.StatusAborted}
-	if changes, err := r.RecordResult(t.Context(), res); err != nil || len(changes) != 0 {
-		t.Errorf("abort: %v, %v", changes, err)
 	}
 	var n int
 	if err := db.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM ratings) + (SELECT count(*) FROM rating_changes)
@@ -236,7 +231,7 @@ func TestRecordResultChangesNothingWithoutARatedResult(t *testing.T) {
 	}
 }
 
-func TestRecordResultPendingThenRatePending(t *testing.T) {
+func TestRatingPendingThenRatePending(t *testing.T) {
 	t.Parallel()
 	r, db := newTestRatings(t)
 	rtPlayers(t, db, "alice", "bob", "carol")
@@ -244,11 +239,11 @@ func TestRecordResultPendingThenRatePending(t *testing.T) {
 	// The journal is spooling: the match is still live in the database,
 	// or not there at all.
 	rtMatch(t, db, rtMatchRow{id: "m1", seat0: "alice", seat1: "bob", status: match.StatusLive})
-	if _, err := r.RecordResult(t.Context(), rtResult("m1")); !errors.Is(err, ErrResultPending) {
-		t.Fatalf("live match: %v, want ErrResultPending", err)
+	if _, err := rateMatch(t.Context(), r, "m1"); !errors.Is(err, errNotRated) {
+		t.Fatalf("live match: %v, want errNotRated", err)
 	}
-	if _, err := r.RecordResult(t.Context(), rtResult("m0")); !errors.Is(err, ErrResultPending) {
-		t.Fatalf("missing match: %v, want ErrResultPending", err)
+	if _, err := rateMatch(t.Context(), r, "m0"); !errors.Is(err, errNotRated) {
+		t.Fatalf("missing match: %v, want errNotRated", err)
 	}
 
 	// The spool is replayed: m1 ends, and two more matches with it, out of
@@ -280,10 +275,10 @@ func TestRecordResultPendingThenRatePending(t *testing.T) {
 	if n, err := r.RatePending(t.Context()); n != 0 || err != nil {
 		t.Errorf("second RatePending: %d, %v", n, err)
 	}
-	// The match's late RecordResult gets the changes made meanwhile.
-	changes, err := r.RecordResult(t.Context(), rtResult("m1"))
+	// The match is rated once; its changes are there to read.
+	changes, err := rateMatch(t.Context(), r, "m1")
 	if err != nil || len(changes) != 2 || changes[1].PlayerID != "bob" || changes[1].After != bob.Rating {
-		t.Errorf("RecordResult after RatePending: %v, %v", changes, err)
+		t.Errorf("changes after RatePending: %v, %v", changes, err)
 	}
 }
 
@@ -295,12 +290,12 @@ func TestRatePendingPages(t *testing.T) {
 	rtExec(t, db, `INSERT INTO matches (id, game, seat0, seat1, rated, started_at, status, ended_at, winner, reason)
 		SELECT 'm' || i, 'rps', 'alice', 'bob', true, now() - interval '1 day', 'finished',
 			now() - interval '1 hour' + i * interval '1 second', i % 2, 'rounds'
-		FROM generate_series(1, $1) i`, pendingBatch+7)
+		FROM generate_series(1, $1) i`, defaultRateBatch+7)
 	n, err := r.RatePending(t.Context())
-	if err != nil || n != pendingBatch+7 {
+	if err != nil || n != defaultRateBatch+7 {
 		t.Fatalf("RatePending: %d, %v", n, err)
 	}
-	if s, _ := readRating(t, db, "alice", "rps"); s.Games != pendingBatch+7 {
+	if s, _ := readRating(t, db, "alice", "rps"); s.Games != defaultRateBatch+7 {
 		t.Errorf("alice: %+v", s)
 	}
 }
@@ -331,7 +326,7 @@ func TestConcurrentResultsForOnePlayer(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = r.RecordResult(t.Context(), rtResult(fmt.Sprintf("m%02d", i)))
+			_, errs[i] = rateMatch(t.Context(), r, fmt.Sprintf("m%02d", i))
 		})
 	}
 	close(start)
@@ -434,7 +429,7 @@ func TestConcurrentResultsAmongFew(t *testing.T) {
 	for i, id := range ids {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = r.RecordResult(t.Context(), rtResult(id))
+			_, errs[i] = rateMatch(t.Context(), r, id)
 		})
 	}
 	reloadErrs := make(chan error, 5)
@@ -498,7 +493,7 @@ func TestRatedAtSchema(t *testing.T) {
 	}
 	wantCode("23514", `UPDATE matches SET rated_at = now() WHERE id = 'live'`)
 	wantCode("23514", `UPDATE matches SET rated_at = now() WHERE id = 'aborted'`)
-	if _, err := r.RecordResult(t.Context(), rtResult("done")); err != nil {
+	if _, err := rateMatch(t.Context(), r, "done"); err != nil {
 		t.Fatal(err) // sets rated_at on an ended match: matches_result_once allows it
 	}
 	wantCode("23000", `UPDATE matches SET rated_at = NULL WHERE id = 'done'`)
@@ -518,7 +513,7 @@ func TestRatingAndPlayerRatings(t *testing.T) {
 	if got, err := r.Rating(t.Context(), "alice", "rps"); got != 1712.49 || err != nil {
 		t.Errorf("rps: %v, %v", got, err)
 	}
-	got, err := r.PlayerRatings(t.Context(), "alice")
+	got, err := r.playerRatings(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +524,7 @@ func TestRatingAndPlayerRatings(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("PlayerRatings %v, want %v", got, want)
 	}
-	if got, err := r.PlayerRatings(t.Context(), "nobody"); err != nil || got == nil || len(got) != 0 {
+	if got, err := r.playerRatings(t.Context(), "nobody"); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("unknown player: %v, %v", got, err)
 	}
 }
@@ -566,11 +561,9 @@ func TestRatingCache(t *testing.T) {
 	}
 	// A match this process rates writes through.
 	rtMatch(t, db, rtMatchRow{id: "m1", game: "rps", seat0: "alice", seat1: "bob", winner: 0})
-	res := rtResult("m1")
-	res.Game = "rps"
-	changes, err := r.RecordResult(t.Context(), res)
+	changes, err := rateMatch(t.Context(), r, "m1")
 	if err != nil || len(changes) != 2 {
-		t.Fatalf("RecordResult: %v, %v", changes, err)
+		t.Fatalf("rateMatch: %v, %v", changes, err)
 	}
 	for _, ch := range changes {
 		if got, _ := r.Rating(t.Context(), ch.PlayerID, "rps"); got != ch.After {
