@@ -34,7 +34,7 @@ const (
 	// taken on a name (the second is the name's hash), "name" in ASCII.
 	nameLockClass = 0x6e616d65
 
-	// touchEvery is how stale last_seen_at may get: Touch writes at most
+	// touchEvery is how stale last_seen_at may get: Get writes it at most
 	// this often per player.
 	touchEvery = time.Minute
 )
@@ -236,13 +236,21 @@ func (a *Accounts) Upgrade(ctx context.Context, playerID, password string) (lead
 }
 
 // Get returns the player with that id: ErrNotFound if there is none,
-// ErrBanned if an operator banned it.
+// ErrBanned if an operator banned it. The server asks when a player comes
+// (hello, a token refresh, /api/me), so Get also records that the player
+// was seen (players.last_seen_at), at most once a minute, in the same
+// statement.
 func (a *Accounts) Get(ctx context.Context, playerID string) (leaderboard.Player, error) {
 	p := leaderboard.Player{ID: playerID}
 	var banned bool
 	err := a.pool.QueryRow(ctx, `
+		WITH seen AS (
+			UPDATE players SET last_seen_at = now()
+			WHERE id = $1 AND banned_at IS NULL
+				AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => $2))
+		)
 		SELECT name, guest, created_at, banned_at IS NOT NULL
-		FROM players WHERE id = $1`, playerID).
+		FROM players WHERE id = $1`, playerID, touchEvery.Seconds()).
 		Scan(&p.Name, &p.Guest, &p.CreatedAt, &banned)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -253,19 +261,6 @@ func (a *Accounts) Get(ctx context.Context, playerID string) (leaderboard.Player
 		return leaderboard.Player{}, leaderboard.ErrBanned
 	}
 	return p, nil
-}
-
-// Touch records that the player was seen now. It writes at most once a
-// minute per player, and ignores unknown ids.
-func (a *Accounts) Touch(ctx context.Context, playerID string) error {
-	_, err := a.pool.Exec(ctx, `
-		UPDATE players SET last_seen_at = now()
-		WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => $2))`,
-		playerID, touchEvery.Seconds())
-	if err != nil {
-		return fmt.Errorf("touch player %s: %w", playerID, err)
-	}
-	return nil
 }
 
 // rehashIfStale stores a new hash of password if the stored one was made

@@ -383,7 +383,7 @@ func TestUpgradeNameTakenMeanwhile(t *testing.T) {
 	}
 }
 
-func TestAccountsGetAndTouch(t *testing.T) {
+func TestAccountsGetRecordsLastSeen(t *testing.T) {
 	t.Parallel()
 	a, pool := newTestAccounts(t, bcrypt.MinCost)
 	ctx := t.Context()
@@ -391,15 +391,25 @@ func TestAccountsGetAndTouch(t *testing.T) {
 		t.Errorf("Get of an unknown id = %v, want leaderboard.ErrNotFound", err)
 	}
 	p := mustGuest(t, a, "Ivan")
-	if err := a.Touch(ctx, p.ID); err != nil {
+	if _, err := pool.Exec(ctx, `UPDATE players SET last_seen_at = NULL WHERE id = $1`, p.ID); err != nil {
 		t.Fatal(err)
+	}
+	if got, err := a.Get(ctx, p.ID); err != nil || got.Name != "Ivan" {
+		t.Fatalf("Get = %+v, %v", got, err)
 	}
 	var seen *time.Time
 	if err := pool.QueryRow(ctx, `SELECT last_seen_at FROM players WHERE id = $1`, p.ID).Scan(&seen); err != nil || seen == nil {
-		t.Errorf("last_seen_at = %v, %v", seen, err)
+		t.Errorf("last_seen_at after Get = %v, %v", seen, err)
 	}
-	if err := a.Touch(ctx, "nosuchplayer"); err != nil {
-		t.Errorf("Touch of an unknown id: %v", err)
+	// Within a minute, Get does not write again.
+	if _, err := pool.Exec(ctx, `UPDATE players SET last_seen_at = now() - interval '30 seconds' WHERE id = $1`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.Get(ctx, p.ID)
+	var fresh bool
+	pool.QueryRow(ctx, `SELECT last_seen_at < now() - interval '20 seconds' FROM players WHERE id = $1`, p.ID).Scan(&fresh)
+	if !fresh {
+		t.Error("Get rewrote last_seen_at within a minute")
 	}
 	ban(t, pool, p.ID)
 	if _, err := a.Get(ctx, p.ID); !errors.Is(err, leaderboard.ErrBanned) {
