@@ -30,132 +30,191 @@ func newGames() *game.Registry {
 }
 
 // serve runs the server until ctx is done, then shuts down in order: no
-// new sockets, sockets closed with 1001, lobby, matches (their moves are
-// already stored), the journal, the database.
+// new sockets, sockets closed with 1001, lobby, rater, matches (their moves
+// are already stored), the journal, the database. Each step below pushes
+// its own stop onto st, which runs them last first.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (err error) {
 	cfg, logger, help, err := loadConfig("turnbase serve", args, getenv, stdout)
 	if help || err != nil {
 		return err
 	}
+	var st stops
+	defer func() { err = errors.Join(err, st.run()) }()
 
-	release, err := lockDataDir(cfg.DataDir)
+	host, err := openHost(cfg, logger, &st)
 	if err != nil {
 		return err
 	}
-	defer release()
-	secret, err := jwtSecret(cfg.JWTSecret, cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	owner, err := nodeID(cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	wcfg := webConfig(cfg, secret)
-	if err := wcfg.Validate(); err != nil {
-		return err
-	}
-	ln, scheme, err := listen(cfg)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	if cfg.PprofAddr != "" {
-		stopPprof, err := servePprof(cfg.PprofAddr, logger)
-		if err != nil {
-			return err
-		}
-		defer stopPprof()
-	}
-
 	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer db.close(logger)
-	games := newGames()
-	var (
-		srv     *web.Server // set below, before anything is served
-		matches *match.Registry
-		lob     *lobby.Lobby
-		journal *postgres.Journal
-	)
-	met := newMetrics(sources{
-		web:     func() web.Stats { return srv.Stats() },
-		journal: func() postgres.JournalStats { return journal.Stats() },
-		queues:  func() map[string]int { return lob.Stats() },
-		live:    func() (int, int) { return matches.Counts() },
-		games:   games,
-	})
-	accounts := postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
-	ratings := postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{
-		// The one way a rating reaches a match (set below, before the
-		// rater runs).
-		OnRated: func(id string, changes []match.RatingChange) { matches.Rated(id, changes) },
-	})
+	st.push(func() error { db.close(logger); return nil })
 
-	journal, err = postgres.NewJournal(db.pool, logger.With("component", "journal"), postgres.JournalConfig{
+	n := &node{games: newGames()}
+	n.met = newMetrics(sources{
+		web:     func() web.Stats { return n.srv.Stats() },
+		journal: func() postgres.JournalStats { return n.journal.Stats() },
+		queues:  func() map[string]int { return n.lobby.Stats() },
+		live:    func() (int, int) { return n.matches.Counts() },
+		games:   n.games,
+	})
+	if err := n.openStores(ctx, cfg, db, host.owner, logger, &st); err != nil {
+		return err
+	}
+	if err := n.startMatches(ctx, cfg, logger, &st); err != nil {
+		return err
+	}
+	n.startLobby(cfg, logger, &st)
+	n.srv = web.New(logger, web.Deps{
+		Games:     n.games,
+		Matches:   n.matches,
+		Lobby:     n.lobby,
+		Accounts:  n.accounts,
+		Records:   n.ratings,
+		Ratings:   n.ratings,
+		ReadyFunc: n.journal.Ready,
+		Metrics:   n.met.handler(),
+	}, host.web)
+	ln := host.ln
+	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", host.scheme+"://"+browseAddr(ln.Addr()))
+	defer logger.Info("turnbase stopped")
+	return n.srv.Serve(ctx, ln) // returns after ctx is done and sockets are closed
+}
+
+// stops is a stack of shutdown steps.
+type stops []func() error
+
+func (s *stops) push(f func() error) { *s = append(*s, f) }
+
+// run runs the steps last pushed first and joins their errors.
+func (s *stops) run() error {
+	var err error
+	for i := len(*s) - 1; i >= 0; i-- {
+		err = errors.Join(err, (*s)[i]())
+	}
+	*s = nil
+	return err
+}
+
+// host is what serve takes from the machine before any database: the
+// data folder (locked), the secrets and node id kept there, and the
+// listeners.
+type host struct {
+	owner  string // this process's node id, owner of its matches
+	web    web.Config
+	ln     net.Listener
+	scheme string // http or https
+}
+
+func openHost(cfg config, logger *slog.Logger, st *stops) (host, error) {
+	var h host
+	release, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return h, err
+	}
+	st.push(func() error { release(); return nil })
+	secret, err := jwtSecret(cfg.JWTSecret, cfg.DataDir)
+	if err != nil {
+		return h, err
+	}
+	if h.owner, err = nodeID(cfg.DataDir); err != nil {
+		return h, err
+	}
+	h.web = webConfig(cfg, secret)
+	if err := h.web.Validate(); err != nil {
+		return h, err
+	}
+	if h.ln, h.scheme, err = listen(cfg); err != nil {
+		return h, err
+	}
+	st.push(func() error { h.ln.Close(); return nil })
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, logger)
+		if err != nil {
+			return h, err
+		}
+		st.push(func() error { stopPprof(); return nil })
+	}
+	return h, nil
+}
+
+// node is the running server's parts, wired to one another. The metrics'
+// sources read them at scrape time, once set.
+type node struct {
+	games    *game.Registry
+	met      *metrics
+	accounts *postgres.Accounts
+	ratings  *postgres.Ratings
+	journal  *postgres.Journal
+	matches  *match.Registry
+	lobby    *lobby.Lobby
+	srv      *web.Server
+}
+
+// openStores opens the accounts, the rater and the journal, and replays
+// what the journal spooled before a crash.
+func (n *node) openStores(ctx context.Context, cfg config, db *database, owner string, logger *slog.Logger, st *stops) error {
+	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
+	n.ratings = postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{
+		// The one way a rating reaches a match (startMatches sets matches
+		// before the rater runs).
+		OnRated: func(id string, changes []match.RatingChange) { n.matches.Rated(id, changes) },
+	})
+	var err error
+	n.journal, err = postgres.NewJournal(db.pool, logger.With("component", "journal"), postgres.JournalConfig{
 		Owner:        owner,
 		SpoolPath:    filepath.Join(cfg.DataDir, "spool.jsonl"),
-		ObserveBatch: met.observeBatch,
-		OnEnded:      ratings.Kick,
+		ObserveBatch: n.met.observeBatch,
+		OnEnded:      n.ratings.Kick,
 	})
 	if err != nil {
 		return err
 	}
-	if err := journal.Recover(ctx); err != nil {
+	if err := n.journal.Recover(ctx); err != nil {
 		return err
 	}
-	stopJournal := goRun(journal.Run)
-	defer func() { err = errors.Join(err, stopJournal()) }()
+	st.push(goRun(n.journal.Run))
+	return nil
+}
 
-	matches = match.NewRegistry(logger, games, match.Deps{Journal: journal, Rated: true, Observer: matchObserver{met}}, match.Config{
+// startMatches makes the match registry, takes back the matches this node
+// owned before a restart, and starts the rater, which drains the results
+// waiting to be rated at once, then whenever the journal stores an end.
+func (n *node) startMatches(ctx context.Context, cfg config, logger *slog.Logger, st *stops) error {
+	n.matches = match.NewRegistry(logger, n.games, match.Deps{Journal: n.journal, Rated: true, Observer: matchObserver{n.met}}, match.Config{
 		MoveTimeout: cfg.MoveTimeout,
 		Grace:       cfg.Grace,
 		Linger:      cfg.Linger,
 	})
-	defer func() {
+	st.push(func() error {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err = errors.Join(err, matches.Shutdown(shutCtx))
-	}()
-	if err := resumeMatches(ctx, journal, matches, logger); err != nil {
+		return n.matches.Shutdown(shutCtx)
+	})
+	if err := resumeMatches(ctx, n.journal, n.matches, logger); err != nil {
 		return err
 	}
-	// The rater drains the results waiting to be rated at once, then
-	// whenever the journal stores an end.
-	stopRatings := goRun(ratings.Run)
-	defer func() { err = errors.Join(err, stopRatings()) }()
+	st.push(goRun(n.ratings.Run))
+	return nil
+}
 
+// startLobby starts matchmaking; its pairs start matches.
+func (n *node) startLobby(cfg config, logger *slog.Logger, st *stops) {
 	start := func(ctx context.Context, p lobby.Pair) error {
 		var players [2]match.Player
 		for i, t := range p.Players {
 			players[i] = match.Player{ID: t.PlayerID, Name: t.Name, Rating: t.Rating}
 			if p.Challenge == "" {
-				met.queueWait.WithLabelValues(p.Game).Observe(time.Since(t.Since).Seconds())
+				n.met.queueWait.WithLabelValues(p.Game).Observe(time.Since(t.Since).Seconds())
 			}
 		}
-		_, err := matches.Start(ctx, p.Game, players)
+		_, err := n.matches.Start(ctx, p.Game, players)
 		return err
 	}
-	hasGame := func(id string) bool { _, ok := games.Lookup(id); return ok }
-	lob = lobby.New(logger, start, hasGame, matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL})
-	stopLobby := goRun(lob.Run)
-	defer func() { err = errors.Join(err, stopLobby()) }()
-
-	srv = web.New(logger, web.Deps{
-		Games:     games,
-		Matches:   matches,
-		Lobby:     lob,
-		Accounts:  accounts,
-		Records:   ratings,
-		Ratings:   ratings,
-		ReadyFunc: journal.Ready,
-		Metrics:   met.handler(),
-	}, wcfg)
-	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", scheme+"://"+browseAddr(ln.Addr()))
-	defer logger.Info("turnbase stopped")
-	return srv.Serve(ctx, ln) // returns after ctx is done and sockets are closed
+	hasGame := func(id string) bool { _, ok := n.games.Lookup(id); return ok }
+	n.lobby = lobby.New(logger, start, hasGame, n.matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL})
+	st.push(goRun(n.lobby.Run))
 }
 
 // resumeMatches takes back the live matches this server owned before a
