@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/turnbase/turnbase/internal/pgcluster"
 )
 
 // dsnForms are connection strings in each form a password can take, with
@@ -30,7 +34,7 @@ var dsnForms = []struct {
 		"host=h user=u password=***** dbname=game"},
 	{"host=h password = 's3cret J\\'K' user=u", []string{"s3cret J", "J\\'K"},
 		"host=h password = ***** user=u"},
-	{"password=s3cret\\ L sslpassword='s3cretM'", []string{"s3cret", "L", "s3cretM"},
+	{"password=s3cret\\ Lq7 sslpassword='s3cretM'", []string{"s3cret", "Lq7", "s3cretM"},
 		"password=***** sslpassword=*****"},
 	{"host=h password='unterminated s3cretN", []string{"s3cretN"}, ""},
 	{"host=h s3cretO", []string{"s3cretO"}, ""},
@@ -114,5 +118,32 @@ func TestDatabaseURLErrorsHidePassword(t *testing.T) {
 				t.Errorf("%q: password %q shown:\nerror: %v\nlog:\n%s", tc.dsn, s, err, out.String())
 			}
 		}
+	}
+}
+
+// TestEmbeddedPasswordNotLogged: with no DATABASE_URL, the embedded
+// PostgreSQL's superuser password is kept 0600 in the data folder and never
+// appears in the output, even at debug level.
+func TestEmbeddedPasswordNotLogged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded PostgreSQL")
+	}
+	data := t.TempDir()
+	env := map[string]string{"TURNBASE_DATA": data, "TURNBASE_LOG_LEVEL": "debug"}
+	var out lockedBuffer
+	if err := run(t.Context(), []string{"migrate"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out.String())
+	}
+	path := filepath.Join(data, "postgres", pgcluster.PasswordFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.TrimSpace(string(b))
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 || len(pw) < 16 {
+		t.Fatalf("password file: %v, %v", fi.Mode(), err)
+	}
+	if strings.Contains(out.String(), pw) {
+		t.Errorf("the embedded PostgreSQL's password is in the output:\n%s", out.String())
 	}
 }
