@@ -44,43 +44,74 @@ host    all       all   ::1/128       scram-sha-256
 	scramIterations = 4096 // PostgreSQL's default scram_iterations
 )
 
-// superuserPassword returns the password kept in dir/PasswordFile, making
-// it first if there is none; created reports that it was made now, so the
-// cluster does not know it yet. A file readable by others is restricted.
-func superuserPassword(dir string, logger *slog.Logger) (pw string, created bool, err error) {
+// superuserPassword returns the password kept in dir/PasswordFile. Without
+// one, it returns the password in dir/PasswordFile+".new", made now if
+// missing, with pending true: the cluster may not know it yet, and
+// commitPassword makes it the kept one once it does. So a start that fails
+// before the password is set (a server still running, a crash) leaves the
+// new one pending, and the next start sets it. A file readable by others
+// is restricted.
+func superuserPassword(dir string, logger *slog.Logger) (pw string, pending bool, err error) {
 	path := filepath.Join(dir, PasswordFile)
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		pw = strings.TrimSpace(string(b))
-		if len(pw) < 16 {
-			return "", false, fmt.Errorf("%s holds no password of at least 16 characters; remove it to have a new one made", path)
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			return "", false, fmt.Errorf("check password file: %w", err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			if err := os.Chmod(path, 0o600); err != nil {
-				return "", false, fmt.Errorf("restrict password file: %w", err)
-			}
-			logger.Warn("password file was readable by others; made it 0600", "path", path,
-				"mode_before", fmt.Sprintf("%04o", fi.Mode().Perm()))
-		}
-		return pw, false, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return "", false, fmt.Errorf("read password file: %w", err)
+	pw, err = readPassword(path, logger)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return pw, false, err
 	}
-
+	pw, err = readPassword(path+".new", logger)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return pw, true, err
+	}
 	var raw [24]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", false, fmt.Errorf("generate password: %w", err)
 	}
 	pw = hex.EncodeToString(raw[:]) // no character needs escaping in a URL
-	if err := writeFileSync(path, []byte(pw+"\n"), 0o600); err != nil {
+	if err := writeFileSync(path+".new", []byte(pw+"\n"), 0o600); err != nil {
 		return "", false, fmt.Errorf("keep password: %w", err)
 	}
 	return pw, true, nil
+}
+
+// commitPassword makes the pending password (see superuserPassword), now
+// set in the cluster, the kept one.
+func commitPassword(dir string) error {
+	path := filepath.Join(dir, PasswordFile)
+	if err := os.Rename(path+".new", path); err != nil {
+		return fmt.Errorf("keep password: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// readPassword reads a password file; its error wraps fs.ErrNotExist when
+// there is none.
+func readPassword(path string, logger *slog.Logger) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	pw := strings.TrimSpace(string(b))
+	if len(pw) < 16 {
+		return "", fmt.Errorf("%s holds no password of at least 16 characters; remove it to have a new one made", path)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("check password file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return "", fmt.Errorf("restrict password file: %w", err)
+		}
+		logger.Warn("password file was readable by others; made it 0600", "path", path,
+			"mode_before", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+	return pw, nil
 }
 
 // writeFileSync writes a file through a temporary one, fsynced, renamed
@@ -155,8 +186,8 @@ func writeHBA(pgdata string, as *osIdentity) error {
 }
 
 // secureAuth makes an existing cluster require the superuser's password:
-// unless pg_hba.conf is already hbaConf and the password was not made just
-// now, it sets the password and then rewrites pg_hba.conf. This upgrades
+// unless pg_hba.conf is already hbaConf and the password is not pending,
+// it sets the password and then rewrites pg_hba.conf. This upgrades
 // clusters made before passwords were (initdb --auth=trust), and gives a
 // cluster whose password file was lost the new password.
 //
@@ -164,12 +195,12 @@ func writeHBA(pgdata string, as *osIdentity) error {
 // before pg_hba.conf is rewritten: no server ever runs with trust
 // authentication and a crash at any point is redone at the next start. The
 // server is never given the plain password, only its verifier.
-func secureAuth(ctx context.Context, cfg Config, as *osIdentity, pgdata, password string, created bool) error {
+func secureAuth(ctx context.Context, cfg Config, as *osIdentity, pgdata, password string, pending bool) error {
 	hba, err := os.ReadFile(filepath.Join(pgdata, "pg_hba.conf"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read pg_hba.conf: %w", err)
 	}
-	if bytes.Equal(hba, []byte(hbaConf)) && !created {
+	if bytes.Equal(hba, []byte(hbaConf)) && !pending {
 		return nil
 	}
 	if bytes.Equal(hba, []byte(hbaConf)) {

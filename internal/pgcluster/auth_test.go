@@ -81,6 +81,9 @@ func checkSecured(t *testing.T, s *Server, dataDir string) {
 	if fi.Mode().Perm() != 0o600 || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Geteuid()) {
 		t.Errorf("%s: mode %v, uid %d; want 0600, ours", PasswordFile, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
 	}
+	if _, err := os.Stat(path + ".new"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pending password file left after Start: %v", err)
+	}
 	hba, err := os.ReadFile(filepath.Join(dataDir, "pgdata", "pg_hba.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +233,26 @@ func TestTrustClusterUpgraded(t *testing.T) {
 	if dsnPassword(t, s.DSN()) == pw {
 		t.Error("a lost password file got the same password back")
 	}
+	checkSecured(t, s, dataDir)
+	stop(t, s)
+}
+
+// TestLostPasswordWhileRunning: a Start refused because the server still
+// runs, on a folder whose password file was lost, does not strand the
+// password it made: the next Start sets it.
+func TestLostPasswordWhileRunning(t *testing.T) {
+	needBinaries(t)
+	t.Parallel()
+	dataDir := t.TempDir()
+	s := start(t, Config{DataDir: dataDir, NoSync: true})
+	if err := os.Remove(filepath.Join(dataDir, PasswordFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(t.Context(), Config{DataDir: dataDir, NoSync: true, Logger: testLogger(t)}); !errors.Is(err, ErrInUse) {
+		t.Fatalf("second Start: %v, want ErrInUse", err)
+	}
+	stop(t, s)
+	s = start(t, Config{DataDir: dataDir, NoSync: true})
 	checkSecured(t, s, dataDir)
 	stop(t, s)
 }

@@ -219,7 +219,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	password, created, err := superuserPassword(filepath.Dir(pgdata), cfg.Logger)
+	password, pending, err := superuserPassword(filepath.Dir(pgdata), cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if !made {
-		if err := secureAuth(ctx, cfg, as, pgdata, password, created); err != nil {
+		if err := secureAuth(ctx, cfg, as, pgdata, password, pending); err != nil {
+			return nil, err
+		}
+	}
+	if pending {
+		if err := commitPassword(filepath.Dir(pgdata)); err != nil {
 			return nil, err
 		}
 	}
