@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -274,5 +275,28 @@ func TestScramVerifier(t *testing.T) {
 	}
 	if w, _ := scramVerifier("pencil"); w == v {
 		t.Error("two verifiers share a salt")
+	}
+}
+
+// TestWrongPasswordFileFailsFast: a password file the cluster does not
+// know (copied from elsewhere, say) fails Start at once, naming the file,
+// rather than after the start timeout.
+func TestWrongPasswordFileFailsFast(t *testing.T) {
+	needBinaries(t)
+	t.Parallel()
+	dataDir := t.TempDir()
+	s := start(t, Config{DataDir: dataDir, NoSync: true})
+	stop(t, s)
+	if err := os.WriteFile(filepath.Join(dataDir, PasswordFile), []byte(strings.Repeat("ab", 24)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	_, err := Start(t.Context(), Config{DataDir: dataDir, NoSync: true, Logger: testLogger(t), StartTimeout: 30 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), PasswordFile) {
+		t.Fatalf("Start: %v; want an error naming %s", err, PasswordFile)
+	}
+	t.Logf("Start gave up after %v: %v", time.Since(begin).Round(time.Millisecond), err)
+	if d := time.Since(begin); d > 15*time.Second {
+		t.Errorf("Start took %v to give up", d)
 	}
 }

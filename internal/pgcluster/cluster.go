@@ -409,6 +409,11 @@ func (s *Server) waitReady(ctx context.Context) error {
 			if lastErr = ping(ctx, s.adminDSN); lastErr == nil {
 				return nil
 			}
+			if pe, ok := errors.AsType[*pgconn.PgError](lastErr); ok && pe.Code == "28P01" {
+				// Waiting will not help.
+				return fmt.Errorf("postgres refuses the password in %s (remove that file to have a new password set at the next start): %w",
+					filepath.Join(filepath.Dir(s.pgdata), PasswordFile), lastErr)
+			}
 		}
 		select {
 		case <-s.exited:
