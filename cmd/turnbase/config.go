@@ -122,6 +122,9 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 		}
 		if v := getenv(s.env); v != "" {
 			if err := fs.Set(s.flag, v); err != nil {
+				if s.secret {
+					return c, nil, nil, fmt.Errorf("%s: %w", s.env, err)
+				}
 				return c, nil, nil, fmt.Errorf("%s=%q: %w", s.env, v, err)
 			}
 		}
@@ -180,18 +183,10 @@ func printConfig(w io.Writer, fs *flag.FlagSet, settings []setting) {
 	fmt.Fprintln(w, strings.Join(lines, "\n"))
 }
 
-// mask hides a secret; for a database URL it keeps all but the password.
+// mask hides a secret; for a database URL it keeps all but the passwords.
 func mask(name, v string) string {
 	if name == "database-url" {
-		if at := strings.LastIndex(v, "@"); at > 0 {
-			if colon := strings.Index(v[:at], "://"); colon >= 0 {
-				user := v[colon+3 : at]
-				if i := strings.Index(user, ":"); i >= 0 {
-					return v[:colon+3] + user[:i] + ":*****" + v[at:]
-				}
-			}
-		}
-		return v
+		return redactDSN(v)
 	}
 	return "*****"
 }

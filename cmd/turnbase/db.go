@@ -48,14 +48,14 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		db.dsn = srv.DSN()
 		logger.Info("embedded PostgreSQL started", "data", filepath.Join(dir, "pgdata"), "port", srv.Port())
 	}
-	if err := migrate(ctx, db.dsn); err != nil {
+	pcfg, err := parseDatabaseURL(db.dsn)
+	if err != nil {
 		db.close(logger)
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(db.dsn)
-	if err != nil {
+	if err := migrate(ctx, pcfg.ConnConfig.Copy()); err != nil {
 		db.close(logger)
-		return nil, fmt.Errorf("database URL: %w", err)
+		return nil, err
 	}
 	pcfg.ConnConfig.ConnectTimeout = 2 * time.Second
 	if pcfg.MaxConns < 8 {
@@ -69,11 +69,26 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 	return db, nil
 }
 
+// parseDatabaseURL parses a connection string. Its error never holds a
+// password: pgx's message quotes the string, redacting on a best-effort
+// basis only, so the passwords found here are scrubbed from it too, and it
+// is left out when the string is too malformed to find them.
+func parseDatabaseURL(dsn string) (*pgxpool.Config, error) {
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err == nil {
+		return pcfg, nil
+	}
+	if msg, ok := scrubSecrets(err.Error(), dsn); ok {
+		return nil, fmt.Errorf("database URL %s: %s", redactDSN(dsn), msg)
+	}
+	return nil, fmt.Errorf("database URL does not parse (not shown, as it may hold a password)")
+}
+
 // migrate applies the embedded migrations on a connection of its own.
-func migrate(ctx context.Context, dsn string) error {
+func migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect to database for migrations: %w", err)
 	}

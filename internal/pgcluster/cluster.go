@@ -14,8 +14,12 @@
 // this process, which can then finish writing before it stops the database.
 //
 // The server listens on 127.0.0.1 only, on TCP (no unix socket, so no
-// 107-byte socket path limit and no lock file outside the data directory), and
-// trusts every local connection: it is meant for one machine's own processes.
+// 107-byte socket path limit and no lock file outside the data directory).
+// Every connection must authenticate with SCRAM-SHA-256 as the superuser,
+// whose random password is made once and kept in Config.DataDir/PasswordFile
+// (mode 0600, this process's user); pg_hba.conf accepts nothing else, so
+// other users of the machine cannot connect. A cluster made before that,
+// with trust authentication, is upgraded at its next Start (see secureAuth).
 //
 // PostgreSQL refuses to run as root. When this process runs as root, initdb
 // and postgres run as the "postgres" system user, the data directory belongs
@@ -73,7 +77,8 @@ const (
 // usable default.
 type Config struct {
 	// DataDir is the directory for the cluster, which lives in
-	// DataDir/pgdata. It is created if missing. When running as root, each
+	// DataDir/pgdata, and for the superuser's password, in
+	// DataDir/PasswordFile. It is created if missing. When running as root, each
 	// directory from DataDir up to / that the postgres user cannot pass
 	// through (such as /root, or a 0700 temporary directory) is given the
 	// missing search bit (o+x, or g+x if its group is postgres's), never the
@@ -214,16 +219,31 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := initdb(ctx, cfg, as, pgdata); err != nil {
+	password, pending, err := superuserPassword(filepath.Dir(pgdata), cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	made, err := initdb(ctx, cfg, as, pgdata, password)
+	if err != nil {
 		return nil, err
 	}
 	if err := clearStalePID(ctx, pgdata, cfg.Logger); err != nil {
 		return nil, err
 	}
+	if !made {
+		if err := secureAuth(ctx, cfg, as, pgdata, password, pending); err != nil {
+			return nil, err
+		}
+	}
+	if pending {
+		if err := commitPassword(filepath.Dir(pgdata)); err != nil {
+			return nil, err
+		}
+	}
 
 	var s *Server
 	for attempt := 1; ; attempt++ {
-		s, err = launch(ctx, cfg, as, pgdata)
+		s, err = launch(ctx, cfg, as, pgdata, password)
 		if err == nil {
 			break
 		}
@@ -255,7 +275,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 // DSN returns the connection string of the database, as the superuser,
 // over TCP to 127.0.0.1, for example
-// "postgres://postgres@127.0.0.1:5432/turnbase?sslmode=disable".
+// "postgres://postgres:PASSWORD@127.0.0.1:5432/turnbase?sslmode=disable".
+// It holds the superuser's password (see PasswordFile): do not log it.
 func (s *Server) DSN() string { return s.dsn }
 
 // Port returns the TCP port the server listens on, on 127.0.0.1.
@@ -301,7 +322,7 @@ func (s *Server) exitErr() error {
 
 // launch starts postgres on a port and waits until it accepts connections.
 // If it exits before that, the error is a *startError.
-func launch(ctx context.Context, cfg Config, as *osIdentity, pgdata string) (*Server, error) {
+func launch(ctx context.Context, cfg Config, as *osIdentity, pgdata, password string) (*Server, error) {
 	port := cfg.Port
 	if port == 0 {
 		p, err := freePort()
@@ -323,7 +344,7 @@ func launch(ctx context.Context, cfg Config, as *osIdentity, pgdata string) (*Se
 
 	u := url.URL{
 		Scheme:   "postgres",
-		User:     url.User(Superuser),
+		User:     url.UserPassword(Superuser, password),
 		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Path:     "/" + cfg.Database,
 		RawQuery: "sslmode=disable",
@@ -387,6 +408,11 @@ func (s *Server) waitReady(ctx context.Context) error {
 		if pidFileStatus(s.pgdata) == "ready" || time.Since(begin) > 5*time.Second {
 			if lastErr = ping(ctx, s.adminDSN); lastErr == nil {
 				return nil
+			}
+			if pe, ok := errors.AsType[*pgconn.PgError](lastErr); ok && pe.Code == "28P01" {
+				// Waiting will not help.
+				return fmt.Errorf("postgres refuses the password in %s (remove that file to have a new password set at the next start): %w",
+					filepath.Join(filepath.Dir(s.pgdata), PasswordFile), lastErr)
 			}
 		}
 		select {

@@ -120,7 +120,7 @@ func TestStartStopRestartKeepsData(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "nested", "data")
 
 	s := start(t, Config{DataDir: dataDir})
-	if !strings.HasPrefix(s.DSN(), "postgres://postgres@127.0.0.1:") || !strings.HasSuffix(s.DSN(), "/turnbase?sslmode=disable") {
+	if !strings.HasPrefix(s.DSN(), "postgres://postgres:") || !strings.Contains(s.DSN(), "@127.0.0.1:") || !strings.HasSuffix(s.DSN(), "/turnbase?sslmode=disable") {
 		t.Errorf("DSN = %q", s.DSN())
 	}
 	exec1(t, s.DSN(), "CREATE TABLE kept (v text)")

@@ -119,36 +119,59 @@ func grantSearch(dir string, as *osIdentity, logger *slog.Logger) error {
 // initdb creates the cluster in pgdata unless it has a PG_VERSION. It runs
 // initdb in pgdata.initdb and renames that to pgdata when done, so an
 // interrupted initdb never leaves a half-made cluster behind.
-func initdb(ctx context.Context, cfg Config, as *osIdentity, pgdata string) error {
+//
+// The superuser gets password as its password (the server is given only
+// its SCRAM verifier) and pg_hba.conf is hbaConf. made reports that the
+// cluster was created now.
+func initdb(ctx context.Context, cfg Config, as *osIdentity, pgdata, password string) (made bool, err error) {
 	if _, err := os.Stat(filepath.Join(pgdata, "PG_VERSION")); err == nil {
-		return fixOwner(pgdata, as)
+		return false, fixOwner(pgdata, as)
 	}
 	switch entries, err := os.ReadDir(pgdata); {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("check data dir: %w", err)
+		return false, fmt.Errorf("check data dir: %w", err)
 	case len(entries) > 0:
-		return fmt.Errorf("%s has no PG_VERSION but is not empty: it is no PostgreSQL data directory; move it away", pgdata)
+		return false, fmt.Errorf("%s has no PG_VERSION but is not empty: it is no PostgreSQL data directory; move it away", pgdata)
 	default:
 		if err := os.Remove(pgdata); err != nil {
-			return fmt.Errorf("remove empty %s: %w", pgdata, err)
+			return false, fmt.Errorf("remove empty %s: %w", pgdata, err)
 		}
 	}
 
 	tmp := pgdata + ".initdb"
 	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("remove interrupted initdb: %w", err)
+		return false, fmt.Errorf("remove interrupted initdb: %w", err)
 	}
 	if err := os.Mkdir(tmp, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+		return false, fmt.Errorf("create data dir: %w", err)
 	}
 	if err := fixOwner(tmp, as); err != nil {
-		return err
+		return false, err
+	}
+	// initdb reads the password from a file, which must not be in the
+	// (empty) new data directory; the one beside it is passable for the
+	// postgres user. It holds only the verifier and goes away at once.
+	verifier, err := scramVerifier(password)
+	if err != nil {
+		return false, fmt.Errorf("make password verifier: %w", err)
+	}
+	pwfile := filepath.Join(filepath.Dir(pgdata), ".initdb-pwfile")
+	_ = os.Remove(pwfile)
+	if err := os.WriteFile(pwfile, []byte(verifier+"\n"), 0o600); err != nil {
+		return false, fmt.Errorf("write initdb password file: %w", err)
+	}
+	defer os.Remove(pwfile)
+	if as != nil {
+		if err := os.Lchown(pwfile, as.uid, as.gid); err != nil {
+			return false, fmt.Errorf("give initdb password file to user %s: %w", osUser, err)
+		}
 	}
 	args := []string{
 		"--pgdata=" + tmp,
 		"--username=" + Superuser,
-		"--auth=trust", // for local and 127.0.0.1/::1 connections, the only ones pg_hba.conf lists
+		"--auth=scram-sha-256", // pg_hba.conf is replaced by hbaConf below anyway
+		"--pwfile=" + pwfile,
 		"--encoding=UTF8",
 		"--no-locale", // C collation: byte order, stable across machines
 		"--no-instructions",
@@ -165,12 +188,15 @@ func initdb(ctx context.Context, cfg Config, as *osIdentity, pgdata string) erro
 	}
 	cfg.Logger.Info("creating PostgreSQL cluster", "data_dir", pgdata)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("initdb: %w\n%s", err, strings.TrimSpace(string(out)))
+		return false, fmt.Errorf("initdb: %w\n%s", err, strings.TrimSpace(string(out)))
+	}
+	if err := writeHBA(tmp, as); err != nil {
+		return false, err
 	}
 	if err := os.Rename(tmp, pgdata); err != nil {
-		return fmt.Errorf("move new cluster into place: %w", err)
+		return false, fmt.Errorf("move new cluster into place: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // fixOwner makes pgdata belong to as, with mode 0700, as postgres demands.

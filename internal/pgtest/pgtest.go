@@ -3,7 +3,8 @@
 //
 // A package whose tests use it calls Main from TestMain, which starts one
 // throwaway cluster for the test binary (in a temporary directory, through
-// internal/postgres) and removes it after the tests:
+// internal/pgcluster, its superuser's password in the DSN) and removes it
+// after the tests:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
