@@ -1,15 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"time"
-	"unicode/utf8"
 
-	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/turnbase/turnbase/leaderboard"
@@ -17,127 +13,15 @@ import (
 	"github.com/turnbase/turnbase/match"
 )
 
-// readPump reads frames until the connection fails or closes: first the
-// hello, then requests, which it dispatches in order. Once a close has
-// started it ignores data frames and waits for the client's close frame.
-func (c *conn) readPump(ctx context.Context) {
-	c.ws.SetReadLimit(c.srv.cfg.ReadLimit)
-	c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HelloTimeout))
-	c.ws.SetPongHandler(func(string) error {
-		c.extendDeadline()
-		return nil
-	})
-	// As gorilla's own ping handler, but a ping also shows the client is
-	// alive, and the pong gets WriteWait. Safe beside the write pump.
-	c.ws.SetPingHandler(func(payload string) error {
-		c.extendDeadline()
-		err := c.ws.WriteControl(websocket.PongMessage, []byte(payload), time.Now().Add(c.srv.cfg.WriteWait))
-		if errors.Is(err, websocket.ErrCloseSent) {
-			return nil
-		}
-		return err
-	})
-	for {
-		// Idle, the pump waits a few frames deep; a frame is read and
-		// handled by a worker, whose stack is grown already. The pump's
-		// stack stays at the 2 KiB minimum, a sixth of an idle
-		// connection.
-		c.wire.waitReadable()
-		var stop bool
-		c.srv.work.runWait(func() {
-			switch kind, payload := c.wire.readControl(); kind {
-			case ctlPong:
-				c.extendDeadline()
-				return
-			case ctlPing:
-				if c.ws.PingHandler()(string(payload)) != nil {
-					c.closeWith(0, "", false)
-					stop = true
-				}
-				return
-			}
-			stop = c.readOne(ctx)
-		})
-		if stop {
-			return
-		}
-	}
-}
-
-// readOne reads and handles one frame; it reports whether the pump must
-// stop.
-func (c *conn) readOne(ctx context.Context) (stop bool) {
-	typ, data, err := c.readMessage()
-	if err != nil {
-		if !c.isClosing() && isUnexpected(err) {
-			c.log.Debug("read failed", "err", err)
-		}
-		if c.readErr(err, !c.welcomed) {
-			c.drain()
-		}
-		return true
-	}
-	switch {
-	case c.isClosing():
-	case !c.welcomed:
-		c.hello(ctx, typ, data)
-	default:
-		c.extendDeadline()
-		c.handle(ctx, typ, data)
-	}
-	return false
-}
-
-// readMessage is gorilla's ReadMessage without its io.ReadAll, which
-// allocates 512 bytes and more for every frame: the frame is read into one
-// of the server's pooled buffers (those of the write batches) and copied
-// out at its size.
-func (c *conn) readMessage() (int, []byte, error) {
-	typ, r, err := c.ws.NextReader()
-	if err != nil {
-		return typ, nil, err
-	}
-	bp := c.srv.wireBufs.Get().(*[]byte)
-	defer c.srv.wireBufs.Put(bp)
-	buf := bytes.NewBuffer((*bp)[:0])
-	_, err = buf.ReadFrom(r)
-	if cap(buf.Bytes()) <= maxPooled {
-		*bp = buf.Bytes()[:0]
-	}
-	if err != nil {
-		return typ, nil, err
-	}
-	return typ, bytes.Clone(buf.Bytes()), nil
-}
-
-// extendDeadline gives a live client another PongWait, unless the
-// connection is closing (its deadline is then the close's) or has not said
-// hello yet (its deadline is HelloTimeout, which a pong does not extend).
-// A deadline with more than 7/8 of PongWait left stays: setting one resets
-// a runtime timer, which every frame of a busy client would otherwise do.
-func (c *conn) extendDeadline() {
-	if c.welcomed && !c.isClosing() {
-		now, wait := time.Now(), c.srv.cfg.PongWait
-		if c.readBy.Sub(now) < wait-wait/8 {
-			c.readBy = now.Add(wait)
-			c.ws.SetReadDeadline(c.readBy)
-		}
-	}
-}
-
 // hello handles the first frame. A malformed or unexpected one is answered
 // with bad_request and closes the connection with 4001, as an invalid or
 // expired token does, or one whose player no longer exists or is banned;
 // otherwise it sends welcome and, for a player, connects it to the
 // registry.
-func (c *conn) hello(ctx context.Context, typ int, data []byte) {
-	if typ == websocket.TextMessage && !utf8.Valid(data) {
-		c.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8", false)
-		return
-	}
+func (c *conn) hello(ctx context.Context, data []byte, text bool) {
 	var req request
 	err := fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
-	if typ == websocket.TextMessage {
+	if text {
 		req, err = decodeFrame(data)
 	}
 	switch {
@@ -170,7 +54,7 @@ func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 	}
 	c.limiter = newFrameLimiter(&c.srv.cfg, playerLimiter)
 	c.welcomed = true
-	c.extendDeadline()
+	c.sock.Welcome()
 	if c.player != nil {
 		c.srv.stats.players.Add(1)
 	} else {
@@ -200,16 +84,10 @@ func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 }
 
 // handle runs one frame after the hello.
-func (c *conn) handle(ctx context.Context, typ int, data []byte) {
+func (c *conn) handle(ctx context.Context, data []byte, text bool) {
 	var req request
-	var err error
-	switch {
-	case typ != websocket.TextMessage:
-		err = fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
-	case !utf8.Valid(data):
-		c.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8", false)
-		return
-	default:
+	err := fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
+	if text {
 		req, err = decodeFrame(data)
 	}
 	if ok, closeIt := c.limiter.check(c.srv.now()); !ok {
