@@ -19,11 +19,31 @@ import (
 // otherwise it sends welcome and, for a player, connects it to the
 // registry.
 func (c *conn) hello(ctx context.Context, data []byte, text bool) {
-	var req request
-	err := fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
-	if text {
-		req, err = decodeFrame(data)
+	req, err := decodeHello(data, text)
+	if err != nil {
+		c.replyError(req.re(), err)
+		c.closeWith(closeBadToken, "bad hello", true)
+		return
 	}
+	if req.Token != "" {
+		if err := c.authenticate(ctx, req.Token); err != nil {
+			c.closeWith(closeBadToken, truncate(err.Error(), 100), false)
+			return
+		}
+	}
+	c.admit()
+	welcomed := c.sendWelcome(req.re())
+	if c.player == nil {
+		return
+	}
+	c.connectPlayer(welcomed)
+	c.log.Info("connection opened", "spectator", c.player == nil)
+}
+
+// decodeHello decodes the first frame, which must be a hello of this
+// protocol version.
+func decodeHello(data []byte, text bool) (request, error) {
+	req, err := decodeData(data, text)
 	switch {
 	case err != nil:
 	case req.Type != typeHello:
@@ -31,25 +51,38 @@ func (c *conn) hello(ctx context.Context, data []byte, text bool) {
 	case req.V != protocolVersion:
 		err = fmt.Errorf("%w: protocol version %d is not supported; use %d", ErrBadRequest, req.V, protocolVersion)
 	}
-	if err != nil {
-		c.replyError(req.re(), err)
-		c.closeWith(closeBadToken, "bad hello", true)
-		return
-	}
+	return req, err
+}
 
+// decodeData decodes a client frame; binary frames are refused.
+func decodeData(data []byte, text bool) (request, error) {
+	if !text {
+		return request{}, fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
+	}
+	return decodeFrame(data)
+}
+
+// authenticate makes the connection speak for the player of token, as
+// the database has that player now.
+func (c *conn) authenticate(ctx context.Context, token string) error {
+	id, err := c.srv.tokens.Verify(token)
+	if err == nil {
+		id, err = c.srv.checkPlayer(ctx, id)
+	}
+	if err != nil {
+		return err
+	}
+	c.id = id
+	c.player = c.srv.joinPlayer(c, id.ID)
+	c.log = c.log.With("player_id", id.ID)
+	return nil
+}
+
+// admit ends the hello: frames are rate-limited from now on, and the
+// socket keeps the connection alive while the client answers pings.
+func (c *conn) admit() {
 	var playerLimiter *rate.Limiter
-	if req.Token != "" {
-		id, err := c.srv.tokens.Verify(req.Token)
-		if err == nil {
-			id, err = c.srv.checkPlayer(ctx, id)
-		}
-		if err != nil {
-			c.closeWith(closeBadToken, truncate(err.Error(), 100), false)
-			return
-		}
-		c.id = id
-		c.player = c.srv.joinPlayer(c, id.ID)
-		c.log = c.log.With("player_id", id.ID)
+	if c.player != nil {
 		playerLimiter = c.player.limiter
 	}
 	c.limiter = newFrameLimiter(&c.srv.cfg, playerLimiter)
@@ -60,8 +93,11 @@ func (c *conn) hello(ctx context.Context, data []byte, text bool) {
 	} else {
 		c.srv.stats.spectators.Add(1)
 	}
+}
 
-	w := welcomeFrame{Type: "welcome", Re: req.re(), V: protocolVersion, ServerMS: c.srv.now().UnixMilli(), Active: []string{}}
+// sendWelcome sends the welcome answering re and returns it.
+func (c *conn) sendWelcome(re *string) welcomeFrame {
+	w := welcomeFrame{Type: "welcome", Re: re, V: protocolVersion, ServerMS: c.srv.now().UnixMilli(), Active: []string{}}
 	if c.player != nil {
 		w.Player = &wireIdentity{ID: c.id.ID, Name: c.id.Name}
 		if active := c.srv.deps.Matches.Active(c.id.ID); active != nil {
@@ -69,9 +105,12 @@ func (c *conn) hello(ctx context.Context, data []byte, text bool) {
 		}
 	}
 	c.Send(encodeFrame(w))
-	if c.player == nil {
-		return
-	}
+	return w
+}
+
+// connectPlayer hands the player's connection to the registry, after
+// welcome w.
+func (c *conn) connectPlayer(w welcomeFrame) {
 	c.srv.deps.Matches.Connect(c)
 	// A match that started between Active and Connect reached neither
 	// the welcome nor this connection: watch it.
@@ -80,16 +119,11 @@ func (c *conn) hello(ctx context.Context, data []byte, text bool) {
 			c.srv.deps.Matches.Watch(c, id, c.replyFunc(nil))
 		}
 	}
-	c.log.Info("connection opened", "spectator", c.player == nil)
 }
 
 // handle runs one frame after the hello.
 func (c *conn) handle(ctx context.Context, data []byte, text bool) {
-	var req request
-	err := fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
-	if text {
-		req, err = decodeFrame(data)
-	}
+	req, err := decodeData(data, text)
 	if ok, closeIt := c.limiter.check(c.srv.now()); !ok {
 		c.srv.stats.framesLimited.Add(1)
 		if closeIt {

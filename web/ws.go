@@ -10,13 +10,12 @@ import (
 	"github.com/turnbase/turnbase/web/socket"
 )
 
-// Close codes of PROTOCOL.md (package socket sends the transport's own:
-// 1009, 1013).
+// Close codes of PROTOCOL.md that web sends; package socket sends the
+// transport's own (1007, 1009, 1013).
 const (
-	closeGoingAway   = 1001
-	closeInvalidData = 1007
-	closeBadToken    = 4001
-	closeRateLimit   = 4008
+	closeGoingAway = 1001
+	closeBadToken  = 4001
+	closeRateLimit = 4008
 )
 
 // handleWS is GET /ws: it refuses foreign origins (403), address floods
