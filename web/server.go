@@ -1,7 +1,8 @@
 // Package web is the HTTP server and the WebSocket transport of turnbase
 // (PROTOCOL.md). It owns no game state: it authenticates clients, decodes
 // their frames, rate-limits them and hands requests to the match registry
-// and the lobby, which it is given.
+// and the lobby, which it is given. Package web/socket, below it, moves
+// the WebSocket frames (pumps, workers, pings, deadlines, close codes).
 package web
 
 import (
