@@ -430,7 +430,7 @@ func TestStuckSpectatorFlood(t *testing.T) {
 		var ce *websocket.CloseError
 		var ne net.Error
 		switch {
-		case errors.As(err, &ce) && ce.Code != closeTooSlow && ce.Code != websocket.CloseAbnormalClosure:
+		case errors.As(err, &ce) && ce.Code != websocket.CloseTryAgainLater && ce.Code != websocket.CloseAbnormalClosure:
 			t.Fatalf("stuck spectator: close %d, want 1013 or a dropped connection", ce.Code)
 		case errors.As(err, &ne) && ne.Timeout():
 			t.Fatalf("stuck spectator still connected after %d frames", got)

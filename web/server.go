@@ -1,7 +1,8 @@
 // Package web is the HTTP server and the WebSocket transport of turnbase
 // (PROTOCOL.md). It owns no game state: it authenticates clients, decodes
 // their frames, rate-limits them and hands requests to the match registry
-// and the lobby, which it is given.
+// and the lobby, which it is given. Package web/socket, below it, moves
+// the WebSocket frames (pumps, workers, pings, deadlines, close codes).
 package web
 
 import (
@@ -17,12 +18,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
+	"github.com/turnbase/turnbase/web/socket"
 )
 
 // Matches is the match registry as the transport uses it; *match.Registry
@@ -88,27 +89,20 @@ type Server struct {
 	now        func() time.Time
 	tokens     *Tokens
 	origins    map[string]bool // normalized AllowedOrigins
-	upgrader   websocket.Upgrader
+	sockets    *socket.Server  // runs the WebSockets; safe for concurrent use
 	handler    http.Handler
 	handshakes *keyLimiters // WebSocket upgrades per IP; safe for concurrent use
 	apiCalls   *keyLimiters // /api/ requests per IP; safe for concurrent use
 	loginIPs   *keyLimiters // login attempts per IP; safe for concurrent use
 	loginNames *keyLimiters // login attempts per lower-case name; likewise
 	proxies    []netip.Prefix
-	writeBufs  sync.Pool // gorilla write buffers, shared by all connections
-	wireBufs   sync.Pool // *[]byte buffers of write batches (wireConn), likewise
 
-	// One per registered connection until its cleanup, one for the
-	// pinger while it runs, and one per worker goroutine.
-	conns sync.WaitGroup
-	work  workers     // runs connections' tasks; started with the first connection
-	stats serverStats // safe for concurrent use
+	conns sync.WaitGroup // one per registered connection until its cleanup
+	stats serverStats    // safe for concurrent use
 
 	mu       sync.Mutex // guards the fields below
 	draining bool       // set once by shutdown: no new connections
 	open     map[*conn]struct{}
-	nextSlot int                     // the ping slot of the next connection
-	stopPing chan struct{}           // closed to stop the pinger; nil while none runs
 	perIP    map[string]int          // open (or upgrading) connections per IP
 	players  map[string]*playerState // players with at least one connection
 }
@@ -154,27 +148,26 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		perIP:      make(map[string]int),
 		players:    make(map[string]*playerState),
 	}
-	s.work.wg = &s.conns
-	s.wireBufs.New = func() any {
-		b := make([]byte, 0, 4<<10)
-		return &b
-	}
 	s.proxies, _ = parsePrefixes(cfg.TrustedProxies) // Validate accepted them
 	for _, o := range cfg.AllowedOrigins {
 		n, _ := normalizeOrigin(o) // Validate accepted it
 		s.origins[n] = true
 	}
-	s.upgrader = websocket.Upgrader{
-		HandshakeTimeout:  cfg.HandshakeTimeout,
-		ReadBufferSize:    0, // the hijacker's reader (readBufferSize) is used
-		WriteBufferSize:   1024,
-		WriteBufferPool:   &s.writeBufs,
-		CheckOrigin:       s.checkOrigin,
-		EnableCompression: false,
+	s.sockets = socket.NewServer(socket.Config{
+		HelloTimeout:     cfg.HelloTimeout,
+		NoHelloCode:      closeBadToken,
+		PingPeriod:       cfg.PingPeriod,
+		PongWait:         cfg.PongWait,
+		WriteWait:        cfg.WriteWait,
+		CloseWait:        cfg.CloseWait,
+		SendQueue:        cfg.SendQueue,
+		ReadLimit:        cfg.ReadLimit,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		CheckOrigin:      s.checkOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			writeErrorBody(w, status, codeForStatus(status), reason.Error())
 		},
-	}
+	})
 	s.handler = s.routes()
 	return s
 }
@@ -229,18 +222,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
-	open := make([]*conn, 0, len(s.open))
-	for c := range s.open {
-		open = append(open, c)
-	}
 	s.mu.Unlock()
 
-	for _, c := range open {
-		c.closeWith(websocket.CloseGoingAway, "server shutting down", true)
-	}
+	// Connections still upgrading are closed as their upgrade ends.
+	s.sockets.Shutdown(closeGoingAway, "server shutting down")
 	done := make(chan struct{})
 	go func() {
-		s.conns.Wait()
+		s.conns.Wait()   // no connection is registered or upgrading
+		s.sockets.Wait() // and the sockets' goroutines are gone
 		close(done)
 	}()
 	select {
@@ -265,14 +254,6 @@ func (s *Server) register(c *conn) error {
 	s.perIP[c.ip]++
 	s.open[c] = struct{}{}
 	s.conns.Add(1)
-	c.pingSlot = s.nextSlot
-	s.nextSlot = (s.nextSlot + 1) % pingSlices
-	if s.stopPing == nil {
-		s.work.start()
-		s.stopPing = make(chan struct{})
-		s.conns.Add(1)
-		go s.pinger(s.stopPing)
-	}
 	return nil
 }
 
@@ -283,11 +264,6 @@ func (s *Server) unregister(c *conn) {
 	delete(s.open, c)
 	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
 		delete(s.perIP, c.ip)
-	}
-	if len(s.open) == 0 && s.stopPing != nil {
-		close(s.stopPing)
-		s.stopPing = nil
-		s.work.stop()
 	}
 	s.conns.Done()
 }

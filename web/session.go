@@ -1,15 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"time"
-	"unicode/utf8"
 
-	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/turnbase/turnbase/leaderboard"
@@ -17,129 +13,37 @@ import (
 	"github.com/turnbase/turnbase/match"
 )
 
-// readPump reads frames until the connection fails or closes: first the
-// hello, then requests, which it dispatches in order. Once a close has
-// started it ignores data frames and waits for the client's close frame.
-func (c *conn) readPump(ctx context.Context) {
-	c.ws.SetReadLimit(c.srv.cfg.ReadLimit)
-	c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HelloTimeout))
-	c.ws.SetPongHandler(func(string) error {
-		c.extendDeadline()
-		return nil
-	})
-	// As gorilla's own ping handler, but a ping also shows the client is
-	// alive, and the pong gets WriteWait. Safe beside the write pump.
-	c.ws.SetPingHandler(func(payload string) error {
-		c.extendDeadline()
-		err := c.ws.WriteControl(websocket.PongMessage, []byte(payload), time.Now().Add(c.srv.cfg.WriteWait))
-		if errors.Is(err, websocket.ErrCloseSent) {
-			return nil
-		}
-		return err
-	})
-	for {
-		// Idle, the pump waits a few frames deep; a frame is read and
-		// handled by a worker, whose stack is grown already. The pump's
-		// stack stays at the 2 KiB minimum, a sixth of an idle
-		// connection.
-		c.wire.waitReadable()
-		var stop bool
-		c.srv.work.runWait(func() {
-			switch kind, payload := c.wire.readControl(); kind {
-			case ctlPong:
-				c.extendDeadline()
-				return
-			case ctlPing:
-				if c.ws.PingHandler()(string(payload)) != nil {
-					c.closeWith(0, "", false)
-					stop = true
-				}
-				return
-			}
-			stop = c.readOne(ctx)
-		})
-		if stop {
-			return
-		}
-	}
-}
-
-// readOne reads and handles one frame; it reports whether the pump must
-// stop.
-func (c *conn) readOne(ctx context.Context) (stop bool) {
-	typ, data, err := c.readMessage()
-	if err != nil {
-		if !c.isClosing() && isUnexpected(err) {
-			c.log.Debug("read failed", "err", err)
-		}
-		if c.readErr(err, !c.welcomed) {
-			c.drain()
-		}
-		return true
-	}
-	switch {
-	case c.isClosing():
-	case !c.welcomed:
-		c.hello(ctx, typ, data)
-	default:
-		c.extendDeadline()
-		c.handle(ctx, typ, data)
-	}
-	return false
-}
-
-// readMessage is gorilla's ReadMessage without its io.ReadAll, which
-// allocates 512 bytes and more for every frame: the frame is read into one
-// of the server's pooled buffers (those of the write batches) and copied
-// out at its size.
-func (c *conn) readMessage() (int, []byte, error) {
-	typ, r, err := c.ws.NextReader()
-	if err != nil {
-		return typ, nil, err
-	}
-	bp := c.srv.wireBufs.Get().(*[]byte)
-	defer c.srv.wireBufs.Put(bp)
-	buf := bytes.NewBuffer((*bp)[:0])
-	_, err = buf.ReadFrom(r)
-	if cap(buf.Bytes()) <= maxPooled {
-		*bp = buf.Bytes()[:0]
-	}
-	if err != nil {
-		return typ, nil, err
-	}
-	return typ, bytes.Clone(buf.Bytes()), nil
-}
-
-// extendDeadline gives a live client another PongWait, unless the
-// connection is closing (its deadline is then the close's) or has not said
-// hello yet (its deadline is HelloTimeout, which a pong does not extend).
-// A deadline with more than 7/8 of PongWait left stays: setting one resets
-// a runtime timer, which every frame of a busy client would otherwise do.
-func (c *conn) extendDeadline() {
-	if c.welcomed && !c.isClosing() {
-		now, wait := time.Now(), c.srv.cfg.PongWait
-		if c.readBy.Sub(now) < wait-wait/8 {
-			c.readBy = now.Add(wait)
-			c.ws.SetReadDeadline(c.readBy)
-		}
-	}
-}
-
 // hello handles the first frame. A malformed or unexpected one is answered
 // with bad_request and closes the connection with 4001, as an invalid or
 // expired token does, or one whose player no longer exists or is banned;
 // otherwise it sends welcome and, for a player, connects it to the
 // registry.
-func (c *conn) hello(ctx context.Context, typ int, data []byte) {
-	if typ == websocket.TextMessage && !utf8.Valid(data) {
-		c.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8", false)
+func (c *conn) hello(ctx context.Context, data []byte, text bool) {
+	req, err := decodeHello(data, text)
+	if err != nil {
+		c.replyError(req.re(), err)
+		c.closeWith(closeBadToken, "bad hello", true)
 		return
 	}
-	var req request
-	err := fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
-	if typ == websocket.TextMessage {
-		req, err = decodeFrame(data)
+	if req.Token != "" {
+		if err := c.authenticate(ctx, req.Token); err != nil {
+			c.closeWith(closeBadToken, truncate(err.Error(), 100), false)
+			return
+		}
 	}
+	c.admit()
+	welcomed := c.sendWelcome(req.re())
+	if c.player == nil {
+		return
+	}
+	c.connectPlayer(welcomed)
+	c.log.Info("connection opened", "spectator", c.player == nil)
+}
+
+// decodeHello decodes the first frame, which must be a hello of this
+// protocol version.
+func decodeHello(data []byte, text bool) (request, error) {
+	req, err := decodeData(data, text)
 	switch {
 	case err != nil:
 	case req.Type != typeHello:
@@ -147,37 +51,53 @@ func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 	case req.V != protocolVersion:
 		err = fmt.Errorf("%w: protocol version %d is not supported; use %d", ErrBadRequest, req.V, protocolVersion)
 	}
-	if err != nil {
-		c.replyError(req.re(), err)
-		c.closeWith(closeBadToken, "bad hello", true)
-		return
-	}
+	return req, err
+}
 
+// decodeData decodes a client frame; binary frames are refused.
+func decodeData(data []byte, text bool) (request, error) {
+	if !text {
+		return request{}, fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
+	}
+	return decodeFrame(data)
+}
+
+// authenticate makes the connection speak for the player of token, as
+// the database has that player now.
+func (c *conn) authenticate(ctx context.Context, token string) error {
+	id, err := c.srv.tokens.Verify(token)
+	if err == nil {
+		id, err = c.srv.checkPlayer(ctx, id)
+	}
+	if err != nil {
+		return err
+	}
+	c.id = id
+	c.player = c.srv.joinPlayer(c, id.ID)
+	c.log = c.log.With("player_id", id.ID)
+	return nil
+}
+
+// admit ends the hello: frames are rate-limited from now on, and the
+// socket keeps the connection alive while the client answers pings.
+func (c *conn) admit() {
 	var playerLimiter *rate.Limiter
-	if req.Token != "" {
-		id, err := c.srv.tokens.Verify(req.Token)
-		if err == nil {
-			id, err = c.srv.checkPlayer(ctx, id)
-		}
-		if err != nil {
-			c.closeWith(closeBadToken, truncate(err.Error(), 100), false)
-			return
-		}
-		c.id = id
-		c.player = c.srv.joinPlayer(c, id.ID)
-		c.log = c.log.With("player_id", id.ID)
+	if c.player != nil {
 		playerLimiter = c.player.limiter
 	}
 	c.limiter = newFrameLimiter(&c.srv.cfg, playerLimiter)
 	c.welcomed = true
-	c.extendDeadline()
+	c.sock.Welcome()
 	if c.player != nil {
 		c.srv.stats.players.Add(1)
 	} else {
 		c.srv.stats.spectators.Add(1)
 	}
+}
 
-	w := welcomeFrame{Type: "welcome", Re: req.re(), V: protocolVersion, ServerMS: c.srv.now().UnixMilli(), Active: []string{}}
+// sendWelcome sends the welcome answering re and returns it.
+func (c *conn) sendWelcome(re *string) welcomeFrame {
+	w := welcomeFrame{Type: "welcome", Re: re, V: protocolVersion, ServerMS: c.srv.now().UnixMilli(), Active: []string{}}
 	if c.player != nil {
 		w.Player = &wireIdentity{ID: c.id.ID, Name: c.id.Name}
 		if active := c.srv.deps.Matches.Active(c.id.ID); active != nil {
@@ -185,9 +105,12 @@ func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 		}
 	}
 	c.Send(encodeFrame(w))
-	if c.player == nil {
-		return
-	}
+	return w
+}
+
+// connectPlayer hands the player's connection to the registry, after
+// welcome w.
+func (c *conn) connectPlayer(w welcomeFrame) {
 	c.srv.deps.Matches.Connect(c)
 	// A match that started between Active and Connect reached neither
 	// the welcome nor this connection: watch it.
@@ -196,22 +119,11 @@ func (c *conn) hello(ctx context.Context, typ int, data []byte) {
 			c.srv.deps.Matches.Watch(c, id, c.replyFunc(nil))
 		}
 	}
-	c.log.Info("connection opened", "spectator", c.player == nil)
 }
 
 // handle runs one frame after the hello.
-func (c *conn) handle(ctx context.Context, typ int, data []byte) {
-	var req request
-	var err error
-	switch {
-	case typ != websocket.TextMessage:
-		err = fmt.Errorf("%w: binary frames are not supported", ErrBadRequest)
-	case !utf8.Valid(data):
-		c.closeWith(websocket.CloseInvalidFramePayloadData, "invalid UTF-8", false)
-		return
-	default:
-		req, err = decodeFrame(data)
-	}
+func (c *conn) handle(ctx context.Context, data []byte, text bool) {
+	req, err := decodeData(data, text)
 	if ok, closeIt := c.limiter.check(c.srv.now()); !ok {
 		c.srv.stats.framesLimited.Add(1)
 		if closeIt {

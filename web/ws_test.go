@@ -692,3 +692,33 @@ func TestPongTimeout(t *testing.T) {
 	}
 	waitFor(t, "the connection to go", func() bool { return ts.openConns() == 0 })
 }
+
+// Pongs do not keep a connection that never says hello.
+func TestPongBeforeHello(t *testing.T) {
+	cfg := testConfig()
+	cfg.HelloTimeout = 300 * time.Millisecond
+	ts := startServer(t, cfg, Deps{})
+	c, _, err := ts.dial(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				if c.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second)) != nil {
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	expectClose(t, c, closeBadToken)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+}

@@ -1,4 +1,4 @@
-package web
+package socket
 
 import (
 	"sync"
@@ -15,7 +15,7 @@ func TestWorkers(t *testing.T) {
 	for range 100 {
 		p.runWait(func() {})
 	}
-	if n := goroutines("web.(*workers).loop("); n != 1 {
+	if n := goroutines("socket.(*workers).loop("); n != 1 {
 		t.Fatalf("%d workers after sequential tasks, want 1", n)
 	}
 
@@ -43,7 +43,7 @@ func TestWorkers(t *testing.T) {
 	// Stop: idle workers exit.
 	p.stop()
 	wg.Wait()
-	if n := goroutines("web.(*workers).loop("); n != 0 {
+	if n := goroutines("socket.(*workers).loop("); n != 0 {
 		t.Fatalf("%d workers after stop", n)
 	}
 

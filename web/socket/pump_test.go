@@ -1,11 +1,10 @@
-package web
+package socket
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,29 +14,9 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// goroutines counts the goroutines whose stack holds fn (as in
-// "web.(*conn).writePump(").
-func goroutines(fn string) int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Count(string(buf[:n]), fn)
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
-
-// serverConn returns the server side of the only player connection.
-func (ts *testServer) serverConn(t *testing.T) *conn {
-	t.Helper()
-	waitFor(t, "Connect", func() bool { return len(ts.matches.connections()) == 1 })
-	return ts.matches.connections()[0].(*conn)
-}
-
 // pausePump keeps c's write pump from starting, as if one were running:
 // frames sent meanwhile queue up. resumePump starts it.
-func pausePump(t *testing.T, c *conn) {
+func pausePump(t *testing.T, c *Conn) {
 	t.Helper()
 	waitFor(t, "the write pump to go idle", func() bool {
 		c.mu.Lock()
@@ -50,31 +29,23 @@ func pausePump(t *testing.T, c *conn) {
 	})
 }
 
-func resumePump(c *conn) {
+func resumePump(c *Conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pumping = false
 	c.startPumpLocked()
 }
 
-// quietConfig pings rarely, so that pings do not count in writes.
-func quietConfig() Config {
-	cfg := testConfig()
-	cfg.PingPeriod, cfg.PongWait = time.Minute, 2*time.Minute
-	return cfg
-}
-
 // An idle connection has its read pump only; the write pump runs while
 // there is something to write.
 func TestIdleConnHasNoWriteGoroutine(t *testing.T) {
-	ts := startServer(t, quietConfig(), Deps{})
-	tok, _ := ts.token(t, "Kai")
-	player, _ := ts.connect(t, tok)
-	spectator, _ := ts.connect(t, "")
+	ts := startServer(t, quietConfig())
+	player := ts.connect(t)
+	spectator := ts.connect(t)
 	c := ts.serverConn(t)
 
-	waitFor(t, "no write pump", func() bool { return goroutines("web.(*conn).writePump(") == 0 })
-	if n := goroutines("web.(*conn).run("); n != 2 {
+	waitFor(t, "no write pump", func() bool { return goroutines("socket.(*Conn).writePump(") == 0 })
+	if n := goroutines("socket.(*Conn).run("); n != 2 {
 		t.Fatalf("%d read pumps for 2 connections", n)
 	}
 	c.mu.Lock()
@@ -85,17 +56,17 @@ func TestIdleConnHasNoWriteGoroutine(t *testing.T) {
 	}
 
 	// Frames and answers still flow, and the pump goes away after.
-	if !c.Send([]byte(`{"type":"match.state","n":1}`)) {
+	if c.Send([]byte(`{"type":"match.state","n":1}`)) != nil {
 		t.Fatal("Send refused")
 	}
 	if f := readFrame(t, player); f["type"] != "match.state" {
 		t.Fatalf("got %v", f)
 	}
 	writeText(t, spectator, `{"type":"ping","id":"p"}`)
-	if f := readFrame(t, spectator); f["type"] != "pong" {
+	if f := readFrame(t, spectator); f["type"] != "ping" { // echoed
 		t.Fatalf("got %v", f)
 	}
-	waitFor(t, "no write pump", func() bool { return goroutines("web.(*conn).writePump(") == 0 })
+	waitFor(t, "no write pump", func() bool { return goroutines("socket.(*Conn).writePump(") == 0 })
 }
 
 // Pings come from one goroutine per server, which stops with the last
@@ -104,21 +75,21 @@ func TestIdleConnHasNoWriteGoroutine(t *testing.T) {
 func TestSharedPinger(t *testing.T) {
 	cfg := testConfig()
 	cfg.PingPeriod, cfg.PongWait = 80*time.Millisecond, 600*time.Millisecond
-	ts := startServer(t, cfg, Deps{})
+	ts := startServer(t, cfg)
 
 	var clients []*websocket.Conn
 	var pings [3]atomic.Int32
 	for i := range pings {
-		c, _ := ts.connect(t, "")
+		c := ts.connect(t)
 		c.SetPingHandler(func(data string) error {
 			pings[i].Add(1)
 			return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
 		})
 		clients = append(clients, c)
 	}
-	deaf, _ := ts.connect(t, "")
+	deaf := ts.connect(t)
 	deaf.SetPingHandler(func(string) error { return nil })
-	if n := goroutines("web.(*Server).pinger("); n != 1 {
+	if n := goroutines("socket.(*Server).pinger("); n != 1 {
 		t.Fatalf("%d pingers for 4 connections", n)
 	}
 
@@ -159,26 +130,25 @@ func TestSharedPinger(t *testing.T) {
 	for _, c := range clients {
 		c.Close()
 	}
-	waitFor(t, "the pinger to stop", func() bool { return goroutines("web.(*Server).pinger(") == 0 })
+	waitFor(t, "the pinger to stop", func() bool { return goroutines("socket.(*Server).pinger(") == 0 })
 	// And it starts again with the next connection.
-	ts.connect(t, "")
-	if n := goroutines("web.(*Server).pinger("); n != 1 {
+	ts.connect(t)
+	if n := goroutines("socket.(*Server).pinger("); n != 1 {
 		t.Fatalf("%d pingers for 1 connection", n)
 	}
 }
 
 // Frames that queue up while the write pump is busy leave in one write.
 func TestWritesCoalesce(t *testing.T) {
-	ts := startServer(t, quietConfig(), Deps{})
-	tok, _ := ts.token(t, "Lea")
-	client, _ := ts.connect(t, tok)
+	ts := startServer(t, quietConfig())
+	client := ts.connect(t)
 	c := ts.serverConn(t)
 
 	pausePump(t, c)
 	before := c.wire.writes.Load()
 	big := `{"type":"match.state","pad":"` + strings.Repeat("x", 3000) + `"}` // more than gorilla's write buffer
 	for _, f := range []string{`{"type":"match.found"}`, big, `{"type":"match.over"}`} {
-		if !c.Send([]byte(f)) {
+		if c.Send([]byte(f)) != nil {
 			t.Fatal("Send refused")
 		}
 	}
@@ -218,28 +188,27 @@ func TestWritesCoalesce(t *testing.T) {
 func TestFullQueueDrops(t *testing.T) {
 	cfg := quietConfig()
 	cfg.SendQueue = 4
-	ts := startServer(t, cfg, Deps{})
-	tok, _ := ts.token(t, "Max")
-	client, _ := ts.connect(t, tok)
+	ts := startServer(t, cfg)
+	client := ts.connect(t)
 	c := ts.serverConn(t)
 
 	pausePump(t, c)
 	for i := range 4 {
-		if !c.Send(fmt.Appendf(nil, `{"type":"match.state","n":%d}`, i)) {
+		if c.Send(fmt.Appendf(nil, `{"type":"match.state","n":%d}`, i)) != nil {
 			t.Fatalf("frame %d refused", i)
 		}
 	}
-	if c.Send([]byte(`{"type":"match.state","n":4}`)) {
-		t.Fatal("a fifth frame was queued")
+	if err := c.Send([]byte(`{"type":"match.state","n":4}`)); err != ErrTooSlow {
+		t.Fatalf("a fifth frame: %v, want ErrTooSlow", err)
 	}
-	if c.Send([]byte(`{}`)) {
-		t.Fatal("Send accepted a frame after the drop")
+	if err := c.Send([]byte(`{}`)); err != ErrClosing {
+		t.Fatalf("Send after the drop: %v, want ErrClosing", err)
 	}
 	resumePump(c)
 	expectClose(t, client, websocket.CloseTryAgainLater)
-	waitFor(t, "disconnect", func() bool { return ts.matches.disconnected(c) })
-	if n := ts.Stats().ClosedSlow; n != 1 {
-		t.Fatalf("ClosedSlow %d, want 1", n)
+	waitFor(t, "disconnect", func() bool { _, ok := ts.closed(c); return ok })
+	if e, _ := ts.closed(c); e.Code != websocket.CloseTryAgainLater || e.Text != "too slow" {
+		t.Fatalf("ended with %d %q, want 1013 \"too slow\"", e.Code, e.Text)
 	}
 }
 
@@ -248,16 +217,15 @@ func TestFullQueueDrops(t *testing.T) {
 func TestCloseFlush(t *testing.T) {
 	for name, flush := range map[string]bool{"flush": true, "no flush": false} {
 		t.Run(name, func(t *testing.T) {
-			ts := startServer(t, quietConfig(), Deps{})
-			tok, _ := ts.token(t, "Nia")
-			client, _ := ts.connect(t, tok)
+			ts := startServer(t, quietConfig())
+			client := ts.connect(t)
 			c := ts.serverConn(t)
 
 			pausePump(t, c)
 			before := c.wire.writes.Load()
 			c.Send([]byte(`{"type":"match.state"}`))
 			c.Send([]byte(`{"type":"match.over"}`))
-			c.closeWith(closeRateLimit, "rate limit exceeded", flush)
+			c.Close(4008, "rate limit exceeded", flush)
 			resumePump(c)
 			if flush {
 				for _, want := range []string{"match.state", "match.over"} {
@@ -266,42 +234,12 @@ func TestCloseFlush(t *testing.T) {
 					}
 				}
 			}
-			expectClose(t, client, closeRateLimit)
+			expectClose(t, client, 4008)
 			if n := c.wire.writes.Load() - before; n != 1 {
 				t.Fatalf("closing took %d writes, want 1", n)
 			}
 			waitFor(t, "the connection to go", func() bool { return ts.openConns() == 0 })
 		})
-	}
-}
-
-// Pongs do not keep a connection that never says hello.
-func TestPongBeforeHello(t *testing.T) {
-	cfg := testConfig()
-	cfg.HelloTimeout = 300 * time.Millisecond
-	ts := startServer(t, cfg, Deps{})
-	c, _, err := ts.dial(t, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-				if c.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second)) != nil {
-					return
-				}
-			}
-		}
-	}()
-	start := time.Now()
-	expectClose(t, c, closeBadToken)
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("closed after %v", d)
 	}
 }
 
@@ -383,11 +321,11 @@ func TestWireConnBatch(t *testing.T) {
 func TestIdleReadPumpWaitsShallow(t *testing.T) {
 	cfg := testConfig()
 	cfg.PingPeriod, cfg.PongWait = 50*time.Millisecond, time.Second
-	ts := startServer(t, cfg, Deps{})
+	ts := startServer(t, cfg)
 	var pongs atomic.Int32
 	var clients []*websocket.Conn
 	for range 3 {
-		c, _ := ts.connect(t, "")
+		c := ts.connect(t)
 		c.SetPingHandler(func(data string) error {
 			pongs.Add(1)
 			return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
@@ -403,7 +341,7 @@ func TestIdleReadPumpWaitsShallow(t *testing.T) {
 	}
 	waitFor(t, "pongs", func() bool { return pongs.Load() >= 9 })
 	waitFor(t, "read pumps waiting shallow", func() bool {
-		return goroutines("web.(*wireConn).waitReadable(") == 3 && goroutines("web.(*conn).readOne(") == 0
+		return goroutines("socket.(*wireConn).waitReadable(") == 3 && goroutines("socket.(*Conn).readOne(") == 0
 	})
 	// Frames still arrive and are answered.
 	writeText(t, clients[0], `{"type":"ping","id":"p"}`)
@@ -471,8 +409,8 @@ func TestReadControl(t *testing.T) {
 // A client that pings gets its pong, and its read pump goes back to
 // waiting shallow.
 func TestClientPing(t *testing.T) {
-	ts := startServer(t, quietConfig(), Deps{})
-	c, _ := ts.connect(t, "")
+	ts := startServer(t, quietConfig())
+	c := ts.connect(t)
 	pong := make(chan string, 1)
 	c.SetPongHandler(func(data string) error { pong <- data; return nil })
 	go func() {
@@ -494,7 +432,7 @@ func TestClientPing(t *testing.T) {
 		t.Fatal("no pong")
 	}
 	waitFor(t, "the read pump waiting shallow", func() bool {
-		return goroutines("web.(*wireConn).waitReadable(") == 1 && goroutines("web.(*conn).readOne(") == 0
+		return goroutines("socket.(*wireConn).waitReadable(") == 1 && goroutines("socket.(*Conn).readOne(") == 0
 	})
 	c.Close()
 }

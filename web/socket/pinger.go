@@ -1,4 +1,4 @@
-package web
+package socket
 
 import "time"
 
@@ -11,10 +11,10 @@ const pingSlices = 16
 // them at a time, until stop is closed. The server runs one while it has
 // connections (register starts it, the last unregister stops it).
 func (s *Server) pinger(stop <-chan struct{}) {
-	defer s.conns.Done()
+	defer s.wg.Done()
 	tick := time.NewTicker(max(s.cfg.PingPeriod/pingSlices, time.Millisecond))
 	defer tick.Stop()
-	var due []*conn
+	var due []*Conn
 	for slot := 0; ; slot = (slot + 1) % pingSlices {
 		select {
 		case <-stop:
@@ -30,7 +30,7 @@ func (s *Server) pinger(stop <-chan struct{}) {
 }
 
 // pingDue appends to due the open connections of slot.
-func (s *Server) pingDue(due []*conn, slot int) []*conn {
+func (s *Server) pingDue(due []*Conn, slot int) []*Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.open {
