@@ -3,8 +3,9 @@
 // goroutines, no clocks. A match owns a State and replaces it with the one
 // Apply returns; a State is never mutated after it is returned.
 //
-// Adding a game is one new package under game/ that implements Game, plus
-// one line in cmd/turnbase that passes it to NewRegistry.
+// Adding a game is one new package under game/ that implements Game (and
+// RandomPlayer), plus one line in game/catalog, the list that the server
+// and the load generator both take their games from.
 package game
 
 import (
