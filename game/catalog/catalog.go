@@ -5,6 +5,7 @@ package catalog
 
 import (
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/game/connectfour"
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
 )
@@ -14,5 +15,6 @@ func New() *game.Registry {
 	return game.NewRegistry(
 		tictactoe.Game{},
 		rps.Game{},
+		connectfour.Game{},
 	)
 }
