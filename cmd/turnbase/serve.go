@@ -15,19 +15,12 @@ import (
 	"time"
 
 	"github.com/turnbase/turnbase/game"
-	"github.com/turnbase/turnbase/game/rps"
-	"github.com/turnbase/turnbase/game/tictactoe"
+	"github.com/turnbase/turnbase/game/catalog"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 	"github.com/turnbase/turnbase/postgres"
 	"github.com/turnbase/turnbase/web"
 )
-
-// newGames is the list of games this server offers: adding a game is one
-// more argument here.
-func newGames() *game.Registry {
-	return game.NewRegistry(tictactoe.Game{}, rps.Game{})
-}
 
 // serve runs the server until ctx is done, then shuts down in order: no
 // new sockets, sockets closed with 1001, lobby, rater, matches (their moves
@@ -51,7 +44,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	st.push(func() error { db.close(logger); return nil })
 
-	n := &node{games: newGames()}
+	n := &node{games: catalog.New()} // the games this server offers
 	n.met = newMetrics(sources{
 		web:     func() web.Stats { return n.srv.Stats() },
 		journal: func() postgres.JournalStats { return n.journal.Stats() },
