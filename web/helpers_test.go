@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/game/catalog"
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
 	"github.com/turnbase/turnbase/internal/pgtest"
@@ -78,7 +79,7 @@ func newTestDB(t *testing.T) *testDB {
 	return &testDB{
 		pool:     pool,
 		accounts: postgres.NewAccounts(pool, logger, postgres.AccountsConfig{BcryptCost: bcrypt.MinCost}),
-		ratings:  postgres.NewRatings(pool, logger, postgres.RatingsConfig{}),
+		ratings:  postgres.NewRatings(pool, logger, postgres.RatingsConfig{Games: catalog.New()}),
 	}
 }
 

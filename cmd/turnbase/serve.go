@@ -150,6 +150,7 @@ type node struct {
 func (n *node) openStores(ctx context.Context, cfg config, db *database, owner string, logger *slog.Logger, st *stops) error {
 	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
 	n.ratings = postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{
+		Games: n.games,
 		// The one way a rating reaches a match (startMatches sets matches
 		// before the rater runs).
 		OnRated: func(id string, changes []match.RatingChange) { n.matches.Rated(id, changes) },
