@@ -295,6 +295,18 @@ func TestResumeAfterDeadlinePassed(t *testing.T) {
 		if err := reg.Resume(Record{ID: "fresh", Game: "tictactoe", Players: [2]Player{{ID: "carol"}, {ID: "dave"}}, Started: time.Now().Add(-20 * time.Second)}, nil); err != nil {
 			t.Fatal(err)
 		}
+		// Moves stored before migration 0005 have no version: the match
+		// jumps far above any it may have sent.
+		legacy := []StoredMove{{Seq: 1, Seat: 0, Move: json.RawMessage(`{"cell":4}`)}}
+		if err := reg.Resume(Record{ID: "legacy", Game: "tictactoe", Players: [2]Player{{ID: "erin"}, {ID: "fay"}}, Started: start}, legacy); err != nil {
+			t.Fatal(err)
+		}
+		lc := &fakeConn{}
+		reg.Watch(lc, "legacy", func(error) {})
+		synctest.Wait()
+		if v := int64(num(lc.last("match.state")["version"])); v <= legacyCeiling {
+			t.Errorf("legacy: resumed at version %d", v)
+		}
 		now := time.Now()
 		for id, want := range map[string]time.Time{"late": now.Add(ResumeMinimum), "fresh": now.Add(testCfg.MoveTimeout - 20*time.Second)} {
 			c := &fakeConn{}

@@ -139,9 +139,15 @@ func (r *Registry) Resume(rec Record, moves []StoredMove) error {
 	ceiling := max(rec.Version, VersionHeadroom) // as if no move
 	m.deadline = rec.Started.Add(r.cfg.MoveTimeout)
 	if n := len(moves); n > 0 {
-		ceiling = max(rec.Version, moves[n-1].Version+VersionHeadroom)
-		m.deadline = moves[n-1].Deadline
-		if m.deadline.IsZero() { // stored before migration 0005
+		last := moves[n-1]
+		ceiling = max(rec.Version, last.Version+VersionHeadroom)
+		if last.Version == 0 {
+			// Stored before migration 0005: the versions sent are not
+			// known, so jump far above any a match reaches.
+			ceiling = max(rec.Version, legacyCeiling)
+		}
+		m.deadline = last.Deadline
+		if m.deadline.IsZero() { // the move ended the match, or stored before 0005
 			m.deadline = now.Add(r.cfg.MoveTimeout)
 		}
 	}
@@ -159,6 +165,10 @@ func (r *Registry) Resume(rec Record, moves []StoredMove) error {
 	}
 	return r.launch(m, false)
 }
+
+// legacyCeiling is the version ceiling Resume assumes for a match whose
+// moves were stored without their versions (before migration 0005).
+const legacyCeiling = 1 << 20
 
 // reserve registers m and seats its players, unless one is busy.
 func (r *Registry) reserve(m *Match) error {
