@@ -30,6 +30,10 @@ var (
 	ErrUnavailable = errors.New("storage unavailable")
 	// ErrJournalClosed: the Journal has stopped.
 	ErrJournalClosed = errors.New("journal closed")
+	// ErrUnresumable: Resume could not rebuild a stored match (its game is
+	// not offered, or its moves do not replay); it stored the match's end
+	// as aborted (server_error) instead.
+	ErrUnresumable = errors.New("match cannot be resumed")
 	// Rule errors come from the game and are matched with errors.Is against
 	// game.ErrNotYourTurn, game.ErrIllegalMove, game.ErrBadMove.
 )
@@ -97,6 +101,10 @@ const (
 	StatusFinished = "finished"
 	StatusAborted  = "aborted"
 )
+
+// ReasonServerError is the reason of a match aborted because the server
+// could not continue it.
+const ReasonServerError = "server_error"
 
 // Summary is a match as listed by the HTTP API (PROTOCOL.md MatchSummary).
 type Summary struct {

@@ -68,6 +68,7 @@ type Match struct {
 	version    int64
 	ceiling    int64 // the highest version the journal lets this match send (VersionHeadroom); math.MaxInt64: no limit
 	moves      int
+	seatMoves  [2]int // moves made by each seat
 	phase      int
 	deadline   time.Time    // zero once the match is over
 	subs       map[Conn]sub // everyone who receives match.state
@@ -374,7 +375,14 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 	if m.status != StatusLive {
 		return ErrMatchOver
 	}
-	next, err := m.state.Apply(seat, mv)
+	// The game reads the move strictly and gives its canonical form: that
+	// is what is applied, stored and replayed, never the client's text, so
+	// that a replay plays exactly the move that was played live.
+	canon, err := m.game.ParseMove(mv)
+	if err != nil {
+		return err
+	}
+	next, err := m.state.Apply(seat, canon)
 	if err != nil {
 		return err
 	}
@@ -388,7 +396,7 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 		// The move is stored with the version it makes (changed or finish
 		// takes the next one) and the deadline it shows, so that a match
 		// resumed from it continues above that version, with that deadline.
-		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: mv, At: now, Version: m.version + 1, Deadline: deadline}
+		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: canon, At: now, Version: m.version + 1, Deadline: deadline}
 		if done {
 			stored.Deadline = time.Time{}
 		}
@@ -399,6 +407,7 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 	}
 	m.state = next
 	m.moves++
+	m.seatMoves[seat]++
 	m.phase, m.deadline = phase, deadline
 	if out := next.Outcome(); out.Done {
 		m.finish(ctx, StatusFinished, out)
@@ -415,6 +424,13 @@ func (m *Match) resign(ctx context.Context, c Conn) error {
 	}
 	if m.status != StatusLive {
 		return ErrMatchOver
+	}
+	if m.seatMoves[seat] == 0 {
+		// A resign before the resigner's own first move is an abort,
+		// unrated, as a timeout before the first move is: otherwise two
+		// accounts could trade rated wins without playing (rating farming).
+		m.finish(ctx, StatusAborted, game.Outcome{Done: true, Winner: game.NoSeat, Reason: "resign"})
+		return nil
 	}
 	m.finish(ctx, StatusFinished, game.Outcome{Done: true, Winner: 1 - seat, Reason: "resign"})
 	return nil

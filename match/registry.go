@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -151,24 +152,24 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 // turn's (its start plus MoveTimeout). A deadline that passed while the
 // server was down is moved to ResumeMinimum (at most MoveTimeout) from now.
 // Both players get a fresh grace period to come back.
+//
+// A match that cannot be rebuilt (its game is gone, its moves have a gap
+// or do not replay) is not left live, where its lease would be renewed
+// forever and its result never rated: its end is stored as aborted with
+// reason server_error, unrated, and Resume returns why (wrapping
+// ErrUnresumable).
 func (r *Registry) Resume(rec Record, moves []StoredMove) error {
-	g, ok := r.games.Lookup(rec.Game)
-	if !ok {
-		return fmt.Errorf("resume match %s: %q: %w", rec.ID, rec.Game, ErrUnsupported)
-	}
-	replay := make([]game.Move, len(moves))
-	for i, mv := range moves {
-		if mv.Seq != i+1 {
-			return fmt.Errorf("resume match %s: move %d has seq %d", rec.ID, i+1, mv.Seq)
-		}
-		replay[i] = game.Move{Seat: mv.Seat, Move: mv.Move}
-	}
-	state, err := game.Replay(g, replay)
+	g, state, err := r.rebuild(rec, moves)
 	if err != nil {
-		return fmt.Errorf("resume match %s: %w", rec.ID, err)
+		return r.abortUnresumable(rec, moves, err)
 	}
 	now := time.Now()
 	m := newMatch(r, rec, g, state, len(moves), r.cfg, now)
+	for _, mv := range moves {
+		if mv.Seat == 0 || mv.Seat == 1 {
+			m.seatMoves[mv.Seat]++
+		}
+	}
 	ceiling := max(rec.Version, VersionHeadroom) // as if no move
 	m.deadline = rec.Started.Add(r.cfg.MoveTimeout)
 	if n := len(moves); n > 0 {
@@ -197,6 +198,46 @@ func (r *Registry) Resume(rec Record, moves []StoredMove) error {
 		return fmt.Errorf("resume match %s: %w", rec.ID, err)
 	}
 	return r.launch(m, false)
+}
+
+// rebuild replays a stored match's moves.
+func (r *Registry) rebuild(rec Record, moves []StoredMove) (game.Game, game.State, error) {
+	g, ok := r.games.Lookup(rec.Game)
+	if !ok {
+		return nil, nil, fmt.Errorf("resume match %s: %q: %w", rec.ID, rec.Game, ErrUnsupported)
+	}
+	replay := make([]game.Move, len(moves))
+	for i, mv := range moves {
+		if mv.Seq != i+1 {
+			return nil, nil, fmt.Errorf("resume match %s: move %d has seq %d", rec.ID, i+1, mv.Seq)
+		}
+		replay[i] = game.Move{Seat: mv.Seat, Move: mv.Move}
+	}
+	state, err := game.Replay(g, replay)
+	if err != nil {
+		return nil, nil, fmt.Errorf("resume match %s: %w", rec.ID, err)
+	}
+	return g, state, nil
+}
+
+// abortUnresumable stores the end of a match that cannot be resumed:
+// aborted, server_error, unrated. It returns cause wrapped with
+// ErrUnresumable (and the journal's error, should storing fail too).
+func (r *Registry) abortUnresumable(rec Record, moves []StoredMove, cause error) error {
+	err := fmt.Errorf("%w: %w", ErrUnresumable, cause)
+	if r.journal == nil {
+		return err
+	}
+	res := Result{
+		MatchID: rec.ID, Game: rec.Game, Players: rec.Players,
+		Status: StatusAborted, Winner: game.NoSeat, Reason: ReasonServerError,
+		Started: rec.Started, Ended: time.Now(), Moves: len(moves),
+	}
+	if ferr := r.journal.FinishMatch(r.ctx, res); ferr != nil {
+		return errors.Join(err, fmt.Errorf("store abort of match %s: %w", rec.ID, ferr))
+	}
+	r.observer.MatchEnded(rec.Game, StatusAborted, ReasonServerError)
+	return err
 }
 
 // legacyCeiling is the version ceiling Resume assumes for a match whose
