@@ -183,3 +183,81 @@ func TestResumeUnreplayableAborts(t *testing.T) {
 		})
 	}
 }
+
+// TestUnratedMatch: a match that RatedFunc says will not be rated tells
+// its players so in match.found and match.state (rated false, with the
+// reason), keeps saying so after a resume, and its finished result is
+// stored unrated, with match.over at once and no rating changes. A rated
+// match says rated true and gives no reason.
+func TestUnratedMatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &memJournal{}
+		var asked [][2]Player
+		limit := func(ctx context.Context, gameID string, players [2]Player) (string, error) {
+			asked = append(asked, players)
+			if players[0].ID == "alice" {
+				return UnratedPairLimit, nil
+			}
+			return "", nil
+		}
+		e := newEnv(t, "tictactoe", Deps{Journal: j, Rated: true, RatedFunc: limit}, testCfg)
+		if len(asked) != 1 || asked[0][1].ID != "bob" {
+			t.Fatalf("RatedFunc asked %v", asked)
+		}
+		for _, f := range []map[string]any{e.a.last("match.found"), e.b.last("match.state")} {
+			if f["rated"] != false || f["unrated_reason"] != "pair_limit" {
+				t.Fatalf("frame %v, want rated false, unrated_reason pair_limit", f)
+			}
+		}
+		if j.created[0].Unrated != UnratedPairLimit {
+			t.Errorf("created %+v", j.created[0])
+		}
+		e.playOpening()
+		rec, moves, _ := j.resumable(e.id)
+
+		e.reg.Resign(e.b, e.id, func(error) {})
+		synctest.Wait()
+		over := e.a.last("match.over") // at once: no rating to wait for
+		if over == nil || over["result"] != "win" || len(over["ratings"].([]any)) != 0 {
+			t.Fatalf("over = %v", over)
+		}
+		if res := j.finished[0]; res.Status != StatusFinished || res.Rated {
+			t.Errorf("stored result %+v, want finished unrated", res)
+		}
+
+		// The same match resumed elsewhere still says it is unrated.
+		reg := NewRegistry(quietLogger(), newEnvGames(), Deps{}, testCfg)
+		defer reg.Shutdown(context.Background())
+		if err := reg.Resume(rec, moves); err != nil {
+			t.Fatal(err)
+		}
+		w := &fakeConn{}
+		reg.Watch(w, e.id, func(error) {})
+		synctest.Wait()
+		if st := w.last("match.state"); st["rated"] != false || st["unrated_reason"] != "pair_limit" {
+			t.Errorf("resumed state %v", st)
+		}
+
+		rated := newEnvWithIDs(t, "tictactoe", Deps{RatedFunc: limit}, "carol", "dave")
+		f := rated.a.last("match.found")
+		if _, has := f["unrated_reason"]; f["rated"] != true || has {
+			t.Errorf("rated match.found %v", f)
+		}
+	})
+}
+
+// TestRatedFuncErrorRefusesStart: when whether a match is rated cannot be
+// decided (the database is down), the match does not start.
+func TestRatedFuncErrorRefusesStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		down := func(context.Context, string, [2]Player) (string, error) { return "", ErrUnavailable }
+		reg := NewRegistry(quietLogger(), newEnvGames(), Deps{RatedFunc: down}, testCfg)
+		defer reg.Shutdown(context.Background())
+		if _, err := reg.Start(context.Background(), "tictactoe", [2]Player{{ID: "a"}, {ID: "b"}}); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("start: %v", err)
+		}
+		if reg.InMatch("a") {
+			t.Error("a seated")
+		}
+	})
+}

@@ -102,6 +102,11 @@ const (
 	StatusAborted  = "aborted"
 )
 
+// UnratedPairLimit is Record.Unrated (and the wire unrated_reason) of a
+// match created when its two players already had as many rated results
+// together as the pair limit allows in its window.
+const UnratedPairLimit = "pair_limit"
+
 // ReasonServerError is the reason of a match aborted because the server
 // could not continue it.
 const ReasonServerError = "server_error"
@@ -180,6 +185,10 @@ type Record struct {
 	Players   [2]Player
 	Started   time.Time
 	RematchOf string // "" unless this match is a rematch
+	// Unrated says why the match's result will not move ratings, decided
+	// when it is created (Deps.RatedFunc), e.g. UnratedPairLimit; "": it
+	// will (unless the match is aborted, which never does).
+	Unrated string
 	// Version is the match's durable version ceiling as RaiseVersion last
 	// made it (0: never), for Resume; CreateMatch ignores it.
 	Version int64

@@ -51,6 +51,7 @@ type Match struct {
 	players   [2]Player // immutable
 	started   time.Time // immutable
 	rematchOf string    // immutable
+	unrated   string    // immutable: why the result will not be rated (Record.Unrated); "": it will
 	cfg       Config    // immutable
 	reg       *Registry // immutable
 	summary   atomic.Pointer[Summary]
@@ -95,6 +96,7 @@ func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves in
 		players:   rec.Players,
 		started:   rec.Started,
 		rematchOf: rec.RematchOf,
+		unrated:   rec.Unrated,
 		cfg:       cfg,
 		reg:       reg,
 		wake:      make(chan struct{}, 1),
@@ -488,7 +490,7 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	res := Result{
 		MatchID: m.id, Game: m.game.ID(), Players: m.players,
 		Status: status, Winner: out.Winner, Reason: out.Reason,
-		Rated:   status == StatusFinished,
+		Rated:   status == StatusFinished && m.unrated == "",
 		Started: m.started, Ended: now, Moves: m.moves,
 	}
 	awaitRating := res.Rated && m.reg.rated
@@ -769,6 +771,8 @@ func (m *Match) stateFrame(viewer int) []byte {
 		DeadlineMS: msPtr(m.deadline),
 		Spectators: m.spectators,
 		ServerMS:   time.Now().UnixMilli(),
+		Rated:      m.unrated == "",
+		Unrated:    m.unrated,
 	}
 	if m.status == StatusLive {
 		f.Turn = seatPtr(m.state.Turn())
@@ -798,7 +802,8 @@ func (m *Match) stateFrame(viewer int) []byte {
 }
 
 func (m *Match) foundFrame(seat int) []byte {
-	f := foundFrame{Type: "match.found", Match: m.id, Game: m.game.ID(), Players: wirePlayers(m.players), You: seat}
+	f := foundFrame{Type: "match.found", Match: m.id, Game: m.game.ID(), Players: wirePlayers(m.players), You: seat,
+		Rated: m.unrated == "", Unrated: m.unrated}
 	return f.appendJSON(make([]byte, 0, 256))
 }
 

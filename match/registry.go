@@ -25,6 +25,7 @@ type Registry struct {
 	rated    bool           // immutable: a rater reports rated results through Rated
 	journal  Journal        // immutable; nil: matches live in memory only
 	observer Observer       // immutable; never nil
+	ratedFn  RatedFunc      // immutable; nil: every match is rated
 
 	ctx    context.Context // parent of every match; cancelled by Shutdown
 	cancel context.CancelFunc
@@ -57,7 +58,15 @@ type Deps struct {
 	Rated    bool
 	Journal  Journal  // nil: matches live in memory only
 	Observer Observer // nil: nothing is measured
+	// RatedFunc decides, as a match is created, whether its result will
+	// be rated. nil: every match is.
+	RatedFunc RatedFunc
 }
+
+// RatedFunc returns "" when a new match between players (seated in that
+// order) of gameID will be rated, else why not (e.g. UnratedPairLimit).
+// An error refuses the start.
+type RatedFunc func(ctx context.Context, gameID string, players [2]Player) (unrated string, err error)
 
 // NewRegistry returns an empty registry.
 func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Config) *Registry {
@@ -72,6 +81,7 @@ func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Confi
 		rated:    deps.Rated,
 		journal:  deps.Journal,
 		observer: deps.Observer,
+		ratedFn:  deps.RatedFunc,
 		ctx:      ctx,
 		cancel:   cancel,
 		matches:  make(map[string]*Match),
@@ -125,8 +135,15 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 	if players[0].ID == "" || players[0].ID == players[1].ID {
 		return "", fmt.Errorf("start %s: players %q and %q: %w", gameID, players[0].ID, players[1].ID, ErrNotAPlayer)
 	}
+	var unrated string
+	if r.ratedFn != nil {
+		var err error
+		if unrated, err = r.ratedFn(ctx, gameID, players); err != nil {
+			return "", fmt.Errorf("start %s: decide whether rated: %w", gameID, err)
+		}
+	}
 	now := time.Now()
-	rec := Record{ID: newID(), Game: gameID, Players: players, Started: now, RematchOf: rematchOf}
+	rec := Record{ID: newID(), Game: gameID, Players: players, Started: now, RematchOf: rematchOf, Unrated: unrated}
 	m := newMatch(r, rec, g, g.Start(), 0, r.cfg, now)
 	if err := r.reserve(m); err != nil {
 		return "", fmt.Errorf("start %s: %w", gameID, err)
