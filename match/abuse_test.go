@@ -155,6 +155,7 @@ func TestResumeUnreplayableAborts(t *testing.T) {
 		"wrong seat":        {"tictactoe", []StoredMove{{Seq: 1, Seat: 1, Move: json.RawMessage(`{"cell":4}`)}}},
 		"gap":               {"tictactoe", []StoredMove{{Seq: 2, Seat: 0, Move: json.RawMessage(`{"cell":4}`)}}},
 		"game not offered":  {"chess", nil},
+		"a player is busy":  {"tictactoe", nil},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -162,12 +163,18 @@ func TestResumeUnreplayableAborts(t *testing.T) {
 				j := &memJournal{}
 				reg := NewRegistry(quietLogger(), newEnvGames(), Deps{Journal: j, Rated: true}, testCfg)
 				defer reg.Shutdown(context.Background())
+				if name == "a player is busy" {
+					other := Record{ID: "m0", Game: "tictactoe", Players: [2]Player{players[1], {ID: "carol"}}, Started: time.Now()}
+					if err := reg.Resume(other, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
 				rec := Record{ID: "m1", Game: tc.game, Players: players, Started: time.Now().Add(-time.Minute)}
 				err := reg.Resume(rec, tc.moves)
 				if !errors.Is(err, ErrUnresumable) {
 					t.Fatalf("resume: %v, want ErrUnresumable", err)
 				}
-				if reg.InMatch("alice") || reg.InMatch("bob") {
+				if reg.InMatch("alice") || (name != "a player is busy" && reg.InMatch("bob")) {
 					t.Error("players seated in a match that did not resume")
 				}
 				j.mu.Lock()

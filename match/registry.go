@@ -171,7 +171,7 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 // Both players get a fresh grace period to come back.
 //
 // A match that cannot be rebuilt (its game is gone, its moves have a gap
-// or do not replay) is not left live, where its lease would be renewed
+// or do not replay, a player sits in another live match) is not left live, where its lease would be renewed
 // forever and its result never rated: its end is stored as aborted with
 // reason server_error, unrated, and Resume returns why (wrapping
 // ErrUnresumable).
@@ -212,7 +212,13 @@ func (r *Registry) Resume(rec Record, moves []StoredMove) error {
 		m.ceiling = ceiling
 	}
 	if err := r.reserve(m); err != nil {
-		return fmt.Errorf("resume match %s: %w", rec.ID, err)
+		err = fmt.Errorf("resume match %s: %w", rec.ID, err)
+		if errors.Is(err, ErrInMatch) {
+			// A player already sits in another resumed match: this one
+			// can never run.
+			return r.abortUnresumable(rec, moves, err)
+		}
+		return err
 	}
 	return r.launch(m, false)
 }
