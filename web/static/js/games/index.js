@@ -60,9 +60,10 @@
 //   moveNoun: string     optional; what a move is called ("move", "choice").
 import * as tictactoe from './tictactoe.js';
 import * as rps from './rps.js';
+import * as connectfour from './connectfour.js';
 import { icons } from '../icons.js';
 
-const known = { tictactoe, rps };
+const known = { tictactoe, rps, connectfour };
 
 export function gameModule(id) { return known[id] || null; }
 
