@@ -140,6 +140,7 @@ export function createBoard({ onMove } = {}) {
     if (e.altKey || e.ctrlKey || e.metaKey || !grid.el.isConnected) return;
     const t = e.target;
     if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+    if (t && t.closest && t.closest('dialog')) return; // e.g. the resign question is open
     const n = Number(e.key);
     if (Number.isInteger(n) && n >= 1 && n <= COLS && grid.canDrop(n - 1)) {
       e.preventDefault();
