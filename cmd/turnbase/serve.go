@@ -14,20 +14,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/turnbase/turnbase/game"
-	"github.com/turnbase/turnbase/game/rps"
-	"github.com/turnbase/turnbase/game/tictactoe"
+	"github.com/turnbase/turnbase/game/catalog"
 	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 	"github.com/turnbase/turnbase/web"
 )
-
-// newGames is the list of games this server offers: adding a game is one
-// more argument here.
-func newGames() *game.Registry {
-	return game.NewRegistry(tictactoe.Game{}, rps.Game{})
-}
 
 // serve runs the server until ctx is done, then shuts down in order: no
 // new sockets, sockets closed with 1001, lobby, matches (their moves are
@@ -73,7 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.close(logger)
-	games := newGames()
+	games := catalog.New() // the games this server offers
 	var (
 		srv     *web.Server // set below, before anything is served
 		matches *match.Registry
