@@ -23,7 +23,8 @@ const (
 	reqMove
 	reqResign
 	reqRematch
-	reqRecorded // the rater reported the rating changes (Registry.Rated)
+	reqRecorded  // the rater reported the rating changes (Registry.Rated)
+	reqShowCount // a lingering match's timer: the spectator count is due
 )
 
 type request struct {
@@ -74,6 +75,10 @@ type Match struct {
 	seatConns  [2]int       // subscribed connections per seat
 	graceEnd   [2]time.Time // zero while the seat is connected
 	spectators int          // subscribers who are not seated
+	shown      int          // the spectator count the current version shows
+	countDirty bool         // spectators differs from shown: a version is due (coalesced, see showCount)
+	countSent  time.Time    // when a version went out for the spectator count alone
+	countTimer bool         // lingering: a timer will bring reqShowCount
 	outcome    game.Outcome // set when the match ends
 	ended      time.Time    // zero while live
 	over       []byte       // the match.over frame, once known
@@ -152,7 +157,7 @@ func (m *Match) deliver(r request, bounded bool) error {
 	case m.lingering:
 		m.handleLingeringLocked(r)
 		return nil
-	case bounded && len(m.queue)-m.head >= m.cfg.InboxSize:
+	case bounded && len(m.queue)-m.head >= m.inboxLimit(r.kind):
 		return ErrBusy
 	}
 	m.queue = append(m.queue, r)
@@ -161,6 +166,16 @@ func (m *Match) deliver(r request, bounded bool) error {
 	default: // run has a token already
 	}
 	return nil
+}
+
+// inboxLimit is how many queued requests refuse one more of kind: watches
+// may fill only half the queue, so that spectators coming and going leave
+// room for the players' moves.
+func (m *Match) inboxLimit(kind requestKind) int {
+	if kind == reqWatch {
+		return max(1, m.cfg.InboxSize/2)
+	}
+	return m.cfg.InboxSize
 }
 
 // compactAt is how many taken requests next lets pile up at the front of
@@ -253,6 +268,7 @@ func (m *Match) run(ctx context.Context, initial []Conn) {
 func (m *Match) handOver() bool {
 	m.mu.Lock()
 	m.lingering = true
+	m.scheduleCount()
 	for m.head < len(m.queue) && !m.gone {
 		r := m.queue[m.head]
 		m.head++
@@ -319,6 +335,11 @@ func (m *Match) nextWake() time.Time {
 			wake = g
 		}
 	}
+	if m.countDirty {
+		if due := m.countSent.Add(m.cfg.SpectatorEvery); due.Before(wake) {
+			wake = due
+		}
+	}
 	return wake
 }
 
@@ -330,6 +351,8 @@ func (m *Match) handle(ctx context.Context, r request) {
 	case reqUnwatch:
 		if _, visible := m.unsubscribe(r.conn); visible {
 			m.changed()
+		} else {
+			m.showCount(time.Now())
 		}
 	case reqMove:
 		err := m.move(ctx, r.conn, r.move)
@@ -345,6 +368,10 @@ func (m *Match) handle(ctx context.Context, r request) {
 		m.askRematch(r.conn, r.reply)
 	case reqRecorded:
 		m.finishOver(r.ratings)
+	case reqShowCount:
+		m.countTimer = false
+		m.showCount(time.Now())
+		m.scheduleCount()
 	}
 }
 
@@ -425,6 +452,7 @@ func (m *Match) expire(ctx context.Context, now time.Time) {
 	if m.status != StatusLive {
 		return
 	}
+	m.showCount(now)
 	var gone [2]bool
 	for seat, g := range m.graceEnd {
 		gone[seat] = !g.IsZero() && !now.Before(g)
@@ -608,9 +636,13 @@ func (m *Match) askRematch(c Conn, f ReplyFunc) {
 	}
 }
 
-// watch subscribes c (again) and sends it the current state.
+// watch subscribes c (again) and sends it the current state: a new
+// version to everyone when a seat's connection came, or a spectator count
+// is due; else the current version to c alone.
 func (m *Match) watch(c Conn) {
-	if _, ok := m.subs[c]; !ok && m.subscribeLocked(c) && m.changed() {
+	_, had := m.subs[c]
+	visible := !had && m.subscribeLocked(c)
+	if (visible && m.changed()) || m.showCount(time.Now()) {
 		// Everyone saw the new count or connection, c included.
 	} else {
 		m.send(c, m.stateFrame(m.subs[c].seat))
@@ -621,7 +653,8 @@ func (m *Match) watch(c Conn) {
 }
 
 // subscribeLocked adds c and reports whether that changed what viewers
-// see: the spectator count, or a seat's connected flag. It is called by
+// see at once: a seat's connected flag. A new spectator changes the count,
+// which goes out coalesced (showCount). It is called by
 // run, before run starts, or under mu while the match lingers ("Locked":
 // the caller owns the match state).
 func (m *Match) subscribeLocked(c Conn) (visible bool) {
@@ -629,7 +662,8 @@ func (m *Match) subscribeLocked(c Conn) (visible bool) {
 	m.subs[c] = sub{seat: seat}
 	if seat == game.Spectator {
 		m.spectators++
-		return true
+		m.spectatorsChanged()
+		return false
 	}
 	m.seatConns[seat]++
 	m.graceEnd[seat] = time.Time{}
@@ -637,7 +671,8 @@ func (m *Match) subscribeLocked(c Conn) (visible bool) {
 }
 
 // unsubscribe removes c and reports whether it was subscribed and whether
-// its leaving changed what viewers see.
+// its leaving changed what viewers see at once (a spectator's leaving goes
+// out coalesced, as its coming does).
 func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 	s, ok := m.subs[c]
 	if !ok {
@@ -646,7 +681,8 @@ func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 	delete(m.subs, c)
 	if s.seat == game.Spectator {
 		m.spectators--
-		return true, true
+		m.spectatorsChanged()
+		return true, false
 	}
 	m.seatConns[s.seat]--
 	if m.seatConns[s.seat] > 0 {
@@ -656,6 +692,44 @@ func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 		m.graceEnd[s.seat] = time.Now().Add(m.cfg.Grace)
 	}
 	return true, true
+}
+
+// spectatorsChanged notes a change of the spectator count. The HTTP
+// summary shows it at once; match.state shows it with the next version,
+// which showCount makes come within SpectatorEvery. Spectators coming and
+// going thus cost the players at most one frame per SpectatorEvery, however
+// fast they churn, and the journal at most one RaiseVersion per
+// VersionHeadroom of those.
+func (m *Match) spectatorsChanged() {
+	m.countDirty = m.spectators != m.shown
+	m.publishSummary()
+	m.scheduleCount()
+}
+
+// scheduleCount makes sure that a lingering match, which has no goroutine
+// to wake, shows a changed spectator count when it is due: a timer brings
+// it a reqShowCount then. A live match's run wakes for it (nextWake).
+func (m *Match) scheduleCount() {
+	if !m.lingering || !m.countDirty || m.countTimer {
+		return
+	}
+	m.countTimer = true
+	time.AfterFunc(time.Until(m.countSent.Add(m.cfg.SpectatorEvery)), func() {
+		_ = m.deliver(request{kind: reqShowCount}, false) // a match gone needs none
+	})
+}
+
+// showCount sends a new version for the spectator count if it changed
+// since the current version and the last version sent for it alone is
+// SpectatorEvery old; it reports whether a version went out. A live match
+// calls it when it wakes (nextWake counts the wait), a lingering one when
+// its timer says so (scheduleCount): a change shows within SpectatorEvery.
+func (m *Match) showCount(now time.Time) bool {
+	if !m.countDirty || now.Before(m.countSent.Add(m.cfg.SpectatorEvery)) {
+		return false
+	}
+	m.countSent = now
+	return m.changed()
 }
 
 // changed records a change every viewer can see: a new version goes out.
@@ -679,6 +753,7 @@ func (m *Match) nextVersion() bool {
 	}
 	m.version++
 	m.frames = [3][]byte{}
+	m.shown, m.countDirty = m.spectators, false
 	return true
 }
 
@@ -702,14 +777,18 @@ func (m *Match) raiseCeiling(v int64) bool {
 }
 
 // broadcast sends the current state to every subscriber, encoding it once
-// per kind of viewer. A connection that cannot take it is dropped; dropping
-// changes what others see, so broadcast again until nobody is dropped.
+// per kind of viewer, the players' connections first. A connection that
+// cannot take it is dropped; a seat's last connection dropping changes what
+// others see, so broadcast again until no such drop happens (a spectator
+// dropped shows with the next coalesced count).
 func (m *Match) broadcast() {
 	for {
 		var dropped []Conn
-		for c, s := range m.subs {
-			if !c.Send(m.stateFrame(s.seat)) {
-				dropped = append(dropped, c)
+		for _, players := range []bool{true, false} {
+			for c, s := range m.subs {
+				if (s.seat != game.Spectator) == players && !c.Send(m.stateFrame(s.seat)) {
+					dropped = append(dropped, c)
+				}
 			}
 		}
 		visible := false
@@ -751,7 +830,7 @@ func (m *Match) stateFrame(viewer int) []byte {
 		You:        seatPtr(viewer),
 		Turn:       nil,
 		DeadlineMS: msPtr(m.deadline),
-		Spectators: m.spectators,
+		Spectators: m.shown,
 		ServerMS:   time.Now().UnixMilli(),
 	}
 	if m.status == StatusLive {
