@@ -125,6 +125,26 @@ func (c *conn) Frame(data []byte, text bool) {
 	c.handle(ctx, data, text)
 }
 
+// Control counts a ping or pong of the client against its frame rate, as
+// a data frame: over it, the frame is ignored, and a client that keeps
+// going is closed with 4008. Before the hello a connection has a budget of
+// its own; the hello keeps it.
+func (c *conn) Control() bool {
+	if c.limiter == nil {
+		c.limiter = newFrameLimiter(&c.srv.cfg, nil)
+	}
+	ok, closeIt := c.limiter.check(c.srv.now())
+	if ok {
+		return true
+	}
+	c.srv.stats.framesLimited.Add(1)
+	if closeIt {
+		c.log.Info("closing connection over its rate limit (control frames)")
+		c.closeWith(closeRateLimit, "rate limit exceeded", false)
+	}
+	return false
+}
+
 // Closed releases what the connection held once its socket is gone:
 // registry subscriptions, the player's queue ticket and challenges, and
 // the per-IP count.

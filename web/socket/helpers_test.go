@@ -52,6 +52,9 @@ type testServer struct {
 	*Server
 	wsURL string
 
+	// control, when set before any connection, answers Handler.Control.
+	control func(*Conn) bool
+
 	mu    sync.Mutex
 	conns []*Conn
 	ended map[*Conn]Ending
@@ -118,6 +121,13 @@ func (h *echoHandler) Frame(data []byte, text bool) {
 		return
 	}
 	h.sock.Send(data)
+}
+
+func (h *echoHandler) Control() bool {
+	if h.ts.control != nil {
+		return h.ts.control(h.sock)
+	}
+	return true
 }
 
 func (h *echoHandler) Closed(e Ending) {
