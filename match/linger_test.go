@@ -206,7 +206,8 @@ func (j *blockingJournal) AppendMove(ctx context.Context, id string, mv StoredMo
 
 // TestBusyMatch: a match stuck on its journal refuses requests past its
 // queue with ErrBusy, but never loses nor blocks on an unwatch; watches
-// may fill only half the queue, so that a player's move still gets in.
+// and unwatches have a bound of their own (half the queue), so that the
+// players' moves still get in behind any number of them.
 func TestBusyMatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &blockingJournal{release: make(chan struct{})}
@@ -225,12 +226,17 @@ func TestBusyMatch(t *testing.T) {
 		if err := replies[2].get(t); !errors.Is(err, ErrBusy) {
 			t.Fatalf("third queued watch: %v, want ErrBusy (watches take half the queue)", err)
 		}
-		var moves [3]errBox
+		for range 100 {
+			e.reg.Unwatch(&fakeConn{}, e.id) // never refused
+		}
+		var moves [5]errBox
 		e.reg.Move(e.b, e.id, json.RawMessage(`{"cell":0}`), moves[0].reply)
-		e.reg.Resign(e.b, e.id, moves[1].reply) // not applied: the match ends at the first
-		e.reg.Move(e.b, e.id, json.RawMessage(`{"cell":1}`), moves[2].reply)
-		if err := moves[2].get(t); !errors.Is(err, ErrBusy) {
-			t.Fatalf("fifth queued request: %v, want ErrBusy", err)
+		for i := 1; i < 4; i++ {
+			e.reg.Resign(e.b, e.id, moves[i].reply) // after the move: the first ends the match
+		}
+		e.reg.Move(e.b, e.id, json.RawMessage(`{"cell":1}`), moves[4].reply)
+		if err := moves[4].get(t); !errors.Is(err, ErrBusy) {
+			t.Fatalf("a player's fifth queued request: %v, want ErrBusy", err)
 		}
 		e.reg.Disconnect(spec) // returns at once, with the queue full
 		close(j.release)

@@ -59,6 +59,7 @@ type Match struct {
 	mu        sync.Mutex    // guards queue, head, lingering and gone; once lingering, also the fields run owned
 	queue     []request     // requests for run, oldest first from head
 	head      int           // queue[head:] are waiting
+	watches   int           // of those, watches and unwatches (see inboxFull)
 	lingering bool          // run has handed the ended match over: requests are handled under mu
 	gone      bool          // the match stopped (linger over, shutdown, crash): requests get ErrNotFound
 	wake      chan struct{} // capacity 1: a token when queue got a request; read only by run
@@ -157,8 +158,11 @@ func (m *Match) deliver(r request, bounded bool) error {
 	case m.lingering:
 		m.handleLingeringLocked(r)
 		return nil
-	case bounded && len(m.queue)-m.head >= m.inboxLimit(r.kind):
+	case bounded && m.inboxFullLocked(r.kind):
 		return ErrBusy
+	}
+	if r.kind == reqWatch || r.kind == reqUnwatch {
+		m.watches++
 	}
 	m.queue = append(m.queue, r)
 	select {
@@ -168,14 +172,17 @@ func (m *Match) deliver(r request, bounded bool) error {
 	return nil
 }
 
-// inboxLimit is how many queued requests refuse one more of kind: watches
-// may fill only half the queue, so that spectators coming and going leave
-// room for the players' moves.
-func (m *Match) inboxLimit(kind requestKind) int {
+// inboxFullLocked reports whether a request of kind finds the queue full.
+// Watches and unwatches (spectators coming and going) and the other
+// requests (the players') are bounded apart: a watch is refused once half
+// of InboxSize of them wait, the others once InboxSize others wait, so
+// that spectators never take the players' room. (An unwatch is never
+// refused; its count bounds the watches.)
+func (m *Match) inboxFullLocked(kind requestKind) bool {
 	if kind == reqWatch {
-		return max(1, m.cfg.InboxSize/2)
+		return m.watches >= max(1, m.cfg.InboxSize/2)
 	}
-	return m.cfg.InboxSize
+	return len(m.queue)-m.head-m.watches >= m.cfg.InboxSize
 }
 
 // compactAt is how many taken requests next lets pile up at the front of
@@ -193,6 +200,9 @@ func (m *Match) next() (request, bool) {
 	r := m.queue[m.head]
 	m.queue[m.head] = request{} // drop the references
 	m.head++
+	if r.kind == reqWatch || r.kind == reqUnwatch {
+		m.watches--
+	}
 	if m.head >= compactAt && 2*m.head >= len(m.queue) {
 		// A queue that never runs empty would otherwise keep every
 		// request it ever held: move the waiting ones to the front.
@@ -279,7 +289,7 @@ func (m *Match) handOver() bool {
 	if gone {
 		stranded = m.queue[m.head:]
 	}
-	m.queue, m.head, m.wake = nil, 0, nil
+	m.queue, m.head, m.watches, m.wake = nil, 0, 0, nil
 	m.frames, m.buf = [3][]byte{}, nil
 	m.mu.Unlock()
 	for _, r := range stranded {
@@ -317,7 +327,7 @@ func (m *Match) stop() {
 	}
 	m.gone = true
 	stranded := m.queue[m.head:]
-	m.queue, m.head = nil, 0
+	m.queue, m.head, m.watches = nil, 0, 0
 	subs := m.subs
 	m.mu.Unlock()
 	m.reg.forget(m, subs)

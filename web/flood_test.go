@@ -148,6 +148,7 @@ type stateOf struct {
 // flood's time under the race detector).
 type frameHead struct {
 	Type       string `json:"type"`
+	Re         string `json:"re"`
 	Match      string `json:"match"`
 	Version    int64  `json:"version"`
 	Spectators int    `json:"spectators"`
@@ -169,6 +170,7 @@ type follower struct {
 	last     frameHead  // of the last match.state
 	lastRaw  []byte
 	arrived  map[int]time.Time // first arrival of each move count
+	pongs    map[string]time.Time // arrival of each pong, by its re
 	err      error             // the first thing that went wrong
 	stopping bool
 }
@@ -202,6 +204,8 @@ func (f *follower) run() {
 				f.err = fmt.Errorf("frame %q: %w", data, err)
 			} else if st.Type == "error" && f.err == nil {
 				f.err = fmt.Errorf("error frame %s", data)
+			} else if st.Type == "pong" && f.pongs != nil {
+				f.pongs[st.Re] = now
 			} else if st.Type == "match.state" && st.Match == f.match {
 				f.versions = append(f.versions, st.Version)
 				f.last, f.lastRaw = st, data
