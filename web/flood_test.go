@@ -169,9 +169,9 @@ type follower struct {
 	versions []int64    // of every match.state, in arrival order
 	last     frameHead  // of the last match.state
 	lastRaw  []byte
-	arrived  map[int]time.Time // first arrival of each move count
+	arrived  map[int]time.Time    // first arrival of each move count
 	pongs    map[string]time.Time // arrival of each pong, by its re
-	err      error             // the first thing that went wrong
+	err      error                // the first thing that went wrong
 	stopping bool
 }
 
