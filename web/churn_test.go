@@ -36,7 +36,7 @@ func TestSpectatorChurn(t *testing.T) {
 	cfg.ConnRate, cfg.ConnBurst, cfg.PlayerRate, cfg.PlayerBurst = 0, 0, 0, 0 // the defaults
 	cfg.MaxConnsPerIP, cfg.HandshakeRate, cfg.HandshakeBurst = 0, 0, 0
 	cfg.PingPeriod, cfg.PongWait, cfg.WriteWait = 0, 0, 0 // the defaults: the machine is loaded
-	cfg.TrustedProxies = []string{"127.0.0.1"} // so that the sockets come from 5 addresses
+	cfg.TrustedProxies = []string{"127.0.0.1"}            // so that the sockets come from 5 addresses
 	ts, _ := startStackWith(t, cfg, match.Config{MoveTimeout: time.Minute, Grace: time.Minute, Linger: time.Minute})
 	seats, id := startMatch(t, ts, "tictactoe", "churn_x", "churn_o")
 	fx, fo := follow(t, seats[0].c, id), follow(t, seats[1].c, id)
