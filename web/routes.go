@@ -276,7 +276,7 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &tooBig) {
 			return fmt.Errorf("%w: at most %d bytes", ErrTooLarge, tooBig.Limit)
 		}
-		return fmt.Errorf("%w: read body: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: the body could not be read", ErrBadRequest)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: body is not the JSON object expected", ErrBadRequest)

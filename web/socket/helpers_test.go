@@ -144,14 +144,20 @@ func (ts *testServer) openConns() int {
 }
 
 // serverConn returns the server side of the only connection.
+// The client's dial returns once the upgrade's answer is written, which
+// may be before serveWS has recorded the connection: wait for it.
 func (ts *testServer) serverConn(t *testing.T) *Conn {
 	t.Helper()
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if len(ts.conns) == 0 {
-		t.Fatal("no connection")
-	}
-	return ts.conns[0]
+	var c *Conn
+	waitFor(t, "the server's connection", func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		if len(ts.conns) > 0 {
+			c = ts.conns[0]
+		}
+		return c != nil
+	})
+	return c
 }
 
 // closed reports whether c's handler has seen it end, and how.
