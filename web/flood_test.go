@@ -246,13 +246,6 @@ func (f *follower) lastState(t *testing.T) stateOf {
 	return st
 }
 
-// lastVersion is the version of the last match.state read, 0 for none.
-func (f *follower) lastVersion() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.last.Version
-}
-
 // await waits until cond holds of the follower (called with its lock
 // held), failing the test after timeout or when the reader has failed.
 func (f *follower) await(t *testing.T, timeout time.Duration, what string, cond func(*follower) bool) {
