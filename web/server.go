@@ -254,7 +254,7 @@ func (s *Server) register(c *conn) error {
 		return ErrShuttingDown
 	}
 	if len(s.open) >= s.cfg.MaxConns {
-		return fmt.Errorf("%w: %d connections open; try again later", ErrServerFull, len(s.open))
+		return fmt.Errorf("%w; try again later", ErrServerFull)
 	}
 	key := addrKey(c.ip)
 	if s.perIP[key] >= s.cfg.MaxConnsPerIP {
