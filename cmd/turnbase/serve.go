@@ -185,9 +185,11 @@ func (n *node) startMatches(ctx context.Context, cfg config, logger *slog.Logger
 	n.matches = match.NewRegistry(logger, n.games, match.Deps{
 		Journal: n.journal, Rated: true, Observer: matchObserver{n.met}, RatedFunc: n.pairs.Rated,
 	}, match.Config{
-		MoveTimeout: cfg.MoveTimeout,
-		Grace:       cfg.Grace,
-		Linger:      cfg.Linger,
+		MoveTimeout:    cfg.MoveTimeout,
+		Grace:          cfg.Grace,
+		Linger:         cfg.Linger,
+		SpectatorEvery: cfg.SpectatorEvery,
+		MaxWatched:     cfg.MaxWatched,
 	})
 	st.push(func() error {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -270,6 +272,9 @@ func webConfig(cfg config, secret []byte) web.Config {
 		HTTPRate:       cfg.HTTPRate,
 		HTTPBurst:      cfg.HTTPBurst,
 		TrustedProxies: splitList(cfg.TrustedProxies),
+		MaxConns:       cfg.MaxConns,
+		PublicOrigin:   cfg.PublicOrigin,
+		HSTSMaxAge:     cfg.HSTSMaxAge,
 	}
 }
 
