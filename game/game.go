@@ -3,14 +3,16 @@
 // goroutines, no clocks. A match owns a State and replaces it with the one
 // Apply returns; a State is never mutated after it is returned.
 //
-// Adding a game is one new package under game/ that implements Game, plus
-// one line in cmd/turnbase that passes it to NewRegistry.
+// Adding a game is one new package under game/ that implements Game (and
+// RandomPlayer), plus one line in game/catalog, the list that the server
+// and the load generator both take their games from.
 package game
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 )
 
 // Spectator is the viewer passed to State.View for anyone who does not sit
@@ -39,6 +41,42 @@ type Game interface {
 	Players() int
 	// Start returns the state before any move.
 	Start() State
+
+	// ParseMove decodes a wire move strictly (see DecodeObject) and returns
+	// its canonical JSON: what a match stores and replays, never the
+	// client's own text. It refuses exactly the moves that Apply refuses
+	// with ErrBadMove, and every error wraps ErrBadMove; whether a move is
+	// legal in a position (a cell off the board, an unknown hand) is
+	// Apply's to say. Apply gives the same answer for a move and for its
+	// canonical form.
+	ParseMove(move json.RawMessage) (json.RawMessage, error)
+
+	// PublicMoves returns how many of a match's stored moves, taken in
+	// order from the first, anyone may see: the HTTP match history shows
+	// moves[:n]. over says whether the match has ended. A move that would
+	// give away hidden information (a choice in an open rps round) is
+	// never public, over or not.
+	PublicMoves(moves []Move, over bool) int
+}
+
+// RandomPlayer is a Game that can play from the wire state alone, as a
+// client sees it: load generators and tests use it to play any game without
+// knowing its rules. It is optional; every game in this repository has it.
+type RandomPlayer interface {
+	Game
+
+	// RandomMove returns a random legal move for seat, given view, the
+	// wire "state" that seat is shown, or false if seat owes no move in it
+	// (not its turn, already chosen, or the game is over). A view that does
+	// not parse owes no move.
+	RandomMove(view json.RawMessage, seat int, r *rand.Rand) (json.RawMessage, bool)
+
+	// MovesMade returns how many moves seat has made so far, as view (the
+	// wire "state" seat is shown) tells. It grows by one with each of
+	// seat's accepted moves, so a client can tell the state that holds its
+	// last move from states that other events caused. A view that does
+	// not parse gives 0.
+	MovesMade(view json.RawMessage, seat int) int
 }
 
 // State is one position of a game. Implementations are immutable values.

@@ -21,6 +21,9 @@ func (g countGame) Name() string      { return "Count " + g.id }
 func (g countGame) Players() int      { return 2 }
 func (g countGame) Start() game.State { return countState(0) }
 
+func (g countGame) ParseMove(m json.RawMessage) (json.RawMessage, error) { return m, nil }
+func (g countGame) PublicMoves(m []game.Move, _ bool) int                { return len(m) }
+
 // countState is the number of moves made.
 type countState int
 

@@ -141,7 +141,29 @@ type Journal interface {
 	CreateMatch(ctx context.Context, rec Record) error
 	AppendMove(ctx context.Context, matchID string, mv StoredMove) error
 	FinishMatch(ctx context.Context, res Result) error
+	// RaiseVersion makes version the match's durable version ceiling
+	// (unless it has one as high already): after a restart, the match
+	// continues above it. A match calls it before it would send a version
+	// above the ceiling its stored moves give (see VersionHeadroom).
+	RaiseVersion(ctx context.Context, matchID string, version int64) error
 }
+
+// VersionHeadroom is how many versions a live match may send above the
+// version of its last stored move without a write of its own. Together the
+// journal's stored moves (StoredMove.Version) and RaiseVersion keep a
+// durable ceiling: every version a match has sent is at most
+// max(last RaiseVersion, last stored move's Version + VersionHeadroom).
+// A resumed match starts above that ceiling (Record.Version is the
+// RaiseVersion part), so a client that saw any version before a crash or
+// restart takes the resumed match's states as newer. Moves carry their
+// version anyway; only a run of more than VersionHeadroom other changes
+// (connections, spectators) between two moves costs a write.
+const VersionHeadroom = 64
+
+// ResumeMinimum is the least time a resumed match gives the player to
+// move: a turn whose deadline passed while the server was down ends
+// ResumeMinimum (at most MoveTimeout) after the resume, not at once.
+const ResumeMinimum = 10 * time.Second
 
 // Record is a match's identity as stored.
 type Record struct {
@@ -150,6 +172,9 @@ type Record struct {
 	Players   [2]Player
 	Started   time.Time
 	RematchOf string // "" unless this match is a rematch
+	// Version is the match's durable version ceiling as RaiseVersion last
+	// made it (0: never), for Resume; CreateMatch ignores it.
+	Version int64
 }
 
 // StoredMove is one accepted move as stored: Seq counts from 1 within the
@@ -159,6 +184,12 @@ type StoredMove struct {
 	Seat int             `json:"seat"`
 	Move json.RawMessage `json:"move"`
 	At   time.Time       `json:"-"`
+	// Version is the match.state version the move produced (0: unknown,
+	// a move stored before migration 0005).
+	Version int64 `json:"ver,omitempty"`
+	// Deadline is the turn deadline the players were shown after the
+	// move; zero when none runs (the move ended the match) or unknown.
+	Deadline time.Time `json:"-"`
 }
 
 // Observer receives what matches measure, for metrics. cmd implements it

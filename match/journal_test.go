@@ -16,6 +16,7 @@ type memJournal struct {
 	created  []Record
 	moves    map[string][]StoredMove
 	finished []Result
+	versions map[string]int64 // RaiseVersion's ceilings
 	fail     error
 }
 
@@ -47,6 +48,39 @@ func (j *memJournal) FinishMatch(ctx context.Context, res Result) error {
 	defer j.mu.Unlock()
 	j.finished = append(j.finished, res)
 	return nil
+}
+
+func (j *memJournal) RaiseVersion(ctx context.Context, id string, version int64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fail != nil {
+		return j.fail
+	}
+	if j.versions == nil {
+		j.versions = map[string]int64{}
+	}
+	j.versions[id] = max(j.versions[id], version)
+	return nil
+}
+
+// resumable returns match id as the journal would hand it to Resume, and
+// the ceiling on every version it may have sent.
+func (j *memJournal) resumable(id string) (Record, []StoredMove, int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var rec Record
+	for _, r := range j.created {
+		if r.ID == id {
+			rec = r
+		}
+	}
+	rec.Version = j.versions[id]
+	moves := append([]StoredMove(nil), j.moves[id]...)
+	ceiling := max(rec.Version, VersionHeadroom)
+	if n := len(moves); n > 0 {
+		ceiling = max(rec.Version, moves[n-1].Version+VersionHeadroom)
+	}
+	return rec, moves, ceiling
 }
 
 func (j *memJournal) setFail(err error) {
@@ -139,6 +173,170 @@ func TestResume(t *testing.T) {
 		bad := []StoredMove{{Seq: 1, Seat: 1, Move: json.RawMessage(`{"cell":4}`)}}
 		if err := reg.Resume(Record{ID: "m2", Game: "tictactoe", Players: [2]Player{{ID: "c"}, {ID: "d"}}}, bad); err == nil {
 			t.Error("resumed a match whose moves do not replay")
+		}
+	})
+}
+
+// maxVersion is the highest match.state version c got.
+func maxVersion(c *fakeConn) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var v int64
+	for _, f := range c.frames {
+		if f["type"] == "match.state" {
+			v = max(v, int64(num(f["version"])))
+		}
+	}
+	return v
+}
+
+// TestResumeContinuesVersionAndDeadline: every version a match sends is
+// under the journal's durable ceiling, however many changes that are not
+// moves it makes (spectators coming and going), and a match resumed from
+// the journal continues above every version sent before, with the
+// deadline the players were shown.
+func TestResumeContinuesVersionAndDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &memJournal{}
+		e := newEnv(t, "tictactoe", Deps{Journal: j}, testCfg)
+		if err := e.move(e.a, `{"cell":4}`); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		if err := e.move(e.b, `{"cell":0}`); err != nil {
+			t.Fatal(err)
+		}
+		// 3 * VersionHeadroom changes that are not moves: the match must
+		// raise its ceiling (a write) before it sends past it.
+		var specs []*fakeConn
+		for i := range 3 * VersionHeadroom / 2 {
+			s := &fakeConn{}
+			specs = append(specs, s)
+			e.reg.Watch(s, e.id, func(error) {})
+			if i%2 == 1 {
+				e.reg.Unwatch(specs[i-1], e.id)
+			}
+			synctest.Wait()
+		}
+		rec, moves, ceiling := j.resumable(e.id)
+		if len(moves) != 2 || moves[0].Version != 2 || moves[1].Version != 3 {
+			t.Fatalf("stored moves = %+v", moves)
+		}
+		if rec.Version <= moves[1].Version+VersionHeadroom {
+			t.Fatalf("ceiling never raised: %d after %d spectator changes", rec.Version, 3*VersionHeadroom)
+		}
+		shown := e.a.last("match.state")
+		deadline := int64(num(shown["deadline_ms"]))
+		if want := moves[1].Deadline.UnixMilli(); deadline != want || moves[0].Deadline.UnixMilli() == want {
+			t.Fatalf("deadline shown %d, stored with the moves %v", deadline, moves)
+		}
+		sent := max(maxVersion(e.a), maxVersion(e.b))
+		for _, s := range specs {
+			sent = max(sent, maxVersion(s))
+		}
+		if sent > ceiling || sent < 2*VersionHeadroom {
+			t.Fatalf("sent version %d, durable ceiling %d", sent, ceiling)
+		}
+
+		// The server dies (its registry goes away without ending the
+		// match) and another resumes the match 5s later.
+		e.reg.Shutdown(context.Background())
+		time.Sleep(5 * time.Second)
+		j2 := &memJournal{created: []Record{rec}, moves: map[string][]StoredMove{e.id: moves}, versions: map[string]int64{e.id: rec.Version}}
+		reg := NewRegistry(quietLogger(), newEnvGames(), Deps{Journal: j2}, testCfg)
+		defer reg.Shutdown(context.Background())
+		if err := reg.Resume(rec, moves); err != nil {
+			t.Fatal(err)
+		}
+		a := &fakeConn{player: "alice"}
+		reg.Connect(a)
+		reg.Watch(a, e.id, func(error) {})
+		synctest.Wait()
+		st := a.last("match.state")
+		if v := int64(num(st["version"])); v <= sent {
+			t.Fatalf("resumed at version %d, not above %d sent before", v, sent)
+		}
+		if got := int64(num(st["deadline_ms"])); got != deadline {
+			t.Fatalf("resumed deadline %d, want the one shown before, %d", got, deadline)
+		}
+		// Before sending anything, the resumed match made its own ceiling
+		// durable: a second crash would continue above it too.
+		if _, _, c2 := j2.resumable(e.id); c2 < maxVersion(a) {
+			t.Fatalf("resumed match sent %d above its durable ceiling %d", maxVersion(a), c2)
+		}
+		// The game goes on from there, with version and deadline stored.
+		var mb errBox
+		reg.Move(a, e.id, json.RawMessage(`{"cell":8}`), mb.reply)
+		synctest.Wait()
+		if err := mb.get(t); err != nil {
+			t.Fatal(err)
+		}
+		if mv := j2.moves[e.id]; len(mv) != 3 || mv[2].Version != int64(num(a.last("match.state")["version"])) {
+			t.Fatalf("move after resume stored as %+v", mv)
+		}
+	})
+}
+
+// TestResumeAfterDeadlinePassed: a turn whose deadline passed while the
+// server was down gets ResumeMinimum from the resume, not an instant loss;
+// a match with no move keeps its first turn's deadline.
+func TestResumeAfterDeadlinePassed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &memJournal{}
+		reg := NewRegistry(quietLogger(), newEnvGames(), Deps{Journal: j}, testCfg)
+		defer reg.Shutdown(context.Background())
+		players := [2]Player{{ID: "alice"}, {ID: "bob"}}
+		start := time.Now()
+		moves := []StoredMove{{Seq: 1, Seat: 0, Move: json.RawMessage(`{"cell":4}`), Version: 2, Deadline: start.Add(time.Second)}}
+		time.Sleep(time.Minute)
+		if err := reg.Resume(Record{ID: "late", Game: "tictactoe", Players: players, Started: start}, moves); err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Resume(Record{ID: "fresh", Game: "tictactoe", Players: [2]Player{{ID: "carol"}, {ID: "dave"}}, Started: time.Now().Add(-20 * time.Second)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		// Moves stored before migration 0005 have no version: the match
+		// jumps far above any it may have sent.
+		legacy := []StoredMove{{Seq: 1, Seat: 0, Move: json.RawMessage(`{"cell":4}`)}}
+		if err := reg.Resume(Record{ID: "legacy", Game: "tictactoe", Players: [2]Player{{ID: "erin"}, {ID: "fay"}}, Started: start}, legacy); err != nil {
+			t.Fatal(err)
+		}
+		lc := &fakeConn{}
+		reg.Watch(lc, "legacy", func(error) {})
+		synctest.Wait()
+		if v := int64(num(lc.last("match.state")["version"])); v <= legacyCeiling {
+			t.Errorf("legacy: resumed at version %d", v)
+		}
+		now := time.Now()
+		for id, want := range map[string]time.Time{"late": now.Add(ResumeMinimum), "fresh": now.Add(testCfg.MoveTimeout - 20*time.Second)} {
+			c := &fakeConn{}
+			reg.Watch(c, id, func(error) {})
+			synctest.Wait()
+			st := c.last("match.state")
+			if got := int64(num(st["deadline_ms"])); got != want.UnixMilli() {
+				t.Errorf("%s: deadline %d, want %d", id, got, want.UnixMilli())
+			}
+			if v := int64(num(st["version"])); v <= VersionHeadroom {
+				t.Errorf("%s: resumed at version %d", id, v)
+			}
+		}
+		// Bob owes the move and does not make it: he loses ResumeMinimum
+		// after the resume.
+		b := &fakeConn{player: "bob"}
+		a := &fakeConn{player: "alice"}
+		reg.Connect(a)
+		reg.Connect(b)
+		reg.Watch(a, "late", func(error) {})
+		reg.Watch(b, "late", func(error) {})
+		time.Sleep(ResumeMinimum - time.Millisecond)
+		synctest.Wait()
+		if a.last("match.over") != nil {
+			t.Fatal("ended before ResumeMinimum")
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if over := a.last("match.over"); over == nil || over["reason"] != "timeout" || over["winner"] != 0.0 {
+			t.Fatalf("over = %v", over)
 		}
 	})
 }

@@ -235,10 +235,12 @@ func TestBusyMatch(t *testing.T) {
 // as a buggy game's might.
 type endGame struct{}
 
-func (endGame) ID() string        { return "end" }
-func (endGame) Name() string      { return "End" }
-func (endGame) Players() int      { return 2 }
-func (endGame) Start() game.State { return endState{} }
+func (endGame) ID() string                                           { return "end" }
+func (endGame) Name() string                                         { return "End" }
+func (endGame) Players() int                                         { return 2 }
+func (endGame) Start() game.State                                    { return endState{} }
+func (endGame) ParseMove(m json.RawMessage) (json.RawMessage, error) { return m, nil }
+func (endGame) PublicMoves(m []game.Move, _ bool) int                { return len(m) }
 
 type endState struct{ over bool }
 

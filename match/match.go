@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,7 @@ type Match struct {
 	state      game.State
 	status     string
 	version    int64
+	ceiling    int64 // the highest version the journal lets this match send (VersionHeadroom); math.MaxInt64: no limit
 	moves      int
 	phase      int
 	deadline   time.Time    // zero once the match is over
@@ -75,6 +77,7 @@ type Match struct {
 	outcome    game.Outcome // set when the match ends
 	ended      time.Time    // zero while live
 	over       []byte       // the match.over frame, once known
+	after      [2]float64   // the seats' ratings after the match, once rated (0: unknown)
 	rematch    [2]bool      // seats that asked for a rematch
 	frames     [3][]byte    // match.state encoded per viewer (spectator, seat 0, seat 1) for the current version
 	buf        []byte       // scratch for encoding frames; nil once lingering
@@ -82,7 +85,9 @@ type Match struct {
 }
 
 // newMatch returns a match in state, with moves already played (a match
-// resumed after a restart has some), and its clocks starting at now.
+// resumed after a restart has some), at version 1 and its clocks starting
+// at now. Resume sets the version and deadline a resumed match continues
+// with.
 func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves int, cfg Config, now time.Time) *Match {
 	m := &Match{
 		id:        rec.ID,
@@ -100,6 +105,12 @@ func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves in
 		deadline:  now.Add(cfg.MoveTimeout),
 		subs:      make(map[Conn]sub),
 		version:   1,
+		ceiling:   math.MaxInt64,
+	}
+	if reg.journal != nil {
+		// What the journal's resume gives a match with no stored move
+		// and no RaiseVersion.
+		m.ceiling = VersionHeadroom
 	}
 	for seat := range m.graceEnd {
 		m.graceEnd[seat] = now.Add(cfg.Grace)
@@ -199,6 +210,12 @@ func (m *Match) run(ctx context.Context, initial []Conn) {
 		if s, ok := m.subs[c]; ok && s.seat != game.Spectator {
 			m.send(c, m.foundFrame(s.seat))
 		}
+	}
+	if m.version > m.ceiling && !m.raiseCeiling(m.version) {
+		// A resumed match whose new versions could not be made durable.
+		// It goes on: stalling it would cost the players more than the
+		// small chance that another crash repeats a version.
+		m.logger().Warn("resumed match runs above its durable version ceiling", "version", m.version)
 	}
 	m.broadcast()
 	if out := m.state.Outcome(); out.Done {
@@ -362,18 +379,28 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	now := time.Now()
+	deadline, phase := m.deadline, next.Phase()
+	if phase != m.phase {
+		deadline = now.Add(m.cfg.MoveTimeout)
+	}
+	done := next.Outcome().Done
 	if j := m.reg.journal; j != nil {
-		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: mv, At: time.Now()}
+		// The move is stored with the version it makes (changed or finish
+		// takes the next one) and the deadline it shows, so that a match
+		// resumed from it continues above that version, with that deadline.
+		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: mv, At: now, Version: m.version + 1, Deadline: deadline}
+		if done {
+			stored.Deadline = time.Time{}
+		}
 		if err := j.AppendMove(ctx, m.id, stored); err != nil {
 			return fmt.Errorf("store move %d of match %s: %w", stored.Seq, m.id, err)
 		}
+		m.ceiling = max(m.ceiling, stored.Version+VersionHeadroom)
 	}
 	m.state = next
 	m.moves++
-	if p := next.Phase(); p != m.phase {
-		m.phase = p
-		m.deadline = time.Now().Add(m.cfg.MoveTimeout)
-	}
+	m.phase, m.deadline = phase, deadline
 	if out := next.Outcome(); out.Done {
 		m.finish(ctx, StatusFinished, out)
 		return nil
@@ -459,6 +486,8 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 		// bring it back as live, and a result is only ever rated once.
 		if err := j.FinishMatch(ctx, res); err != nil {
 			m.logger().Error("store match end", "err", err)
+		} else {
+			m.ceiling = math.MaxInt64 // an ended match is never resumed
 		}
 	}
 	m.status = status
@@ -479,6 +508,11 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 func (m *Match) finishOver(ratings []RatingChange) {
 	if ratings == nil {
 		ratings = []RatingChange{}
+	}
+	for _, ch := range ratings {
+		if seat := m.seatOf(ch.PlayerID); seat != game.Spectator {
+			m.after[seat] = ch.After
+		}
 	}
 	result := "win"
 	switch {
@@ -514,8 +548,7 @@ func (m *Match) crashed() {
 	m.graceEnd = [2]time.Time{}
 	m.reg.ended(m)
 	m.reg.observer.MatchEnded(m.game.ID(), StatusAborted, "server_error")
-	m.version++
-	m.frames = [3][]byte{}
+	m.nextVersion() // if it cannot, the state goes out at the version before
 	m.publishSummary()
 	over := mustEncode(overFrame{Type: "match.over", Match: m.id, Result: "aborted", Winner: nil, Reason: "server_error", Ratings: []RatingChange{}})
 	for c, s := range m.subs {
@@ -563,10 +596,16 @@ func (m *Match) askRematch(c Conn, f ReplyFunc) {
 		reply(f, nil)
 		return
 	}
-	// Both asked: the same players again, seats swapped. Starting waits on
-	// the journal, so it runs on a goroutine of its own, not under mu.
+	// Both asked: the same players again, seats swapped, at the ratings
+	// this match gave them. Starting waits on the journal, so it runs on a
+	// goroutine of its own, not under mu.
 	m.rematch = [2]bool{}
 	players := [2]Player{m.players[1], m.players[0]}
+	for i, seat := range [2]int{1, 0} {
+		if m.after[seat] != 0 {
+			players[i].Rating = m.after[seat]
+		}
+	}
 	started := m.reg.spawn(func() {
 		_, err := m.reg.start(m.reg.ctx, m.game.ID(), players, m.id)
 		if err != nil {
@@ -583,8 +622,8 @@ func (m *Match) askRematch(c Conn, f ReplyFunc) {
 
 // watch subscribes c (again) and sends it the current state.
 func (m *Match) watch(c Conn) {
-	if _, ok := m.subs[c]; !ok && m.subscribeLocked(c) {
-		m.changed() // everyone sees the new count or connection, c included
+	if _, ok := m.subs[c]; !ok && m.subscribeLocked(c) && m.changed() {
+		// Everyone saw the new count or connection, c included.
 	} else {
 		m.send(c, m.stateFrame(m.subs[c].seat))
 	}
@@ -632,11 +671,46 @@ func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 }
 
 // changed records a change every viewer can see: a new version goes out.
-func (m *Match) changed() {
+// It reports false if no new version could be had (see nextVersion): the
+// change then goes out with the next one.
+func (m *Match) changed() bool {
+	m.publishSummary()
+	if !m.nextVersion() {
+		return false
+	}
+	m.broadcast()
+	return true
+}
+
+// nextVersion moves the match to a new version, first raising the durable
+// ceiling if the new version would pass it. It reports false if that
+// failed; the version stays as it was, and so do the frames sent for it.
+func (m *Match) nextVersion() bool {
+	if m.version >= m.ceiling && !m.raiseCeiling(m.version+1) {
+		return false
+	}
 	m.version++
 	m.frames = [3][]byte{}
-	m.publishSummary()
-	m.broadcast()
+	return true
+}
+
+// raiseCeiling makes the journal's version ceiling v + VersionHeadroom,
+// so that versions up to it may be sent. It waits for the journal, which
+// a lingering match must not do (it runs under mu on a caller's
+// goroutine): it reports false then, as when the journal fails. A match
+// whose end was stored never needs it (its ceiling has no limit).
+func (m *Match) raiseCeiling(v int64) bool {
+	if m.lingering {
+		m.logger().Warn("lingering match at its version ceiling; change not shown", "version", m.version)
+		return false
+	}
+	ceiling := v + VersionHeadroom
+	if err := m.reg.journal.RaiseVersion(m.reg.ctx, m.id, ceiling); err != nil {
+		m.logger().Error("store version ceiling; change not shown", "version", ceiling, "err", err)
+		return false
+	}
+	m.ceiling = ceiling
+	return true
 }
 
 // broadcast sends the current state to every subscriber, encoding it once
@@ -660,9 +734,10 @@ func (m *Match) broadcast() {
 		if !visible {
 			return
 		}
-		m.version++
-		m.frames = [3][]byte{}
 		m.publishSummary()
+		if !m.nextVersion() {
+			return
+		}
 	}
 }
 

@@ -514,10 +514,12 @@ func TestRatedResultWithoutRaterAnswer(t *testing.T) {
 // panicGame panics when asked to apply a move, as a buggy game would.
 type panicGame struct{}
 
-func (panicGame) ID() string        { return "panic" }
-func (panicGame) Name() string      { return "Panic" }
-func (panicGame) Players() int      { return 2 }
-func (panicGame) Start() game.State { return panicState{} }
+func (panicGame) ID() string                                           { return "panic" }
+func (panicGame) Name() string                                         { return "Panic" }
+func (panicGame) Players() int                                         { return 2 }
+func (panicGame) Start() game.State                                    { return panicState{} }
+func (panicGame) ParseMove(m json.RawMessage) (json.RawMessage, error) { return m, nil }
+func (panicGame) PublicMoves(m []game.Move, _ bool) int                { return len(m) }
 
 type panicState struct{}
 

@@ -145,8 +145,12 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 }
 
 // Resume runs a match again after a restart, from its stored record and
-// moves. Its deadline starts afresh, and both players get a fresh grace
-// period to come back.
+// moves. It continues above every version sent before (rec.Version and the
+// moves' versions, see VersionHeadroom) and keeps the deadline the players
+// were shown: the last move's, or for a match with no move the first
+// turn's (its start plus MoveTimeout). A deadline that passed while the
+// server was down is moved to ResumeMinimum (at most MoveTimeout) from now.
+// Both players get a fresh grace period to come back.
 func (r *Registry) Resume(rec Record, moves []StoredMove) error {
 	g, ok := r.games.Lookup(rec.Game)
 	if !ok {
@@ -163,12 +167,41 @@ func (r *Registry) Resume(rec Record, moves []StoredMove) error {
 	if err != nil {
 		return fmt.Errorf("resume match %s: %w", rec.ID, err)
 	}
-	m := newMatch(r, rec, g, state, len(moves), r.cfg, time.Now())
+	now := time.Now()
+	m := newMatch(r, rec, g, state, len(moves), r.cfg, now)
+	ceiling := max(rec.Version, VersionHeadroom) // as if no move
+	m.deadline = rec.Started.Add(r.cfg.MoveTimeout)
+	if n := len(moves); n > 0 {
+		last := moves[n-1]
+		ceiling = max(rec.Version, last.Version+VersionHeadroom)
+		if last.Version == 0 {
+			// Stored before migration 0005: the versions sent are not
+			// known, so jump far above any a match reaches.
+			ceiling = max(rec.Version, legacyCeiling)
+		}
+		m.deadline = last.Deadline
+		if m.deadline.IsZero() { // the move ended the match, or stored before 0005
+			m.deadline = now.Add(r.cfg.MoveTimeout)
+		}
+	}
+	if least := now.Add(min(ResumeMinimum, r.cfg.MoveTimeout)); m.deadline.Before(least) {
+		m.deadline = least
+	}
+	// Every version sent before is at most ceiling. run makes the new
+	// ceiling durable before it sends the first state.
+	m.version = ceiling + 1
+	if r.journal != nil {
+		m.ceiling = ceiling
+	}
 	if err := r.reserve(m); err != nil {
 		return fmt.Errorf("resume match %s: %w", rec.ID, err)
 	}
 	return r.launch(m, false)
 }
+
+// legacyCeiling is the version ceiling Resume assumes for a match whose
+// moves were stored without their versions (before migration 0005).
+const legacyCeiling = 1 << 20
 
 // reserve registers m and seats its players, unless one is busy.
 func (r *Registry) reserve(m *Match) error {

@@ -106,6 +106,7 @@ const (
 	opCreate opKind = iota + 1
 	opMove
 	opFinish
+	opVersion // RaiseVersion
 )
 
 // op is one write waiting for the writer. Its fields are also the spool's
@@ -116,7 +117,9 @@ type op struct {
 	MatchID string            `json:"m,omitempty"`
 	Move    *match.StoredMove `json:"mv,omitempty"`
 	MoveAt  int64             `json:"at,omitempty"` // Move.At in Unix microseconds
+	MoveDL  int64             `json:"dl,omitempty"` // Move.Deadline in Unix microseconds; 0: none
 	Result  *match.Result     `json:"res,omitempty"`
+	Version int64             `json:"ver,omitempty"` // opVersion: the new ceiling
 
 	done chan error // buffered(1); nil for replayed records
 }
@@ -186,7 +189,17 @@ func (j *Journal) CreateMatch(ctx context.Context, rec match.Record) error {
 // AppendMove stores an accepted move; it returns once the move is durable
 // in the database or the spool.
 func (j *Journal) AppendMove(ctx context.Context, matchID string, mv match.StoredMove) error {
-	return j.submit(ctx, &op{Kind: opMove, MatchID: matchID, Move: &mv, MoveAt: mv.At.UnixMicro()})
+	o := &op{Kind: opMove, MatchID: matchID, Move: &mv, MoveAt: mv.At.UnixMicro()}
+	if !mv.Deadline.IsZero() {
+		o.MoveDL = mv.Deadline.UnixMicro()
+	}
+	return j.submit(ctx, o)
+}
+
+// RaiseVersion raises a live match's version ceiling (matches.version) to
+// version, if it is lower; like a move, only the owner may.
+func (j *Journal) RaiseVersion(ctx context.Context, matchID string, version int64) error {
+	return j.submit(ctx, &op{Kind: opVersion, MatchID: matchID, Version: version})
 }
 
 // FinishMatch stores the end of a match.
@@ -362,6 +375,7 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 		c  createCols
 		mv moveCols
 		f  finishCols
+		vs versionCols
 	)
 	for _, o := range ops {
 		switch o.Kind {
@@ -371,6 +385,9 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 			mv.add(o)
 		case opFinish:
 			f.add(o.Result)
+		case opVersion:
+			vs.ids = append(vs.ids, o.MatchID)
+			vs.versions = append(vs.versions, int32(o.Version))
 		}
 	}
 	b := &pgx.Batch{}
@@ -397,18 +414,34 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 		// stays as it was. The statement returns the matches it covered:
 		// a move of a match missing there was refused.
 		b.Queue(`WITH v AS (
-				SELECT * FROM unnest($1::text[], $2::int[], $3::smallint[], $4::text[], $5::timestamptz[]) AS v(id, seq, seat, mv, at)
+				SELECT * FROM unnest($1::text[], $2::int[], $3::smallint[], $4::text[], $5::timestamptz[], $8::int[], $9::timestamptz[]) AS v(id, seq, seat, mv, at, ver, dl)
 			), own AS (
 				SELECT m.id FROM matches m
 				WHERE m.id IN (SELECT id FROM v) AND ($7 OR (m.owner = $6 AND m.status = 'live'))
 				FOR SHARE
 			), ins AS (
-				INSERT INTO match_moves (match_id, seq, seat, move, at)
-				SELECT v.id, v.seq, v.seat, v.mv::jsonb, v.at FROM v JOIN own ON own.id = v.id
+				INSERT INTO match_moves (match_id, seq, seat, move, at, version, deadline_at)
+				SELECT v.id, v.seq, v.seat, v.mv::jsonb, v.at, nullif(v.ver, 0), v.dl FROM v JOIN own ON own.id = v.id
 				ON CONFLICT (match_id, seq) DO NOTHING
 			)
 			SELECT id FROM own`,
-			mv.ids, mv.seqs, mv.seats, mv.moves, mv.ats, j.cfg.Owner, replaying)
+			mv.ids, mv.seqs, mv.seats, mv.moves, mv.ats, j.cfg.Owner, replaying, mv.versions, mv.deadlines)
+	}
+	versionsAt := -1 // the batch index of the version ceilings statement
+	if len(vs.ids) > 0 {
+		versionsAt = b.Len()
+		// Raise the ceilings of the live matches this process owns (while
+		// replaying: of any live one); never lower one. The statement
+		// returns the matches it covered, as the moves' does.
+		b.Queue(`WITH v AS (
+				SELECT id, max(ver) AS ver FROM unnest($1::text[], $2::int[]) AS v(id, ver) GROUP BY id
+			), up AS (
+				UPDATE matches m SET version = greatest(m.version, v.ver) FROM v
+				WHERE m.id = v.id AND m.status = 'live' AND ($4 OR m.owner = $3)
+				RETURNING m.id
+			)
+			SELECT id FROM up`,
+			vs.ids, vs.versions, j.cfg.Owner, replaying)
 	}
 	if len(f.ids) > 0 {
 		b.Queue(`UPDATE matches m SET status = v.status, ended_at = v.ended, winner = v.winner,
@@ -443,22 +476,26 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 			}
 			continue
 		}
-		if i == movesAt {
+		if i == movesAt || i == versionsAt {
+			want, what := mv.ids, "store moves"
+			if i == versionsAt {
+				want, what = vs.ids, "store version ceilings"
+			}
 			owned, err := br.Query()
 			if err != nil {
 				br.Close()
-				return fmt.Errorf("store moves: %w", err)
+				return fmt.Errorf("%s: %w", what, err)
 			}
 			ids, err := pgx.CollectRows(owned, pgx.RowTo[string])
 			if err != nil {
 				br.Close()
-				return fmt.Errorf("store moves: %w", err)
+				return fmt.Errorf("%s: %w", what, err)
 			}
 			got := make(map[string]bool, len(ids))
 			for _, id := range ids {
 				got[id] = true
 			}
-			for _, id := range mv.ids {
+			for _, id := range want {
 				if !got[id] {
 					refused = append(refused, id)
 				}
@@ -477,7 +514,7 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 		// The batch committed; the refused moves' matches are no longer
 		// ours (or have ended). write() retries the ops one by one, which
 		// finds exactly which.
-		return fmt.Errorf("store moves of %v: %w", refused, ErrNotOwner)
+		return fmt.Errorf("store moves or version ceilings of %v: %w", refused, ErrNotOwner)
 	}
 	if len(notEnded) > 0 {
 		return fmt.Errorf("end matches %v: %w", notEnded, ErrNotOwner)
@@ -507,11 +544,13 @@ func (c *createCols) add(rec *match.Record) {
 
 // moveCols are a batch's moves as columns.
 type moveCols struct {
-	ids   []string
-	seqs  []int32
-	seats []int16
-	moves []string
-	ats   []time.Time
+	ids       []string
+	seqs      []int32
+	seats     []int16
+	moves     []string
+	ats       []time.Time
+	versions  []int32      // 0: unknown (stored as null)
+	deadlines []*time.Time // nil: none
 }
 
 func (m *moveCols) add(o *op) {
@@ -520,6 +559,19 @@ func (m *moveCols) add(o *op) {
 	m.seats = append(m.seats, int16(o.Move.Seat))
 	m.moves = append(m.moves, string(o.Move.Move))
 	m.ats = append(m.ats, time.UnixMicro(o.MoveAt))
+	m.versions = append(m.versions, int32(o.Move.Version))
+	var dl *time.Time
+	if o.MoveDL != 0 {
+		t := time.UnixMicro(o.MoveDL)
+		dl = &t
+	}
+	m.deadlines = append(m.deadlines, dl)
+}
+
+// versionCols are a batch's version ceilings as columns.
+type versionCols struct {
+	ids      []string
+	versions []int32
 }
 
 // finishCols are a batch's match ends as columns.
@@ -677,7 +729,7 @@ func (j *Journal) Claim(ctx context.Context) ([]Resumable, error) {
 		FROM players p0, players p1
 		WHERE m.status = 'live' AND (m.owner = $1 OR m.owner IS NULL OR m.lease_until < now())
 			AND p0.id = m.seat0 AND p1.id = m.seat1
-		RETURNING m.id, m.game, m.started_at, coalesce(m.rematch_of, ''),
+		RETURNING m.id, m.game, m.started_at, coalesce(m.rematch_of, ''), m.version,
 			p0.id, p0.name, p1.id, p1.name`, j.cfg.Owner, j.cfg.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("claim live matches: %w", err)
@@ -686,7 +738,7 @@ func (j *Journal) Claim(ctx context.Context) ([]Resumable, error) {
 	for rows.Next() {
 		var r Resumable
 		rec := &r.Record
-		if err := rows.Scan(&rec.ID, &rec.Game, &rec.Started, &rec.RematchOf,
+		if err := rows.Scan(&rec.ID, &rec.Game, &rec.Started, &rec.RematchOf, &rec.Version,
 			&rec.Players[0].ID, &rec.Players[0].Name, &rec.Players[1].ID, &rec.Players[1].Name); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("claim live matches: %w", err)
@@ -716,7 +768,7 @@ func (j *Journal) Claim(ctx context.Context) ([]Resumable, error) {
 }
 
 func (j *Journal) loadMoves(ctx context.Context, matchID string) ([]match.StoredMove, error) {
-	rows, err := j.pool.Query(ctx, `SELECT seq, seat, move, at FROM match_moves WHERE match_id = $1 ORDER BY seq`, matchID)
+	rows, err := j.pool.Query(ctx, `SELECT seq, seat, move, at, coalesce(version, 0), deadline_at FROM match_moves WHERE match_id = $1 ORDER BY seq`, matchID)
 	if err != nil {
 		return nil, fmt.Errorf("load moves of %s: %w", matchID, err)
 	}
@@ -724,8 +776,13 @@ func (j *Journal) loadMoves(ctx context.Context, matchID string) ([]match.Stored
 		var mv match.StoredMove
 		var seat int16
 		var raw []byte
-		err := row.Scan(&mv.Seq, &seat, &raw, &mv.At)
-		mv.Seat, mv.Move = int(seat), raw
+		var version int32
+		var deadline *time.Time
+		err := row.Scan(&mv.Seq, &seat, &raw, &mv.At, &version, &deadline)
+		mv.Seat, mv.Move, mv.Version = int(seat), raw, int64(version)
+		if deadline != nil {
+			mv.Deadline = *deadline
+		}
 		return mv, err
 	})
 	if err != nil {

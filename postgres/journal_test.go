@@ -303,10 +303,17 @@ func TestJournalSpoolsWhileDatabaseIsDown(t *testing.T) {
 
 	px.cut()
 	// Moves and the end keep being acknowledged, from the spool.
+	deadline := time.Now().Add(time.Minute).Truncate(time.Microsecond)
 	for seq := 2; seq <= 5; seq++ {
-		if err := j.AppendMove(ctx, "m1", mv(seq, (seq+1)%2, `{"cell":1}`)); err != nil {
+		m := mv(seq, (seq+1)%2, `{"cell":1}`)
+		m.Version, m.Deadline = int64(seq+1), deadline
+		if err := j.AppendMove(ctx, "m1", m); err != nil {
 			t.Fatalf("move %d while down: %v", seq, err)
 		}
+	}
+	// So does a version ceiling.
+	if err := j.RaiseVersion(ctx, "m1", 300); err != nil {
+		t.Fatalf("version ceiling while down: %v", err)
 	}
 	if j.Healthy() {
 		t.Error("journal healthy while the database is down")
@@ -335,6 +342,13 @@ func TestJournalSpoolsWhileDatabaseIsDown(t *testing.T) {
 	direct.QueryRow(ctx, `SELECT status FROM matches WHERE id = 'm1'`).Scan(&status)
 	if n != 5 || status != "finished" || !j.Healthy() {
 		t.Fatalf("after replay: %d moves, status %s, healthy %v", n, status, j.Healthy())
+	}
+	var ceiling, lastVersion int
+	var lastDeadline time.Time
+	direct.QueryRow(ctx, `SELECT version FROM matches WHERE id = 'm1'`).Scan(&ceiling)
+	direct.QueryRow(ctx, `SELECT version, deadline_at FROM match_moves WHERE match_id = 'm1' AND seq = 5`).Scan(&lastVersion, &lastDeadline)
+	if ceiling != 300 || lastVersion != 6 || !lastDeadline.Equal(deadline) {
+		t.Fatalf("after replay: ceiling %d, last move version %d, deadline %v (want %v)", ceiling, lastVersion, lastDeadline, deadline)
 	}
 }
 

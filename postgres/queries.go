@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
@@ -317,42 +318,34 @@ func (s *Ratings) Match(ctx context.Context, id string) (leaderboard.MatchDetail
 	case err != nil:
 		return leaderboard.MatchDetail{}, fmt.Errorf("read match %s: %w", id, err)
 	}
-	d.Moves = visibleMoves(d.Game, d.Status, d.Moves)
+	d.Moves = s.visibleMoves(d.Game, d.Status, d.Moves)
 	return d, nil
 }
 
-// visibleMoves returns the moves that may be shown to anyone. PROTOCOL.md:
-// no HTTP answer shows an open rps round's choice to anyone but its
-// maker. An rps round is one choice per seat, in either order, and closes
-// when both have chosen (a tied round is replayed as a further round); the
-// moves after the last closed round belong to the open one and are left
-// out. That holds for ended matches too: a round left open by a resign or
-// a timeout was never revealed. Tic-tac-toe moves are public. Moves of any
-// other game are shown only once the match is over.
-func visibleMoves(game, status string, moves []leaderboard.MoveEntry) []leaderboard.MoveEntry {
+// visibleMoves returns the moves that may be shown to anyone: as many as
+// the game says (game.Game.PublicMoves; an rps round stays hidden until
+// both have chosen, PROTOCOL.md). Moves of a game this server does not
+// offer are shown only once the match is over.
+func (s *Ratings) visibleMoves(gameID, status string, moves []leaderboard.MoveEntry) []leaderboard.MoveEntry {
 	if moves == nil {
 		moves = []leaderboard.MoveEntry{}
 	}
-	switch game {
-	case "tictactoe":
-		return moves
-	case "rps":
-		shown := 0
-		var chosen [2]bool
-		for i, mv := range moves {
-			if mv.Seat == 0 || mv.Seat == 1 {
-				chosen[mv.Seat] = true
-			}
-			if chosen[0] && chosen[1] {
-				shown, chosen = i+1, [2]bool{}
-			}
+	over := status != match.StatusLive
+	var g game.Game
+	if s.cfg.Games != nil {
+		g, _ = s.cfg.Games.Lookup(gameID)
+	}
+	if g == nil {
+		if !over {
+			return moves[:0]
 		}
-		return moves[:shown]
+		return moves
 	}
-	if status == match.StatusLive {
-		return moves[:0]
+	played := make([]game.Move, len(moves))
+	for i, mv := range moves {
+		played[i] = game.Move{Seat: mv.Seat, Move: mv.Move}
 	}
-	return moves
+	return moves[:max(0, min(g.PublicMoves(played, over), len(moves)))]
 }
 
 // The match summaries' statements. Each defines the match rows as m;

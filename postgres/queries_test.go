@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/game/catalog"
 	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
@@ -397,6 +398,7 @@ func TestMatchDetailHidesOpenRPSRound(t *testing.T) {
 }
 
 func TestVisibleMoves(t *testing.T) {
+	r := NewRatings(nil, nil, RatingsConfig{Games: catalog.New()})
 	mv := func(seats ...int) []leaderboard.MoveEntry {
 		out := []leaderboard.MoveEntry{}
 		for i, s := range seats {
@@ -418,8 +420,9 @@ func TestVisibleMoves(t *testing.T) {
 		"unknown game live":   {"go", "live", mv(0, 1, 0), 0},
 		"unknown game ended":  {"go", "aborted", mv(0, 1, 0), 3},
 		"rps three in a pair": {"rps", "live", mv(0, 1, 1, 0, 0), 4},
+		"connectfour live":    {"connectfour", "live", mv(0, 1, 0), 3},
 	} {
-		got := visibleMoves(tc.game, tc.status, tc.in)
+		got := r.visibleMoves(tc.game, tc.status, tc.in)
 		if got == nil || len(got) != tc.shown {
 			t.Errorf("%s: %d moves shown, want %d", name, len(got), tc.shown)
 		}

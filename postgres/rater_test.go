@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/game/catalog"
 	"github.com/turnbase/turnbase/internal/pgtest"
 	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
@@ -22,7 +23,7 @@ import (
 func newTestRatings(t testing.TB) (*Ratings, *pgxpool.Pool) {
 	t.Helper()
 	db, _ := pgtest.NewDB(t)
-	return NewRatings(db, slog.New(slog.DiscardHandler), RatingsConfig{}), db
+	return NewRatings(db, slog.New(slog.DiscardHandler), RatingsConfig{Games: catalog.New()}), db
 }
 
 func rtExec(t testing.TB, db *pgxpool.Pool, sql string, args ...any) pgconn.CommandTag {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/leaderboard"
 	"github.com/turnbase/turnbase/match"
 )
@@ -44,6 +45,9 @@ type RatingsConfig struct {
 	// process changes is updated in the cache at once. Default 1 minute;
 	// negative turns the cache off.
 	RatingCacheTTL time.Duration
+	// Games are the games whose rules say which stored moves anyone may
+	// see (Match). Without it, moves show only once a match is over.
+	Games *game.Registry
 	// Batch bounds the matches one rating transaction rates. Default 100.
 	Batch int
 	// Poll is how often Run looks for results to rate without a Kick

@@ -31,7 +31,8 @@ func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *
 	logger := testLogger(t)
 	db := newTestDB(t)
 	var matches *match.Registry
-	rater := postgres.NewRatings(db.pool, logger, postgres.RatingsConfig{
+	games := game.NewRegistry(tictactoe.Game{}, rps.Game{})
+	rater := postgres.NewRatings(db.pool, logger, postgres.RatingsConfig{Games: games,
 		OnRated: func(id string, changes []match.RatingChange) { matches.Rated(id, changes) },
 	})
 	journal, err := postgres.NewJournal(db.pool, logger, postgres.JournalConfig{
@@ -49,7 +50,6 @@ func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *
 	journalDone := make(chan error, 1)
 	go func() { journalDone <- journal.Run(journalCtx) }()
 
-	games := game.NewRegistry(tictactoe.Game{}, rps.Game{})
 	matches = match.NewRegistry(logger, games, match.Deps{Journal: journal, Rated: true}, mcfg)
 	raterDone := make(chan error, 1)
 	go func() { raterDone <- rater.Run(journalCtx) }()

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/game/catalog"
 	"github.com/turnbase/turnbase/game/rps"
 	"github.com/turnbase/turnbase/game/tictactoe"
 	"github.com/turnbase/turnbase/internal/pgtest"
@@ -78,7 +79,7 @@ func newTestDB(t *testing.T) *testDB {
 	return &testDB{
 		pool:     pool,
 		accounts: postgres.NewAccounts(pool, logger, postgres.AccountsConfig{BcryptCost: bcrypt.MinCost}),
-		ratings:  postgres.NewRatings(pool, logger, postgres.RatingsConfig{}),
+		ratings:  postgres.NewRatings(pool, logger, postgres.RatingsConfig{Games: catalog.New()}),
 	}
 }
 
@@ -492,6 +493,9 @@ func (l *fakeLobby) CreateChallenge(ctx context.Context, t lobby.Ticket) (lobby.
 		return lobby.Challenge{}, l.err
 	}
 	return lobby.Challenge{Code: "ABCD2345", Game: t.Game, Creator: t, Expires: time.UnixMilli(1_700_000_600_000)}, nil
+}
+func (l *fakeLobby) Challenge(ctx context.Context, code string) (lobby.Challenge, error) {
+	return lobby.Challenge{Code: code, Game: "tictactoe"}, nil
 }
 func (l *fakeLobby) AcceptChallenge(ctx context.Context, code string, t lobby.Ticket) error {
 	l.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,55 +114,68 @@ func TestCheckLoopback(t *testing.T) {
 }
 
 // TestPick checks the move choice and the "state holds my move" rule on
-// hand-made frames.
+// hand-made frames, through the games' own rules.
 func TestPick(t *testing.T) {
-	seat0, seat1 := 0, 1
-	p := &player{game: "tictactoe", seat: 0}
-	var f inFrame
-	f.Status, f.Turn = "live", &seat0
-	f.State.Board = []string{"X", "O", "", "X", "O", "", "", "", "X"}
-	f.State.Moves = 5
-	for range 50 {
-		mv, mark := p.pick(&f)
-		c, ok := mv.(cellMove)
-		if !ok || f.State.Board[c.Cell] != "" || mark != 5 {
-			t.Fatalf("pick = %v, %d: not an empty cell with mark 5", mv, mark)
-		}
+	cfg, err := parseConfig(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.Turn = &seat1
-	if mv, _ := p.pick(&f); mv != nil {
-		t.Fatalf("moved on the opponent's turn: %v", mv)
+	newP := func(g string, seat int) *player {
+		p := newPlayer(0, &swarm{cfg: cfg})
+		p.setGame(g, seat)
+		return p
 	}
-	p.mark = 5
-	if p.holds(&f) {
-		t.Error("a state with 5 moves holds move 6")
-	}
-	f.State.Moves = 6
-	if !p.holds(&f) {
-		t.Error("a state with 6 moves does not hold move 6")
+	frame := func(state string) *inFrame {
+		return &inFrame{Status: "live", State: json.RawMessage(state)}
 	}
 
-	r := &player{game: "rps", seat: 1}
-	var g inFrame
-	g.Status, g.State.Round = "live", 2
-	g.State.Chosen = [2]bool{true, false}
-	if mv, mark := r.pick(&g); mv == nil || mark != 2 {
-		t.Fatalf("rps pick = %v, %d", mv, mark)
+	p := newP("tictactoe", 0)
+	f := frame(`{"board":["X","O","","X","O","","","",""],"moves":4}`)
+	for range 50 {
+		mv, made := p.pick(f)
+		var c struct{ Cell int }
+		if json.Unmarshal(mv, &c) != nil || !slices.Contains([]int{2, 5, 6, 7, 8}, c.Cell) || made != 2 {
+			t.Fatalf("pick = %s, %d: not an empty cell with 2 moves made", mv, made)
+		}
 	}
-	r.mark = 2
-	if r.holds(&g) {
+	f = frame(`{"board":["X","O","","X","O","","","","X"],"moves":5}`)
+	if mv, _ := p.pick(f); mv != nil {
+		t.Fatalf("moved on the opponent's turn: %s", mv)
+	}
+	p.made = 2
+	if p.holds(frame(`{"board":["X","O","","X","O","","","",""],"moves":4}`)) {
+		t.Error("a state with 2 X holds the third")
+	}
+	if !p.holds(f) {
+		t.Error("a state with 3 X does not hold the third")
+	}
+
+	r := newP("rps", 1)
+	g := frame(`{"round":2,"score":[0,0],"chosen":[true,false],"mine":null,"rounds":[{"choices":["rock","rock"],"winner":null}]}`)
+	if mv, made := r.pick(g); mv == nil || made != 1 {
+		t.Fatalf("rps pick = %s, %d", mv, made)
+	}
+	r.made = 1
+	if r.holds(g) {
 		t.Error("holds before the choice shows")
 	}
-	g.State.Chosen = [2]bool{true, true}
-	if !r.holds(&g) {
+	g = frame(`{"round":2,"score":[0,0],"chosen":[true,true],"mine":"rock","rounds":[{"choices":["rock","rock"],"winner":null}]}`)
+	if !r.holds(g) {
 		t.Error("does not hold a shown choice")
 	}
-	if mv, _ := r.pick(&g); mv != nil {
+	if mv, _ := r.pick(g); mv != nil {
 		t.Error("chose twice in one round")
 	}
-	g.State.Round, g.State.Chosen = 3, [2]bool{}
-	if !r.holds(&g) {
-		t.Error("does not hold a revealed round")
+	// The opponent chose first: our choice reveals the round, and the
+	// state that holds it shows a new round open for us both.
+	g = frame(`{"round":3,"score":[0,1],"chosen":[false,false],"mine":null,"rounds":[{"choices":["rock","rock"],"winner":null},{"choices":["rock","paper"],"winner":1}]}`)
+	if !r.holds(g) {
+		t.Error("does not hold a revealed choice")
+	}
+
+	u := newP("chess", 0)
+	if mv, _ := u.pick(frame(`{}`)); mv != nil || !u.holds(frame(`{}`)) {
+		t.Errorf("a game loadgen cannot play: pick %s", mv)
 	}
 }
 
@@ -173,7 +187,8 @@ func TestLoad(t *testing.T) {
 	base := startServer(t)
 
 	t.Run("play", func(t *testing.T) {
-		r := runJSON(t, "-url", base, "-players", "50", "-think", "0-50ms", "-duration", "5s", "-games", "tictactoe,rps")
+		// No -games: every game of the catalog, the same as the server's.
+		r := runJSON(t, "-url", base, "-players", "50", "-think", "0-50ms", "-duration", "5s")
 		t.Logf("%d matches, %d moves (%.0f/s), move round trip p50 %.1fms p99 %.1fms, queue wait p50 %.1fms",
 			r.Matches.Completed, r.Moves.Accepted, r.Moves.PerSecond, r.Moves.RTT.P50MS, r.Moves.RTT.P99MS, r.QueueWait.P50MS)
 		c := r.Connections
@@ -183,7 +198,11 @@ func TestLoad(t *testing.T) {
 		if r.Matches.Completed <= 10 {
 			t.Errorf("%d matches completed, want more than 10", r.Matches.Completed)
 		}
-		for _, g := range []string{"tictactoe", "rps"} {
+		_, ids := playable()
+		if len(ids) < 3 {
+			t.Errorf("loadgen plays %v", ids)
+		}
+		for _, g := range ids {
 			if n := r.Matches.ByGame[g]; n == nil || n.Completed == 0 {
 				t.Errorf("no %s match completed", g)
 			}

@@ -36,7 +36,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +44,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/game/catalog"
 )
 
 func main() {
@@ -65,7 +67,8 @@ const portsPerSource = 10000
 type config struct {
 	base        *url.URL // http or https, no path
 	players     int
-	games       []string
+	games       []string                     // ids to queue for, repeats weighting them
+	rules       map[string]game.RandomPlayer // every game loadgen can play, by id
 	think       thinkTime
 	duration    time.Duration
 	matches     int64
@@ -122,15 +125,31 @@ func parseRate(s string) (float64, error) {
 	return v, nil
 }
 
-var knownGames = []string{"tictactoe", "rps"}
+// playable returns the games of the catalog (the list the server takes
+// its games from too) that can play from wire states alone, by id, and
+// their ids in catalog order. Loadgen knows no game's rules: it asks the
+// game for a random move in what it is shown.
+func playable() (map[string]game.RandomPlayer, []string) {
+	rules := make(map[string]game.RandomPlayer)
+	var ids []string
+	for _, g := range catalog.New().All() {
+		if rp, ok := g.(game.RandomPlayer); ok {
+			rules[g.ID()] = rp
+			ids = append(ids, g.ID())
+		}
+	}
+	return rules, ids
+}
 
 func parseConfig(args []string, usage io.Writer) (config, error) {
 	var c config
+	var known []string
+	c.rules, known = playable()
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "server base URL (a loopback address)")
 	fs.IntVar(&c.players, "players", 100, "simulated players, one WebSocket each")
-	games := fs.String("games", "tictactoe,rps", "games to queue for, picked at random per match (repeat a name to weight it)")
+	games := fs.String("games", strings.Join(known, ","), "games to queue for, picked at random per match (repeat a name to weight it)")
 	think := fs.String("think", "0", `pause before each move: "300ms" (±50% jitter), "0" or a range "10ms-50ms"`)
 	fs.DurationVar(&c.duration, "duration", time.Minute, "how long to run from the first connection (the run also stops at -matches)")
 	fs.Int64Var(&c.matches, "matches", 0, "start no new match once this many are completed; those under way finish (0: only -duration)")
@@ -165,8 +184,8 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 		if g = strings.TrimSpace(g); g == "" {
 			continue
 		}
-		if !slices.Contains(knownGames, g) {
-			errs = append(errs, fmt.Errorf("game %q: want one of %s", g, strings.Join(knownGames, ", ")))
+		if c.rules[g] == nil {
+			errs = append(errs, fmt.Errorf("game %q: want one of %s", g, strings.Join(known, ", ")))
 		}
 		c.games = append(c.games, g)
 	}

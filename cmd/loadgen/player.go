@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/turnbase/turnbase/game"
 )
 
 const (
@@ -55,18 +57,20 @@ type player struct {
 	stopping bool // set by stop: leave the queue, close after the match under way
 
 	// Owned by run, not thread-safe.
-	seq      int       // last request id number
-	queuedAt time.Time // when the last queue.join went out; zero once found
-	match    string    // the match being played; "" between matches
-	game     string
+	seq      int               // last request id number
+	queuedAt time.Time         // when the last queue.join went out; zero once found
+	match    string            // the match being played; "" between matches
+	game     string            // its game's id
+	rules    game.RandomPlayer // its game's rules; nil for a game loadgen cannot play
 	seat     int
-	pending  string    // id of the move waiting for its match.state; "" if none
-	sentAt   time.Time // when pending went out
-	mark     int       // tictactoe: the move count before pending; rps: its round
+	pending  string     // id of the move waiting for its match.state; "" if none
+	sentAt   time.Time  // when pending went out
+	made     int        // our moves in the match before pending, as the game counts them
+	rng      *rand.Rand // picks the moves
 }
 
 func newPlayer(n int, sw *swarm) *player {
-	return &player{n: n, name: "lg_" + strconv.Itoa(n), sw: sw}
+	return &player{n: n, name: "lg_" + strconv.Itoa(n), sw: sw, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 }
 
 // Frames from the server: one struct for all the types the player reads.
@@ -83,36 +87,21 @@ type inFrame struct {
 	Players []struct {
 		Connected *bool `json:"connected"`
 	} `json:"players"`
-	State struct {
-		Board  []string `json:"board"`  // tictactoe
-		Moves  int      `json:"moves"`  // tictactoe
-		Round  int      `json:"round"`  // rps
-		Chosen [2]bool  `json:"chosen"` // rps
-	} `json:"state"`
-	Result string `json:"result"`
-	Reason string `json:"reason"`
+	State  json.RawMessage `json:"state"` // read by the game's rules only
+	Result string          `json:"result"`
+	Reason string          `json:"reason"`
 }
 
 // outFrame is every request the player sends.
 type outFrame struct {
-	Type  string `json:"type"`
-	ID    string `json:"id,omitempty"`
-	V     int    `json:"v,omitempty"`
-	Token string `json:"token,omitempty"`
-	Game  string `json:"game,omitempty"`
-	Match string `json:"match,omitempty"`
-	Move  any    `json:"move,omitempty"`
+	Type  string          `json:"type"`
+	ID    string          `json:"id,omitempty"`
+	V     int             `json:"v,omitempty"`
+	Token string          `json:"token,omitempty"`
+	Game  string          `json:"game,omitempty"`
+	Match string          `json:"match,omitempty"`
+	Move  json.RawMessage `json:"move,omitempty"`
 }
-
-type cellMove struct {
-	Cell int `json:"cell"`
-}
-
-type choiceMove struct {
-	Choice string `json:"choice"`
-}
-
-var choices = [...]string{"rock", "paper", "scissors"}
 
 // run connects, then plays (or idles) until the connection closes.
 func (p *player) run(ctx context.Context) {
@@ -266,12 +255,20 @@ func (p *player) onFound(f *inFrame) {
 		p.sw.stats.queueWait.Record(time.Since(p.queuedAt))
 		p.queuedAt = time.Time{}
 	}
-	p.match, p.game, p.seat, p.pending = f.Match, f.Game, *f.You, ""
+	p.match, p.pending = f.Match, ""
+	p.setGame(f.Game, *f.You)
 	p.mu.Lock()
 	if p.phase != phaseClosing {
 		p.phase = phasePlaying
 	}
 	p.mu.Unlock()
+}
+
+// setGame takes the game and seat of a new match. A game loadgen
+// cannot play (one the server added since) gets nil rules: the player
+// never moves and loses on time.
+func (p *player) setGame(g string, seat int) {
+	p.game, p.seat, p.rules = g, seat, p.sw.cfg.rules[g]
 }
 
 // onState answers a match.state of the match under way: it times the
@@ -293,7 +290,7 @@ func (p *player) onState(f *inFrame) {
 		p.close() // the opponent left at the stop: do not wait for its grace
 		return
 	}
-	move, mark := p.pick(f)
+	move, made := p.pick(f)
 	if move == nil || !p.think() {
 		return
 	}
@@ -309,45 +306,31 @@ func (p *player) onState(f *inFrame) {
 		return // the read will fail and count it
 	}
 	st.movesSent.Add(1)
-	p.pending, p.sentAt, p.mark = id, sent, mark
+	p.pending, p.sentAt, p.made = id, sent, made
 }
 
-// holds reports whether a state of the match includes the pending move.
+// holds reports whether a state of the match includes the pending move:
+// the game counts one more move of ours in it than when we sent it. A
+// state that other events caused (the opponent's move, a connection
+// change) does not.
 func (p *player) holds(f *inFrame) bool {
-	if f.Status != "live" {
+	if f.Status != "live" || p.rules == nil {
 		return true
 	}
-	if p.game == "rps" {
-		return f.State.Round > p.mark || f.State.Chosen[p.seat]
-	}
-	return f.State.Moves > p.mark
+	return p.rules.MovesMade(f.State, p.seat) > p.made
 }
 
-// pick returns a random legal move if the player owes one, and the mark
-// that tells its state.
-func (p *player) pick(f *inFrame) (move any, mark int) {
-	switch p.game {
-	case "tictactoe":
-		if f.Turn == nil || *f.Turn != p.seat {
-			return nil, 0
-		}
-		var empty []int
-		for i, c := range f.State.Board {
-			if c == "" {
-				empty = append(empty, i)
-			}
-		}
-		if len(empty) == 0 {
-			return nil, 0
-		}
-		return cellMove{Cell: empty[rand.IntN(len(empty))]}, f.State.Moves
-	case "rps":
-		if f.State.Chosen[p.seat] {
-			return nil, 0
-		}
-		return choiceMove{Choice: choices[rand.IntN(len(choices))]}, f.State.Round
+// pick returns a random legal move if the player owes one, and the count
+// of the player's moves that the state shows.
+func (p *player) pick(f *inFrame) (move json.RawMessage, made int) {
+	if p.rules == nil {
+		return nil, 0
 	}
-	return nil, 0
+	move, ok := p.rules.RandomMove(f.State, p.seat, p.rng)
+	if !ok {
+		return nil, 0
+	}
+	return move, p.rules.MovesMade(f.State, p.seat)
 }
 
 func (p *player) opponentGone(f *inFrame) bool {

@@ -215,3 +215,93 @@ func TestEmbeddedDefaultKeepsGamesAcrossRestart(t *testing.T) {
 		t.Fatalf("leaderboard after restart = %+v", board)
 	}
 }
+
+// TestSIGKILLResumedVersionAboveAllSent: the versions a player saw before
+// a SIGKILL, including changes after the last move (a spectator coming
+// and going), are all below the first state of the resumed match, so a
+// client that keeps the newest version (web/static/js/conn.js) takes it.
+// The turn keeps the deadline it was shown, and both players finish.
+func TestSIGKILLResumedVersionAboveAllSent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the real binary")
+	}
+	bin := buildBinary(t)
+	dsn := testDatabase(t)
+	addr := freeAddr(t)
+	env := map[string]string{
+		"DATABASE_URL":          dsn,
+		"TURNBASE_DATA":         t.TempDir(),
+		"TURNBASE_MOVE_TIMEOUT": "2m",
+		"TURNBASE_GRACE":        "1m",
+		"TURNBASE_LOG_LEVEL":    "warn",
+	}
+	p1 := startProcess(t, bin, addr, env)
+	s := p1.server()
+	x, o, id := pair(t, s, "tictactoe")
+	seen := 0 // the highest version x saw
+	var deadline any
+	state := func(c *client, ok func(frame) bool) frame {
+		t.Helper()
+		f := c.expect("match.state", ok)
+		if c == x {
+			seen = max(seen, num(f["version"]))
+			deadline = f["deadline_ms"]
+		}
+		return f
+	}
+	moves := func(n int) func(frame) bool {
+		return func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == n }
+	}
+	x.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 4}})
+	state(x, moves(1))
+	o.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}})
+	state(x, moves(2))
+	// Changes after the last move: spectators come and go.
+	for range 3 {
+		spec := s.dial("spectator", "")
+		spec.send(frame{"type": "match.watch", "match": id})
+		state(x, func(f frame) bool { return num(f["spectators"]) == 1 })
+		spec.close()
+		state(x, func(f frame) bool { return num(f["spectators"]) == 0 })
+	}
+	if seen < 9 {
+		t.Fatalf("x saw version %d only", seen)
+	}
+	p1.kill()
+	x.closeCodeWait(t)
+	o.closeCodeWait(t)
+
+	p2 := startProcess(t, bin, addr, env)
+	s = p2.server()
+	x2 := s.dial("x again", x.token)
+	o2 := s.dial("o again", o.token)
+	for _, c := range []*client{x2, o2} {
+		c.send(frame{"type": "match.watch", "match": id})
+	}
+	st := x2.expect("match.state", nil)
+	if v := num(st["version"]); v <= seen {
+		t.Fatalf("resumed match.state version %d, not above %d seen before the kill", v, seen)
+	}
+	if st["deadline_ms"] != deadline || st["status"] != "live" || st["turn"] != 0.0 {
+		t.Fatalf("resumed state %v; deadline shown before the kill %v", st, deadline)
+	}
+	o2.expect("match.state", nil)
+	// x wins on the diagonal 4-8 after 2; o plays elsewhere.
+	for i, mv := range []struct {
+		c    *client
+		cell int
+	}{{x2, 2}, {o2, 3}, {x2, 6}} {
+		last := num(st["version"])
+		mv.c.send(frame{"type": "match.move", "match": id, "move": frame{"cell": mv.cell}})
+		st = x2.expect("match.state", moves(3+i))
+		if num(st["version"]) <= last {
+			t.Fatalf("version went from %d to %d", last, num(st["version"]))
+		}
+	}
+	for _, c := range []*client{x2, o2} {
+		over := c.expect("match.over", nil)
+		if over["result"] != "win" || over["winner"] != 0.0 || over["reason"] != "line" {
+			t.Fatalf("%s: over = %v", c.name, over)
+		}
+	}
+}

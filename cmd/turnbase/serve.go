@@ -15,19 +15,12 @@ import (
 	"time"
 
 	"github.com/turnbase/turnbase/game"
-	"github.com/turnbase/turnbase/game/rps"
-	"github.com/turnbase/turnbase/game/tictactoe"
+	"github.com/turnbase/turnbase/game/catalog"
 	"github.com/turnbase/turnbase/lobby"
 	"github.com/turnbase/turnbase/match"
 	"github.com/turnbase/turnbase/postgres"
 	"github.com/turnbase/turnbase/web"
 )
-
-// newGames is the list of games this server offers: adding a game is one
-// more argument here.
-func newGames() *game.Registry {
-	return game.NewRegistry(tictactoe.Game{}, rps.Game{})
-}
 
 // serve runs the server until ctx is done, then shuts down in order: no
 // new sockets, sockets closed with 1001, lobby, rater, matches (their moves
@@ -51,7 +44,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	st.push(func() error { db.close(logger); return nil })
 
-	n := &node{games: newGames()}
+	n := &node{games: catalog.New()} // the games this server offers
 	n.met = newMetrics(sources{
 		web:     func() web.Stats { return n.srv.Stats() },
 		journal: func() postgres.JournalStats { return n.journal.Stats() },
@@ -157,6 +150,7 @@ type node struct {
 func (n *node) openStores(ctx context.Context, cfg config, db *database, owner string, logger *slog.Logger, st *stops) error {
 	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
 	n.ratings = postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{
+		Games: n.games,
 		// The one way a rating reaches a match (startMatches sets matches
 		// before the rater runs).
 		OnRated: func(id string, changes []match.RatingChange) { n.matches.Rated(id, changes) },

@@ -17,6 +17,7 @@ package rps
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 
 	"github.com/turnbase/turnbase/game"
@@ -139,9 +140,43 @@ func (s *State) Apply(seat int, move json.RawMessage) (game.State, error) {
 	return &next, nil
 }
 
-// parseChoice returns the choice of a move, or ErrBadMove. The compact
-// forms clients send are matched directly; any other input goes through
-// encoding/json, so both give the same answer.
+// ParseMove returns the canonical form of a move, {"choice":"..."}. Any
+// non-empty string parses: an unknown hand is Apply's illegal move.
+func (Game) ParseMove(move json.RawMessage) (json.RawMessage, error) {
+	c, err := parseChoice(move)
+	if err != nil {
+		return nil, err
+	}
+	b := append(make([]byte, 0, len(`{"choice":"scissors"}`)), `{"choice":`...)
+	b = game.AppendString(b, string(c))
+	return append(b, '}'), nil
+}
+
+// PublicMoves returns how many moves belong to closed rounds. A round is
+// one choice per seat, in either order, and closes when both have chosen
+// (a tied round closes too, and the next is played). The moves after the
+// last closed round are the open round's choices, hidden from everyone
+// but their maker; a round that a resign or a timeout left open was never
+// revealed, so that holds once the match is over too.
+func (Game) PublicMoves(moves []game.Move, _ bool) int {
+	public := 0
+	var chosen [2]bool
+	for i, mv := range moves {
+		if mv.Seat == 0 || mv.Seat == 1 {
+			chosen[mv.Seat] = true
+		}
+		if chosen[0] && chosen[1] {
+			public, chosen = i+1, [2]bool{}
+		}
+	}
+	return public
+}
+
+var moveKeys = []string{"choice"}
+
+// parseChoice returns the choice of a move, decoded by game.DecodeObject,
+// or ErrBadMove. The compact forms clients send are matched directly: they
+// are strictly valid and give what the decoder gives.
 func parseChoice(move json.RawMessage) (Choice, error) {
 	switch string(move) {
 	case `{"choice":"rock"}`:
@@ -151,16 +186,21 @@ func parseChoice(move json.RawMessage) (Choice, error) {
 	case `{"choice":"scissors"}`:
 		return Scissors, nil
 	}
-	var mv struct {
-		Choice Choice `json:"choice"`
+	var c Choice
+	err := game.DecodeObject(move, moveKeys, func(key string, v json.Token) error {
+		s, err := game.StringValue(key, v)
+		if err != nil {
+			return err
+		}
+		return c.UnmarshalText([]byte(s))
+	})
+	if err != nil {
+		return "", err
 	}
-	if err := json.Unmarshal(move, &mv); err != nil {
-		return "", fmt.Errorf("%w: %w", game.ErrBadMove, err)
-	}
-	if mv.Choice == "" {
+	if c == "" {
 		return "", fmt.Errorf(`%w: want {"choice": "rock"|"paper"|"scissors"}`, game.ErrBadMove)
 	}
-	return mv.Choice, nil
+	return c, nil
 }
 
 // winner returns the seat whose hand beats the other's, or game.NoSeat.
@@ -290,4 +330,46 @@ func appendChoice(dst []byte, c *Choice) []byte {
 		return append(dst, "null"...)
 	}
 	return game.AppendString(dst, string(*c))
+}
+
+// RandomMove returns a random hand when view, the wire state, shows seat
+// yet to choose in a game not yet over.
+func (Game) RandomMove(view json.RawMessage, seat int, r *rand.Rand) (json.RawMessage, bool) {
+	v, ok := parseView(view)
+	if !ok || seat != 0 && seat != 1 || v.Chosen[seat] || v.over() {
+		return nil, false
+	}
+	hands := [...]string{`{"choice":"rock"}`, `{"choice":"paper"}`, `{"choice":"scissors"}`}
+	return json.RawMessage(hands[r.IntN(len(hands))]), true
+}
+
+// MovesMade returns seat's choices: one per revealed round, and one more
+// if seat has chosen in the open round.
+func (Game) MovesMade(view json.RawMessage, seat int) int {
+	v, ok := parseView(view)
+	if !ok || seat != 0 && seat != 1 {
+		return 0
+	}
+	n := len(v.Rounds)
+	if v.Chosen[seat] {
+		n++
+	}
+	return n
+}
+
+// wireView is the part of the wire state a client needs to play.
+type wireView struct {
+	Score  [2]int            `json:"score"`
+	Chosen [2]bool           `json:"chosen"`
+	Rounds []json.RawMessage `json:"rounds"`
+}
+
+func parseView(b json.RawMessage) (wireView, bool) {
+	var v wireView
+	err := json.Unmarshal(b, &v)
+	return v, err == nil
+}
+
+func (v wireView) over() bool {
+	return v.Score[0] >= winsNeeded || v.Score[1] >= winsNeeded || len(v.Rounds) >= maxRounds
 }

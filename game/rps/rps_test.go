@@ -9,9 +9,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/game/gametest"
 	"github.com/turnbase/turnbase/game/rps"
 )
 
@@ -265,28 +267,37 @@ func TestRefusedMoves(t *testing.T) {
 		move string
 		want error
 	}{
-		"lizard":          {0, `{"choice":"lizard"}`, game.ErrIllegalMove},
-		"capitalised":     {0, `{"choice":"Rock"}`, game.ErrIllegalMove},
-		"padded":          {0, `{"choice":" rock"}`, game.ErrIllegalMove},
-		"chose already":   {1, `{"choice":"rock"}`, game.ErrIllegalMove},
-		"empty choice":    {0, `{"choice":""}`, game.ErrBadMove},
-		"null choice":     {0, `{"choice":null}`, game.ErrBadMove},
-		"number choice":   {0, `{"choice":1}`, game.ErrBadMove},
-		"array choice":    {0, `{"choice":["rock"]}`, game.ErrBadMove},
-		"object choice":   {0, `{"choice":{"rock":true}}`, game.ErrBadMove},
-		"empty object":    {0, `{}`, game.ErrBadMove},
-		"null":            {0, `null`, game.ErrBadMove},
-		"bare string":     {0, `"rock"`, game.ErrBadMove},
-		"empty":           {0, ``, game.ErrBadMove},
-		"not json":        {0, `rock`, game.ErrBadMove},
-		"trailing":        {0, `{"choice":"rock"}}`, game.ErrBadMove},
-		"bad escape":      {0, `{"choice":"\x"}`, game.ErrBadMove},
-		"wrong field":     {0, `{"cell":4}`, game.ErrBadMove},
-		"seat two":        {2, `{"choice":"rock"}`, game.ErrNotYourTurn},
-		"spectator seat":  {game.Spectator, `{"choice":"rock"}`, game.ErrNotYourTurn},
-		"plain":           {0, `{"choice":"rock"}`, nil},
-		"escaped":         {0, `{"choice":"\u0072ock"}`, nil},
-		"spaces and more": {0, ` {"choice" : "rock", "why": 1} `, nil},
+		"lizard":         {0, `{"choice":"lizard"}`, game.ErrIllegalMove},
+		"capitalised":    {0, `{"choice":"Rock"}`, game.ErrIllegalMove},
+		"padded":         {0, `{"choice":" rock"}`, game.ErrIllegalMove},
+		"chose already":  {1, `{"choice":"rock"}`, game.ErrIllegalMove},
+		"empty choice":   {0, `{"choice":""}`, game.ErrBadMove},
+		"null choice":    {0, `{"choice":null}`, game.ErrBadMove},
+		"number choice":  {0, `{"choice":1}`, game.ErrBadMove},
+		"array choice":   {0, `{"choice":["rock"]}`, game.ErrBadMove},
+		"object choice":  {0, `{"choice":{"rock":true}}`, game.ErrBadMove},
+		"empty object":   {0, `{}`, game.ErrBadMove},
+		"null":           {0, `null`, game.ErrBadMove},
+		"bare string":    {0, `"rock"`, game.ErrBadMove},
+		"empty":          {0, ``, game.ErrBadMove},
+		"not json":       {0, `rock`, game.ErrBadMove},
+		"trailing":       {0, `{"choice":"rock"}}`, game.ErrBadMove},
+		"bad escape":     {0, `{"choice":"\x"}`, game.ErrBadMove},
+		"wrong field":    {0, `{"cell":4}`, game.ErrBadMove},
+		"seat two":       {2, `{"choice":"rock"}`, game.ErrNotYourTurn},
+		"spectator seat": {game.Spectator, `{"choice":"rock"}`, game.ErrNotYourTurn},
+		"plain":          {0, `{"choice":"rock"}`, nil},
+		"escaped":        {0, `{"choice":"\u0072ock"}`, nil},
+		"extra key":      {0, ` {"choice" : "rock", "why": 1} `, game.ErrBadMove},
+		"case variant":   {0, `{"choice":"rock","Choice":"paper"}`, game.ErrBadMove},
+		"key in caps":    {0, `{"CHOICE":"rock"}`, game.ErrBadMove},
+		"duplicate":      {0, `{"choice":"rock","choice":"paper"}`, game.ErrBadMove},
+		"escaped dup":    {0, `{"choice":"rock","\u0063hoice":"rock"}`, game.ErrBadMove},
+		"nul escape":     {0, `{"choice":"rock\u0000"}`, game.ErrBadMove},
+		"nul byte":       {0, "{\"choice\":\"rock\"}\x00", game.ErrBadMove},
+		"invalid utf8":   {0, "{\"choice\":\"r\xffck\"}", game.ErrBadMove},
+		"two objects":    {0, `{"choice":"rock"} {}`, game.ErrBadMove},
+		"spaces":         {0, ` { "choice" : "rock" } `, nil},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -368,7 +379,7 @@ func TestGolden(t *testing.T) {
 func TestAppendView(t *testing.T) {
 	hands := []string{"rock", "paper", "scissors"}
 	rng := rand.New(rand.NewPCG(5, 6))
-	for range 2000 {
+	for range 300 {
 		s := rps.Game{}.Start()
 		for {
 			views(t, s) // encode compares both encoders for each viewer
@@ -642,5 +653,167 @@ func BenchmarkAppendView(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = s.(game.ViewAppender).AppendView(buf[:0], 0)
+	}
+}
+
+func TestParseMove(t *testing.T) {
+	tests := map[string]struct {
+		move string
+		want string // "": an error wrapping ErrBadMove
+	}{
+		"compact":      {`{"choice":"rock"}`, `{"choice":"rock"}`},
+		"spaced":       {` { "choice" : "paper" } `, `{"choice":"paper"}`},
+		"escaped":      {`{"choice":"sc\u0069ssors"}`, `{"choice":"scissors"}`},
+		"unknown hand": {`{"choice":"lizard"}`, `{"choice":"lizard"}`}, // Apply's illegal move
+		"html":         {`{"choice":"<b>"}`, `{"choice":"\u003cb\u003e"}`},
+		"case variant": {`{"choice":"rock","Choice":"paper"}`, ""},
+		"duplicate":    {`{"choice":"rock","choice":"rock"}`, ""},
+		"extra key":    {`{"choice":"rock","x":1}`, ""},
+		"empty":        {`{"choice":""}`, ""},
+		"missing":      {`{}`, ""},
+		"number":       {`{"choice":1e1000000}`, ""},
+		"nul escape":   {`{"choice":"rock\u0000"}`, ""},
+		"nul byte":     {"{\"choice\":\"rock\"}\x00", ""},
+		"invalid utf8": {"{\"choice\":\"\xffrock\"}", ""},
+		"trailing":     {`{"choice":"rock"}"`, ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := rps.Game{}.ParseMove(json.RawMessage(tt.move))
+			if tt.want == "" {
+				if got != nil || !errors.Is(err, game.ErrBadMove) {
+					t.Fatalf("ParseMove(%q) = %s, %v; want ErrBadMove", tt.move, got, err)
+				}
+				gametest.CheckMessage(t, err)
+			} else if err != nil || string(got) != tt.want {
+				t.Fatalf("ParseMove(%q) = %s, %v; want %s", tt.move, got, err, tt.want)
+			}
+			gametest.CheckParseMove(t, rps.Game{}, rps.Game{}.Start(), 0, json.RawMessage(tt.move))
+		})
+	}
+}
+
+func FuzzParseMove(f *testing.F) {
+	for _, s := range []string{
+		`{"choice":"rock"}`, `{"choice":"rock","Choice":"paper"}`, `{"choice":"\u0000"}`, `{"choice":""}`,
+		`{"choice":"lizard"}`, `{"choice":"\ud800"}`, "{\"choice\":\"\xff\"}", `{"choice":1}`, `{"choice":"rock"}x`,
+	} {
+		f.Add(s)
+	}
+	states := []game.State{rps.Game{}.Start(), apply(f, rps.Game{}.Start(), 1, "paper")}
+	f.Fuzz(func(t *testing.T, move string) {
+		for _, s := range states {
+			gametest.CheckParseMove(t, rps.Game{}, s, 0, json.RawMessage(move))
+		}
+	})
+}
+
+func TestPublicMoves(t *testing.T) {
+	mv := func(seats ...int) []game.Move {
+		var out []game.Move
+		for _, s := range seats {
+			out = append(out, game.Move{Seat: s, Move: choose("rock")})
+		}
+		return out
+	}
+	tests := map[string]struct {
+		moves  []game.Move
+		over   bool
+		public int
+	}{
+		"none":              {nil, false, 0},
+		"one":               {mv(0), false, 0},
+		"pair":              {mv(0, 1), false, 2},
+		"pair and one":      {mv(1, 0, 1), false, 2},
+		"three in a pair":   {mv(0, 1, 1, 0, 0), false, 4},
+		"ended open":        {mv(0, 1, 0, 1, 1), true, 4}, // resign or timeout with round 3 open
+		"ended closed":      {mv(0, 1, 1, 0), true, 4},
+		"ended before any":  {mv(1), true, 0},
+		"stray seats":       {[]game.Move{{Seat: 2}, {Seat: -1}, {Seat: 0}, {Seat: 1}}, false, 4},
+		"same seat repeats": {mv(0, 0, 0), false, 0},
+	}
+	for name, tt := range tests {
+		if got := (rps.Game{}).PublicMoves(tt.moves, tt.over); got != tt.public {
+			t.Errorf("%s: %d public moves, want %d", name, got, tt.public)
+		}
+	}
+}
+
+// TestPublicMovesRandom: in random games, the public moves are exactly
+// those of the rounds every viewer sees revealed.
+func TestPublicMovesRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	for range 100 {
+		moves, _ := gametest.RandomGame(t, rps.Game{}, r)
+		for n := range len(moves) + 1 {
+			s, err := game.Replay(rps.Game{}, moves[:n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := (rps.Game{}).PublicMoves(moves[:n], s.Outcome().Done), 2*len(check(t, s).Rounds); got != want {
+				t.Fatalf("%d moves: %d public, want %d", n, got, want)
+			}
+		}
+	}
+}
+
+func TestRandomPlay(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	winners := make(map[int]int)
+	for range 300 {
+		_, s := gametest.RandomGame(t, rps.Game{}, r)
+		check(t, s)
+		winners[s.Outcome().Winner]++
+	}
+	for _, w := range []int{0, 1} {
+		if winners[w] == 0 {
+			t.Errorf("300 random games and no win for seat %d: %v", w, winners)
+		}
+	}
+}
+
+func TestRandomMoveViews(t *testing.T) {
+	const r1 = `{"choices":["rock","paper"],"winner":1}`
+	const tie = `{"choices":["rock","rock"],"winner":null}`
+	tests := map[string]struct {
+		view string
+		owes [2]bool
+		made [2]int
+	}{
+		"start":        {`{"round":1,"score":[0,0],"chosen":[false,false],"mine":null,"rounds":[]}`, [2]bool{true, true}, [2]int{0, 0}},
+		"seat 1 chose": {`{"round":1,"score":[0,0],"chosen":[false,true],"mine":null,"rounds":[]}`, [2]bool{true, false}, [2]int{0, 1}},
+		"round 2":      {`{"round":2,"score":[0,1],"chosen":[true,false],"mine":"rock","rounds":[` + r1 + `]}`, [2]bool{false, true}, [2]int{2, 1}},
+		"seat 1 won":   {`{"round":2,"score":[0,2],"chosen":[false,false],"mine":null,"rounds":[` + r1 + `,` + r1 + `]}`, [2]bool{false, false}, [2]int{2, 2}},
+		"nine ties": {`{"round":9,"score":[0,0],"chosen":[false,false],"mine":null,"rounds":[` +
+			strings.Repeat(tie+",", 8) + tie + `]}`, [2]bool{false, false}, [2]int{9, 9}},
+		"not json": {`{"round":`, [2]bool{false, false}, [2]int{0, 0}},
+		"array":    {`[1,2]`, [2]bool{false, false}, [2]int{0, 0}},
+	}
+	g := rps.Game{}
+	r := rand.New(rand.NewPCG(1, 2))
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			v := json.RawMessage(tt.view)
+			for seat := range 2 {
+				if got := g.MovesMade(v, seat); got != tt.made[seat] {
+					t.Errorf("MovesMade(seat %d) = %d, want %d", seat, got, tt.made[seat])
+				}
+				hands := make(map[string]bool)
+				for range 100 {
+					mv, ok := g.RandomMove(v, seat, r)
+					if ok != tt.owes[seat] {
+						t.Fatalf("RandomMove(seat %d) = %s, %v; want owed %v", seat, mv, ok, tt.owes[seat])
+					}
+					if !ok {
+						break
+					}
+					hands[string(mv)] = true
+				}
+				if tt.owes[seat] && len(hands) != 3 {
+					t.Errorf("seat %d: random hands %v, want all three", seat, hands)
+				}
+			}
+			gametest.CheckViewNoise(t, g, v)
+		})
 	}
 }

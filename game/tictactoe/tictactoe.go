@@ -6,6 +6,7 @@ package tictactoe
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 
 	"github.com/turnbase/turnbase/game"
@@ -92,24 +93,44 @@ func (s *State) Apply(seat int, move json.RawMessage) (game.State, error) {
 	return &next, nil
 }
 
-// parseCell returns the cell of a move. The compact form clients send,
-// {"cell":D} with one digit, is read directly; any other input goes
-// through encoding/json, so both give the same answer.
+// ParseMove returns the canonical form of a move, {"cell":n}. Any integer
+// n parses: a cell off the board is Apply's illegal move.
+func (Game) ParseMove(move json.RawMessage) (json.RawMessage, error) {
+	c, err := parseCell(move)
+	if err != nil {
+		return nil, err
+	}
+	b := append(make([]byte, 0, 16), `{"cell":`...)
+	b = strconv.AppendInt(b, int64(c), 10)
+	return append(b, '}'), nil
+}
+
+// PublicMoves returns len(moves): nothing in tic-tac-toe is hidden.
+func (Game) PublicMoves(moves []game.Move, _ bool) int { return len(moves) }
+
+var moveKeys = []string{"cell"}
+
+// parseCell returns the cell of a move, decoded by game.DecodeObject. The
+// compact form clients send, {"cell":D} with one digit, is read directly:
+// it is strictly valid, and gives what the decoder gives.
 func parseCell(move json.RawMessage) (int, error) {
 	if len(move) == len(`{"cell":0}`) && string(move[:8]) == `{"cell":` && move[9] == '}' &&
 		move[8] >= '0' && move[8] <= '9' {
 		return int(move[8] - '0'), nil
 	}
-	var mv struct {
-		Cell *int `json:"cell"`
+	cell, found := 0, false
+	err := game.DecodeObject(move, moveKeys, func(key string, v json.Token) (err error) {
+		cell, err = game.IntValue(key, v)
+		found = true
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
-	if err := json.Unmarshal(move, &mv); err != nil {
-		return 0, fmt.Errorf("%w: %w", game.ErrBadMove, err)
-	}
-	if mv.Cell == nil {
+	if !found {
 		return 0, fmt.Errorf(`%w: want {"cell": 0..8}`, game.ErrBadMove)
 	}
-	return *mv.Cell, nil
+	return cell, nil
 }
 
 // completesLine reports whether the mark in cell c sits on a full line.
@@ -193,4 +214,69 @@ func (s *State) AppendView(dst []byte, _ int) []byte {
 	dst = append(dst, `],"moves":`...)
 	dst = strconv.AppendInt(dst, int64(s.moves), 10)
 	return append(dst, '}')
+}
+
+// RandomMove returns {"cell":n} for a random empty cell when view, the
+// wire state, shows seat to move in a game not yet over.
+func (Game) RandomMove(view json.RawMessage, seat int, r *rand.Rand) (json.RawMessage, bool) {
+	s, ok := fromView(view)
+	if !ok || !s.Awaiting(seat) {
+		return nil, false
+	}
+	var free []int
+	for c, m := range s.board {
+		if m == empty {
+			free = append(free, c)
+		}
+	}
+	return json.RawMessage(`{"cell":` + strconv.Itoa(free[r.IntN(len(free))]) + `}`), true
+}
+
+// MovesMade returns the marks seat has on the board view shows: seat 0
+// made the odd-numbered moves, seat 1 the even ones.
+func (Game) MovesMade(view json.RawMessage, seat int) int {
+	s, ok := fromView(view)
+	if !ok || seat != 0 && seat != 1 {
+		return 0
+	}
+	return (s.moves + 1 - seat) / 2
+}
+
+// fromView rebuilds the State a wire state shows, or false if it does not
+// parse as one (wrong length, unknown marks, a count that cannot be).
+func fromView(b json.RawMessage) (*State, bool) {
+	var v view
+	if json.Unmarshal(b, &v) != nil {
+		return nil, false
+	}
+	var s State
+	var n [3]int
+	for i, m := range v.Board {
+		switch m {
+		case "":
+		case "X":
+			s.board[i] = markX
+		case "O":
+			s.board[i] = markO
+		default:
+			return nil, false
+		}
+		n[s.board[i]]++
+	}
+	s.moves = n[markX] + n[markO]
+	if d := n[markX] - n[markO]; d != 0 && d != 1 {
+		return nil, false
+	}
+	// The last move made the line, if any: any line of the last mover's
+	// mark ends the game, wherever it is.
+	if s.moves > 0 {
+		last := markX + mark((s.moves-1)%2)
+		for c, m := range s.board {
+			if m == last && s.completesLine(c) {
+				s.line = true
+				break
+			}
+		}
+	}
+	return &s, true
 }

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/turnbase/turnbase/game"
+	"github.com/turnbase/turnbase/game/gametest"
 	"github.com/turnbase/turnbase/game/tictactoe"
 )
 
@@ -302,7 +305,17 @@ func TestMalformedMoves(t *testing.T) {
 		"taken":            {`{"cell":0}`, game.ErrIllegalMove},
 		"plain":            {`{"cell":4}`, nil},
 		"spaces":           {` { "cell" : 4 } `, nil},
-		"extra field":      {`{"cell":4,"note":"hi"}`, nil},
+		"extra field":      {`{"cell":4,"note":"hi"}`, game.ErrBadMove},
+		"case variant":     {`{"cell":8,"CELL":4}`, game.ErrBadMove},
+		"key in caps":      {`{"Cell":4}`, game.ErrBadMove},
+		"duplicate":        {`{"cell":4,"cell":4}`, game.ErrBadMove},
+		"huge exponent":    {`{"cell":1e1000000}`, game.ErrBadMove},
+		"negative zero ok": {`{"cell":-0}`, game.ErrIllegalMove}, // -0 is 0, taken
+		"nested":           {`{"cell":{"n":4}}`, game.ErrBadMove},
+		"nul byte":         {"{\"cell\":4}\x00", game.ErrBadMove},
+		"invalid utf8":     {"{\"cell\":4,\"\xff\":1}", game.ErrBadMove},
+		"two objects":      {`{"cell":4}{"cell":5}`, game.ErrBadMove},
+		"unclosed":         {`{"cell":4`, game.ErrBadMove},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -519,5 +532,154 @@ func BenchmarkAppendView(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = s.AppendView(buf[:0], 0)
+	}
+}
+
+func TestParseMove(t *testing.T) {
+	tests := map[string]struct {
+		move string
+		want string // "": an error wrapping ErrBadMove
+	}{
+		"compact":      {`{"cell":4}`, `{"cell":4}`},
+		"spaced":       {` { "cell" : 4 } `, `{"cell":4}`},
+		"escaped key":  {`{"c\u0065ll":7}`, `{"cell":7}`},
+		"off board":    {`{"cell":12}`, `{"cell":12}`}, // Apply's illegal move
+		"negative":     {`{"cell":-1}`, `{"cell":-1}`},
+		"minus zero":   {`{"cell":-0}`, `{"cell":0}`},
+		"extra key":    {`{"cell":4,"note":"hi"}`, ""},
+		"case variant": {`{"cell":8,"CELL":4}`, ""},
+		"duplicate":    {`{"cell":8,"cell":8}`, ""},
+		"huge":         {`{"cell":1e1000000}`, ""},
+		"fraction":     {`{"cell":4.0}`, ""},
+		"overflow":     {`{"cell":99999999999999999999}`, ""},
+		"string":       {`{"cell":"4"}`, ""},
+		"missing":      {`{}`, ""},
+		"nul":          {"{\"cell\":4}\x00", ""},
+		"invalid utf8": {"{\"cell\":4,\"\xff\":0}", ""},
+		"trailing":     {`{"cell":4} 5`, ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := tictactoe.Game{}.ParseMove(json.RawMessage(tt.move))
+			if tt.want == "" {
+				if got != nil || !errors.Is(err, game.ErrBadMove) {
+					t.Fatalf("ParseMove(%q) = %s, %v; want ErrBadMove", tt.move, got, err)
+				}
+				gametest.CheckMessage(t, err)
+			} else if err != nil || string(got) != tt.want {
+				t.Fatalf("ParseMove(%q) = %s, %v; want %s", tt.move, got, err, tt.want)
+			}
+			gametest.CheckParseMove(t, tictactoe.Game{}, play(t, 0), 1, json.RawMessage(tt.move))
+		})
+	}
+}
+
+func FuzzParseMove(f *testing.F) {
+	for _, s := range []string{
+		`{"cell":4}`, ` {"cell" : 4}`, `{"cell":4,"CELL":4}`, `{"cell":1e1000000}`, `{"cell":-0}`,
+		`{"cell":"4"}`, "{\"cell\":4}\x00", `{"cell":4}{}`, `{"\u0063ell":3}`, `{"cell":9}`,
+	} {
+		f.Add(s)
+	}
+	states := []game.State{play(f), play(f, 0), play(f, 4, 0, 8)}
+	f.Fuzz(func(t *testing.T, move string) {
+		for _, s := range states {
+			gametest.CheckParseMove(t, tictactoe.Game{}, s, s.Turn(), json.RawMessage(move))
+		}
+	})
+}
+
+func TestPublicMoves(t *testing.T) {
+	mv := func(seats ...int) []game.Move {
+		var out []game.Move
+		for _, s := range seats {
+			out = append(out, game.Move{Seat: s, Move: json.RawMessage(`{"cell":0}`)})
+		}
+		return out
+	}
+	tests := map[string]struct {
+		moves []game.Move
+		over  bool
+	}{
+		"none":  {nil, false},
+		"live":  {mv(0, 1, 0), false},
+		"ended": {mv(0, 1, 0, 1, 0), true},
+	}
+	for name, tt := range tests {
+		if got := (tictactoe.Game{}).PublicMoves(tt.moves, tt.over); got != len(tt.moves) {
+			t.Errorf("%s: %d public moves, want all %d", name, got, len(tt.moves))
+		}
+	}
+}
+
+// TestRandomPlay plays random games through RandomMove from the wire states
+// and checks each end against the independent win check.
+func TestRandomPlay(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	ends := make(map[string]int)
+	for range 300 {
+		_, s := gametest.RandomGame(t, tictactoe.Game{}, r)
+		w := checkState(t, s)
+		ends[owner(w.Board)]++
+	}
+	for _, k := range []string{"X", "O", ""} {
+		if ends[k] == 0 {
+			t.Errorf("300 random games and no end with winner %q: %v", k, ends)
+		}
+	}
+}
+
+func TestRandomMoveViews(t *testing.T) {
+	tests := map[string]struct {
+		view  string
+		owes  [2]bool
+		made  [2]int
+		cells []int // the legal cells, for the seat that owes
+	}{
+		"start":      {`{"board":["","","","","","","","",""],"moves":0}`, [2]bool{true, false}, [2]int{0, 0}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}},
+		"o to move":  {`{"board":["X","","","","","","","",""],"moves":1}`, [2]bool{false, true}, [2]int{1, 0}, []int{1, 2, 3, 4, 5, 6, 7, 8}},
+		"one left":   {`{"board":["X","O","X","X","O","O","O","X",""],"moves":8}`, [2]bool{true, false}, [2]int{4, 4}, []int{8}},
+		"x won":      {`{"board":["X","X","X","O","O","","","",""],"moves":5}`, [2]bool{false, false}, [2]int{3, 2}, nil},
+		"o won":      {`{"board":["O","O","O","X","X","","X","",""],"moves":6}`, [2]bool{false, false}, [2]int{3, 3}, nil},
+		"board full": {`{"board":["X","O","X","X","O","O","O","X","X"],"moves":9}`, [2]bool{false, false}, [2]int{5, 4}, nil},
+		"not json":   {`{"board":`, [2]bool{false, false}, [2]int{0, 0}, nil},
+		"bad mark":   {`{"board":["Z","","","","","","","",""],"moves":1}`, [2]bool{false, false}, [2]int{0, 0}, nil},
+		"bad counts": {`{"board":["X","X","","","","","","",""],"moves":2}`, [2]bool{false, false}, [2]int{0, 0}, nil},
+	}
+	g := tictactoe.Game{}
+	r := rand.New(rand.NewPCG(1, 2))
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			v := json.RawMessage(tt.view)
+			for seat := range 2 {
+				if got := g.MovesMade(v, seat); got != tt.made[seat] {
+					t.Errorf("MovesMade(seat %d) = %d, want %d", seat, got, tt.made[seat])
+				}
+				seen := make(map[int]bool)
+				for range 200 {
+					mv, ok := g.RandomMove(v, seat, r)
+					if ok != tt.owes[seat] {
+						t.Fatalf("RandomMove(seat %d) = %s, %v; want owed %v", seat, mv, ok, tt.owes[seat])
+					}
+					if !ok {
+						break
+					}
+					var m struct{ Cell int }
+					if err := json.Unmarshal(mv, &m); err != nil {
+						t.Fatal(err)
+					}
+					seen[m.Cell] = true
+				}
+				if tt.owes[seat] && len(seen) != len(tt.cells) {
+					t.Errorf("seat %d: random cells %v, want each of %v", seat, seen, tt.cells)
+				}
+				for c := range seen {
+					if !slices.Contains(tt.cells, c) {
+						t.Errorf("seat %d: cell %d offered, legal are %v", seat, c, tt.cells)
+					}
+				}
+			}
+			gametest.CheckViewNoise(t, g, v)
+		})
 	}
 }

@@ -71,10 +71,12 @@ export async function startServer({ env = {} } = {}) {
     proc.stderr.pipe(log, { end: false });
   }
 
-  async function halt() {
+  // halt stops the server: SIGTERM (a graceful stop, SIGKILL after 15 s),
+  // or SIGKILL at once (a crash: nothing is finished or flushed).
+  async function halt(signal = 'SIGTERM') {
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
+    proc.kill(signal);
     const done = await Promise.race([exited.then(() => true), sleep(15000).then(() => false)]);
     if (!done) { proc.kill('SIGKILL'); await exited; }
   }
@@ -98,10 +100,11 @@ export async function startServer({ env = {} } = {}) {
     await waitFor(`${base}/readyz`, { timeoutMs: 90000, proc, okStatus: (s) => s === 200 || s === 404 });
   }
 
-  // restart stops the server (as a deploy would) and starts it again on
-  // the same port and data folder. pause runs while it is down.
-  async function restart({ pause } = {}) {
-    await halt();
+  // restart stops the server (as a deploy would; with signal 'SIGKILL', as
+  // a crash would) and starts it again on the same port and data folder.
+  // pause runs while it is down.
+  async function restart({ pause, signal = 'SIGTERM' } = {}) {
+    await halt(signal);
     if (pause) await pause();
     spawnServer();
     await ready();
