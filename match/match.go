@@ -24,6 +24,7 @@ const (
 	reqResign
 	reqRematch
 	reqRecorded // the rater reported the rating changes (Registry.Rated)
+	reqAbort    // an operator aborts the match (abort.go)
 )
 
 type request struct {
@@ -346,6 +347,8 @@ func (m *Match) handle(ctx context.Context, r request) {
 		m.askRematch(r.conn, r.reply)
 	case reqRecorded:
 		m.finishOver(r.ratings)
+	case reqAbort:
+		reply(r.reply, m.abort(ctx))
 	}
 }
 
