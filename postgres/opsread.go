@@ -174,3 +174,17 @@ func (o *Ops) DBHealthy(ctx context.Context) bool {
 	defer cancel()
 	return o.pool.Ping(ctx) == nil
 }
+
+// MoveCounts returns how many moves each of the matches has stored.
+func (o *Ops) MoveCounts(ctx context.Context, ids []string) (map[string]int, error) {
+	rows, err := o.pool.Query(ctx, `
+		SELECT match_id, max(seq)::int FROM match_moves WHERE match_id = ANY($1) GROUP BY match_id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("count moves: %w", err)
+	}
+	out := make(map[string]int, len(ids))
+	var id string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil })
+	return out, err
+}
