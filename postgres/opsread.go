@@ -53,7 +53,7 @@ func (o *Ops) OpsBoard(ctx context.Context, game, filter, search string, limit, 
 			(SELECT max(m.ended_at) FROM matches m WHERE m.game = r.game AND (m.seat0 = r.player_id OR m.seat1 = r.player_id) AND m.status <> 'live'),
 			p.banned_at IS NOT NULL
 		FROM ratings r JOIN players p ON p.id = r.player_id
-		WHERE r.game = $1 AND `+where+` AND p.name_key LIKE $2
+		WHERE r.game = $1 AND `+where+` AND p.name_key LIKE $2 AND cardinality($5::text[]) >= 0
 		ORDER BY r.rating DESC, r.player_id
 		LIMIT $3 OFFSET $4`, game, pattern, limit, offset, ids)
 	if err != nil {
