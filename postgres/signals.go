@@ -31,8 +31,8 @@ import (
 //     the player's address block (/24, /64) within a day of the player's,
 //     for accounts created within AccountWindow.
 //   - rating_gain: the player gained at least RatingGain points in a game
-//     within Window, and more than RatingGainFactor times their best
-//     daily gain in the 30 days before.
+//     within Window, over at least RatingGainGames games, and more than
+//     RatingGainFactor times their best daily gain in the 30 days before.
 //
 // A flag's severity is how far past its threshold the evidence is (1 at
 // the threshold); the review queue orders players by the sum.
@@ -50,6 +50,7 @@ type SignalsConfig struct {
 	AddrBlockAccounts int           // default 4
 	RatingGain        float64       // default 150
 	RatingGainFactor  float64       // default 3
+	RatingGainGames   int           // default 5: a new player's first win alone is +170
 }
 
 func (c SignalsConfig) withDefaults() SignalsConfig {
@@ -82,6 +83,9 @@ func (c SignalsConfig) withDefaults() SignalsConfig {
 	}
 	if c.RatingGainFactor <= 0 {
 		c.RatingGainFactor = 3
+	}
+	if c.RatingGainGames <= 0 {
+		c.RatingGainGames = 5
 	}
 	return c
 }
@@ -170,7 +174,7 @@ const (
 			jsonb_build_object('game', r.game, 'gain', round(r.gain::numeric), 'games', r.games,
 				'best_day_before', round(greatest(coalesce(p.best, 0), 0)::numeric))
 		FROM recent r LEFT JOIN past p USING (player_id, game)
-		WHERE r.gain >= $2 AND r.gain > $3 * greatest(coalesce(p.best, 0), 0)`
+		WHERE r.gain >= $2 AND r.gain > $3 * greatest(coalesce(p.best, 0), 0) AND r.games >= $4`
 )
 
 // Flags computes every signal and returns the flagged players, most
@@ -190,7 +194,7 @@ func (o *Ops) Flags(ctx context.Context) ([]leaderboard.FlaggedPlayer, error) {
 		{"win_rate", winRateSQL, []any{secs(c.WinRateWindow), c.WinRateGames, c.WinRate}},
 		{"early_end", earlyEndSQL, []any{secs(c.Window), c.EarlyEnds}},
 		{"addr_block", addrBlockSQL, []any{secs(c.AccountWindow), c.AddrBlockAccounts}},
-		{"rating_gain", ratingGainSQL, []any{secs(c.Window), c.RatingGain, c.RatingGainFactor}},
+		{"rating_gain", ratingGainSQL, []any{secs(c.Window), c.RatingGain, c.RatingGainFactor, c.RatingGainGames}},
 	}
 	var flags []leaderboard.Flag
 	b := &pgx.Batch{}

@@ -89,6 +89,8 @@ function num(n, digits = 0) {
   return n === undefined || n === null ? '—' : Number(n).toFixed(digits);
 }
 
+function span(d) { return d < 120e3 ? `${Math.round(d / 1000)} s` : `${Math.round(d / 60e3)} min`; }
+
 function ms(n) { return n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`; }
 
 // reasonForm is a small form: extra fields, a reason, a submit button.
@@ -185,7 +187,7 @@ function overview(body, ctx, arg, state) {
           h('p', { class: 'ops-stat-label', text: 'Database' }),
           h('p', { class: 'ops-stat-value', text: dbText }),
           h('p', { class: 'ops-stat-sub', text: n.db_healthy ? 'Moves are stored in PostgreSQL.' : 'PostgreSQL does not answer: moves go to the fsynced spool, no new matches start.' }))),
-      h('p', { class: 'muted small', text: hist.length ? `Charts: the last ${Math.round((hist.length * (hist.length > 1 ? (hist[1].at_ms - hist[0].at_ms) : 10000)) / 60000)} min, sampled in the server.` : 'Charts fill in as the server takes samples (every 10 s, an hour kept).' }));
+      h('p', { class: 'muted small', text: hist.length > 1 ? `Charts: the last ${span(hist[hist.length - 1].at_ms - hist[0].at_ms)}, sampled in the server (an hour is kept).` : 'Charts fill in as the server takes samples (every 10 s, an hour kept).' }));
   }
 }
 
