@@ -247,9 +247,13 @@ describe('the operator pages', { timeout: 12 * 60 * 1000 }, () => {
       assert.equal(p.data.ratings.tictactoe.games, 0);
     }
     assert.ok(await opPage.isVisible('.ops-recent tr.ops-voided .tag:has-text("voided")'));
+    // The public profile shows the voided matches as voided.
+    await opPage.goto(`/players/${ids.guests[0].id}`);
+    await opPage.waitForSelector('.recent-table .tag:has-text("voided")');
   });
 
   test('leaderboards: filters, search and CSV export', async () => {
+    await opPage.goto('/ops');
     await opPage.click('.ops-tabs a:has-text("Leaderboards")');
     await opPage.waitForSelector('.ops-toolbar');
     await opPage.click('.segmented-btn:has-text("Banned")');
