@@ -348,7 +348,10 @@ describe('the operator pages', { timeout: 12 * 60 * 1000 }, () => {
     await opPage.selectOption('#audit-action', 'match.void');
     await opPage.click('.ops-toolbar button:has-text("Filter")');
     await opPage.waitForURL(/action=match.void/);
-    await opPage.waitForFunction(() => [...document.querySelectorAll('.ops-audit tbody tr')].every((r) => r.dataset.action === 'match.void'));
+    await opPage.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('.ops-audit tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.dataset.action === 'match.void');
+    });
     assert.equal(await opPage.locator('.ops-audit tbody tr').count(), 50);
     const [download] = await Promise.all([opPage.waitForEvent('download'), opPage.click('button:has-text("Export CSV")')]);
     const csv = Buffer.concat(await (await download.createReadStream()).toArray()).toString();
