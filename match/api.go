@@ -141,6 +141,9 @@ type Summary struct {
 	StartedMS  int64    `json:"started_ms"`
 	EndedMS    *int64   `json:"ended_ms"`
 	Spectators int      `json:"spectators"`
+	// Voided: an operator voided the match; it counts for no one. An
+	// addition to PROTOCOL.md, present only when true.
+	Voided bool `json:"voided,omitempty"`
 }
 
 // Result is the end of a match, handed to the Journal.

@@ -25,6 +25,7 @@ const (
 	reqRematch
 	reqRecorded  // the rater reported the rating changes (Registry.Rated)
 	reqShowCount // a lingering match's timer: the spectator count is due
+	reqAbort     // an operator aborts the match (abort.go)
 )
 
 type request struct {
@@ -386,6 +387,8 @@ func (m *Match) handle(ctx context.Context, r request) {
 		m.countTimer = false
 		m.showCount(time.Now())
 		m.scheduleCount()
+	case reqAbort:
+		reply(r.reply, m.abort(ctx))
 	}
 }
 

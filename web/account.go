@@ -48,6 +48,7 @@ func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.noteSignup(ctx, r, p.ID)
 	s.issue(w, r, http.StatusCreated, p)
 }
 
@@ -66,6 +67,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.noteSignup(ctx, r, p.ID)
 	s.issue(w, r, http.StatusCreated, p)
 }
 
@@ -177,7 +179,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, meReply{
-		Player:  authPlayer{ID: p.ID, Name: p.Name, Guest: p.Guest},
+		Player:  authPlayer{ID: p.ID, Name: p.Name, Guest: p.Guest, Operator: s.isOperator(r, p.ID)},
 		Ratings: ratings,
 		Ranks:   ranks,
 	})

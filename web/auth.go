@@ -17,6 +17,9 @@ type Identity struct {
 	ID    string // opaque player id; never empty
 	Name  string
 	Guest bool
+	// Operator: the token says the player is an operator. Operator
+	// requests check the database too (ops.go), so a revoke is immediate.
+	Operator bool
 }
 
 // Tokens issues and verifies the server's bearer tokens (JWT, HS256).
@@ -33,8 +36,9 @@ type Tokens struct {
 
 // claims is the JWT payload: sub is the player id.
 type claims struct {
-	Name  string `json:"name"`
-	Guest bool   `json:"guest"`
+	Name     string `json:"name"`
+	Guest    bool   `json:"guest"`
+	Operator bool   `json:"op,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -64,8 +68,9 @@ func (t *Tokens) Issue(id Identity) (token string, expires time.Time, err error)
 	now := t.now().Truncate(time.Second)
 	expires = now.Add(t.ttl)
 	c := claims{
-		Name:  id.Name,
-		Guest: id.Guest,
+		Name:     id.Name,
+		Guest:    id.Guest,
+		Operator: id.Operator,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   id.ID,
 			Issuer:    t.issuer,
@@ -102,7 +107,7 @@ func (t *Tokens) Verify(token string) (Identity, error) {
 	case c.Subject == "" || leaderboard.ValidName(c.Name) != nil:
 		return Identity{}, fmt.Errorf("%w: invalid token claims", ErrUnauthorized)
 	}
-	return Identity{ID: c.Subject, Name: c.Name, Guest: c.Guest}, nil
+	return Identity{ID: c.Subject, Name: c.Name, Guest: c.Guest, Operator: c.Operator}, nil
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.
@@ -135,11 +140,14 @@ type authPlayer struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Guest bool   `json:"guest"`
+	// Operator is an addition to PROTOCOL.md: present and true for an
+	// operator (the client shows the operator pages).
+	Operator bool `json:"operator,omitempty"`
 }
 
 // issue writes a fresh token for p with the given status.
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, status int, p leaderboard.Player) {
-	id := Identity{ID: p.ID, Name: p.Name, Guest: p.Guest}
+	id := Identity{ID: p.ID, Name: p.Name, Guest: p.Guest, Operator: s.isOperator(r, p.ID)}
 	token, expires, err := s.tokens.Issue(id)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -59,6 +59,7 @@ func (s *Server) routes() http.Handler {
 	api("/api/players/{id}", get(s.handlePlayer))
 	api("/api/matches", get(s.handleMatches))
 	api("/api/matches/{id}", get(s.handleMatch))
+	s.opsRoutes(mux)
 	handle("/healthz", map[string]http.HandlerFunc{http.MethodGet: s.handleHealth})
 	handle("/readyz", map[string]http.HandlerFunc{http.MethodGet: s.handleReady})
 	handle("/ws", map[string]http.HandlerFunc{http.MethodGet: s.handleWS})

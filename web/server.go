@@ -79,6 +79,10 @@ type Deps struct {
 	Metrics http.Handler
 	// NowFunc is the clock; nil: time.Now.
 	NowFunc func() time.Time
+	// Ops, when set, serves the operators' API under /api/ops (ops.go),
+	// and Monitor its overview's history.
+	Ops     Operations
+	Monitor *Monitor
 }
 
 // Server serves the HTTP API, the static client and the WebSocket endpoint.
@@ -116,6 +120,7 @@ type playerState struct {
 	// Guarded by Server.mu.
 	refs     int   // connections past hello
 	queuedBy *conn // the connection whose queue.join is pending, if any
+	conns    map[*conn]struct{}
 }
 
 // New returns a Server. It panics if cfg does not pass Validate or a
@@ -290,6 +295,10 @@ func (s *Server) joinPlayer(c *conn, playerID string) *playerState {
 		s.players[playerID] = p
 	}
 	p.refs++
+	if p.conns == nil {
+		p.conns = make(map[*conn]struct{})
+	}
+	p.conns[c] = struct{}{}
 	return p
 }
 
@@ -307,6 +316,7 @@ func (s *Server) leavePlayer(c *conn, playerID string) (queued, last bool) {
 		p.queuedBy = nil
 		queued = true
 	}
+	delete(p.conns, c)
 	if p.refs--; p.refs <= 0 {
 		delete(s.players, playerID)
 		last = true

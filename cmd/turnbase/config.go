@@ -51,7 +51,16 @@ type config struct {
 	TLSCert        string
 	TLSKey         string
 	HSTSMaxAge     time.Duration
-	PprofAddr      string
+	OpsAddr        string
+	OpsSample      time.Duration
+
+	// The review queue's thresholds (postgres/signals.go).
+	SignalSameOpponent int
+	SignalWinRateGames int
+	SignalWinRate      float64
+	SignalEarlyEnds    int
+	SignalAddrBlock    int
+	SignalRatingGain   float64
 }
 
 // setting ties one flag to its environment variable.
@@ -121,7 +130,14 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	str(&c.TLSCert, "tls-cert", "TURNBASE_TLS_CERT", "", "PEM certificate (chain) file: serve HTTPS and WSS", false)
 	str(&c.TLSKey, "tls-key", "TURNBASE_TLS_KEY", "", "PEM private key file for -tls-cert", false)
 	dur(&c.HSTSMaxAge, "hsts-max-age", "TURNBASE_HSTS_MAX_AGE", 365*24*time.Hour, "Strict-Transport-Security max-age on HTTPS responses; negative: none")
-	str(&c.PprofAddr, "pprof-addr", "TURNBASE_PPROF_ADDR", "", "serve net/http/pprof on this (loopback) address, for profiling; empty: off", false)
+	str(&c.OpsAddr, "ops-addr", "TURNBASE_OPS_ADDR", "127.0.0.1:9090", "operator listener: /metrics and net/http/pprof, never on the public address; empty: off", false)
+	dur(&c.OpsSample, "ops-sample", "TURNBASE_OPS_SAMPLE", 10*time.Second, "how often the operators' overview takes a sample (it keeps 360)")
+	num(&c.SignalSameOpponent, "signal-same-opponent", "TURNBASE_SIGNAL_SAME_OPPONENT", 10, "review queue: rated games against one opponent in a day")
+	num(&c.SignalWinRateGames, "signal-win-rate-games", "TURNBASE_SIGNAL_WIN_RATE_GAMES", 10, "review queue: games against one opponent (30 days) before the win rate counts")
+	rate(&c.SignalWinRate, "signal-win-rate", "TURNBASE_SIGNAL_WIN_RATE", 0.9, "review queue: win rate against one opponent")
+	num(&c.SignalEarlyEnds, "signal-early-ends", "TURNBASE_SIGNAL_EARLY_ENDS", 5, "review queue: resigns or aborts before move 2 in a day")
+	num(&c.SignalAddrBlock, "signal-addr-block", "TURNBASE_SIGNAL_ADDR_BLOCK", 4, "review queue: accounts first seen from one address block within a day")
+	rate(&c.SignalRatingGain, "signal-rating-gain", "TURNBASE_SIGNAL_RATING_GAIN", 150, "review queue: rating points gained in a day (and 3x the best day before)")
 
 	if err := fs.Parse(args); err != nil {
 		return c, nil, nil, err
@@ -156,7 +172,7 @@ func (c config) validate() error {
 		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL,
 		"rated-pair-window": c.RatedPairWindow,
 		"hello-timeout":     c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
-		"spectator-every": c.SpectatorEvery,
+		"spectator-every": c.SpectatorEvery, "ops-sample": c.OpsSample,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %s", name, d))
@@ -177,6 +193,9 @@ func (c config) validate() error {
 		"handshake-rate": c.HandshakeRate, "handshake-burst": float64(c.HandshakeBurst),
 		"http-rate": c.HTTPRate, "http-burst": float64(c.HTTPBurst),
 		"max-watched": float64(c.MaxWatched), "max-conns": float64(c.MaxConns),
+		"signal-same-opponent": float64(c.SignalSameOpponent), "signal-win-rate-games": float64(c.SignalWinRateGames),
+		"signal-win-rate": c.SignalWinRate, "signal-early-ends": float64(c.SignalEarlyEnds),
+		"signal-addr-block": float64(c.SignalAddrBlock), "signal-rating-gain": c.SignalRatingGain,
 	} {
 		if n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))

@@ -11,6 +11,7 @@ import * as challenge from './views/challenge.js';
 import * as leaderboard from './views/leaderboard.js';
 import * as player from './views/player.js';
 import * as replayView from './views/replay.js';
+import * as ops from './views/ops.js';
 
 const routes = [
   { re: /^\/$/, view: lobby, nav: 'home' },
@@ -19,6 +20,7 @@ const routes = [
   { re: /^\/leaderboard(?:\/([^/]+))?\/?$/, view: leaderboard, nav: 'leaderboard' },
   { re: /^\/players\/([^/]+)\/?$/, view: player, nav: '' },
   { re: /^\/replay\/([^/]+)\/?$/, view: replayView, nav: '' },
+  { re: /^\/ops(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/, view: ops, nav: 'ops' },
 ];
 
 const notFound = {
@@ -128,6 +130,7 @@ const accountEl = document.getElementById('account');
 function showAccount() {
   clear(accountEl);
   const p = session.player;
+  document.getElementById('nav-ops').hidden = !(p && p.operator);
   if (!p) return;
   accountEl.append(
     h('a', { class: 'account-link', href: `/players/${encodeURIComponent(p.id)}`, 'data-link': true, title: 'Your profile' },
