@@ -148,7 +148,11 @@ type node struct {
 // openStores opens the accounts, the rater and the journal, and replays
 // what the journal spooled before a crash.
 func (n *node) openStores(ctx context.Context, cfg config, db *database, owner string, logger *slog.Logger, st *stops) error {
-	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
+	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{
+		QueryTimeout: web.DefaultDatabaseTimeout, // as the server's other database calls
+		HashSlots:    cfg.HashSlots,
+		HashQueue:    cfg.HashQueue,
+	})
 	n.ratings = postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{
 		Games: n.games,
 		// The one way a rating reaches a match (startMatches sets matches
@@ -260,6 +264,12 @@ func webConfig(cfg config, secret []byte) web.Config {
 		HTTPRate:       cfg.HTTPRate,
 		HTTPBurst:      cfg.HTTPBurst,
 		TrustedProxies: splitList(cfg.TrustedProxies),
+
+		LoginNameRate:   cfg.LoginNamePerHour / 3600,
+		LoginNameBurst:  cfg.LoginNameBurst,
+		LoginFreshAfter: cfg.LoginFreshAfter,
+		SignupIPRate:    cfg.SignupPerHour / 3600,
+		SignupIPBurst:   cfg.SignupBurst,
 	}
 }
 

@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/turnbase/turnbase/leaderboard"
+)
+
+// The gate: slots bound the hashes at once; a freed slot goes to a login
+// before any sign-up; the lines are bounded (ErrBusy beyond); a caller
+// whose context ends leaves the line and loses nothing.
+func TestHashGate(t *testing.T) {
+	g := newHashGate(1, 4) // one slot; 4 logins or 1 sign-up may wait
+	ctx := t.Context()
+	hold, err := g.acquire(ctx, hashLogin)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	order := make(chan string, 8)
+	wait := func(class hashClass, name string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			release, err := g.acquire(ctx, class)
+			if err == nil {
+				order <- name
+				release()
+			}
+			done <- err
+		}()
+		return done
+	}
+	waiting := func(class hashClass, n int) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			g.mu.Lock()
+			got := g.waiting[class].Len()
+			g.mu.Unlock()
+			if got == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d waiting in class %d, want %d", got, class, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	signup := wait(hashSignup, "signup")
+	waiting(hashSignup, 1)
+	if _, err := g.acquire(ctx, hashSignup); !errors.Is(err, leaderboard.ErrBusy) {
+		t.Fatalf("second sign-up in line: %v, want ErrBusy", err)
+	}
+	login1 := wait(hashLogin, "login1")
+	waiting(hashLogin, 1)
+	login2 := wait(hashLogin, "login2")
+	waiting(hashLogin, 2)
+
+	// A login that gives up leaves the line.
+	cctx, cancel := context.WithCancel(ctx)
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := g.acquire(cctx, hashLogin)
+		gaveUp <- err
+	}()
+	waiting(hashLogin, 3)
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+	waiting(hashLogin, 2)
+
+	hold()
+	for _, done := range []chan error{login1, login2, signup} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(order)
+	var got []string
+	for name := range order {
+		got = append(got, name)
+	}
+	if want := []string{"login1", "login2", "signup"}; len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	// Every slot is back.
+	if g.free != 1 {
+		t.Fatalf("free slots %d, want 1", g.free)
+	}
+}
