@@ -391,7 +391,7 @@ func TestRegisterRenamesGuests(t *testing.T) {
 		if err != nil || !got.Guest || got.ID != g.ID {
 			t.Fatalf("Get(%s) = %+v, %v", g.ID, got, err)
 		}
-		if !regexp.MustCompile(`^` + g.Name + `-[0-9a-f]{5}$`).MatchString(got.Name) || seen[got.Name] {
+		if !regexp.MustCompile(`^`+g.Name+`-[0-9a-f]{5}$`).MatchString(got.Name) || seen[got.Name] {
 			t.Errorf("guest %q renamed to %q, want %q-xxxxx, each its own", g.Name, got.Name, g.Name)
 		}
 		seen[got.Name] = true

@@ -21,14 +21,18 @@ const (
 // hashGate bounds how many bcrypt computations run at once (slots, one
 // per core), and how many wait for a slot: a flood of requests that hash
 // gets ErrBusy at once instead of piling up until every one of them
-// misses its deadline. A free slot goes to the longest-waiting login
-// before any sign-up, so that a sign-up flood cannot keep players out.
+// misses its deadline. Logins come first: sign-ups may hold only half of
+// the slots (at least one), so a login finds a slot that no sign-up holds,
+// and a freed slot goes to the longest-waiting login before any sign-up.
 // Safe for concurrent use.
 type hashGate struct {
-	maxWait [hashClasses]int // immutable: the longest line per class
+	// Immutable.
+	maxWait    [hashClasses]int // the longest line per class
+	maxSignups int              // slots sign-ups may hold at once
 
 	mu      sync.Mutex // guards the fields below
 	free    int        // slots not held
+	signups int        // slots held by sign-ups
 	waiting [hashClasses]*list.List
 }
 
@@ -40,7 +44,7 @@ type waiter struct {
 // newHashGate returns a gate of slots slots, where at most maxWait logins
 // and maxWait/4 (at least 1) sign-ups wait for one.
 func newHashGate(slots, maxWait int) *hashGate {
-	g := &hashGate{free: slots}
+	g := &hashGate{free: slots, maxSignups: max(1, slots/2)}
 	g.maxWait[hashLogin] = maxWait
 	g.maxWait[hashSignup] = max(1, maxWait/4)
 	for i := range g.waiting {
@@ -53,11 +57,12 @@ func newHashGate(slots, maxWait int) *hashGate {
 // It fails with an error wrapping leaderboard.ErrBusy when the line of
 // class is full, and with ctx's error when ctx ends first.
 func (g *hashGate) acquire(ctx context.Context, class hashClass) (release func(), err error) {
+	release = func() { g.release(class) }
 	g.mu.Lock()
-	if g.free > 0 && g.waiting[hashLogin].Len() == 0 && (class == hashLogin || g.waiting[hashSignup].Len() == 0) {
-		g.free--
+	if g.waiting[class].Len() == 0 && g.mayTakeLocked(class) {
+		g.takeLocked(class)
 		g.mu.Unlock()
-		return g.release, nil
+		return release, nil
 	}
 	if g.waiting[class].Len() >= g.maxWait[class] {
 		g.mu.Unlock()
@@ -69,14 +74,14 @@ func (g *hashGate) acquire(ctx context.Context, class hashClass) (release func()
 
 	select {
 	case <-w.ready:
-		return g.release, nil
+		return release, nil
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
 	select {
 	case <-w.ready: // granted meanwhile: pass it on
 		g.mu.Unlock()
-		g.release()
+		release()
 	default:
 		g.waiting[class].Remove(e)
 		g.mu.Unlock()
@@ -84,16 +89,31 @@ func (g *hashGate) acquire(ctx context.Context, class hashClass) (release func()
 	return nil, fmt.Errorf("wait to hash a password: %w", ctx.Err())
 }
 
-// release gives a slot back, to the first waiter in line if any.
-func (g *hashGate) release() {
+// mayTakeLocked reports whether class may take a slot now.
+func (g *hashGate) mayTakeLocked(class hashClass) bool {
+	return g.free > 0 && (class == hashLogin || g.signups < g.maxSignups)
+}
+
+func (g *hashGate) takeLocked(class hashClass) {
+	g.free--
+	if class == hashSignup {
+		g.signups++
+	}
+}
+
+// release gives back a slot that class held, and hands the slots free
+// to the first waiters in line that may take them, logins first.
+func (g *hashGate) release(class hashClass) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, l := range g.waiting {
-		if e := l.Front(); e != nil {
-			l.Remove(e)
-			close(e.Value.(*waiter).ready)
-			return
+	g.free++
+	if class == hashSignup {
+		g.signups--
+	}
+	for c, l := range g.waiting {
+		for l.Len() > 0 && g.mayTakeLocked(hashClass(c)) {
+			g.takeLocked(hashClass(c))
+			close(l.Remove(l.Front()).(*waiter).ready)
 		}
 	}
-	g.free++
 }

@@ -89,7 +89,47 @@ func TestHashGate(t *testing.T) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
 	// Every slot is back.
-	if g.free != 1 {
-		t.Fatalf("free slots %d, want 1", g.free)
+	if g.free != 1 || g.signups != 0 {
+		t.Fatalf("free slots %d, sign-ups %d; want 1, 0", g.free, g.signups)
+	}
+}
+
+// Sign-ups hold at most half of the slots: a login never waits behind
+// them.
+func TestHashGateKeepsSlotsForLogins(t *testing.T) {
+	g := newHashGate(2, 8)
+	ctx := t.Context()
+	s1, err := g.acquire(ctx, hashSignup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := make(chan error, 1)
+	go func() {
+		release, err := g.acquire(ctx, hashSignup)
+		if err == nil {
+			release()
+		}
+		s2 <- err
+	}()
+	for {
+		g.mu.Lock()
+		n := g.waiting[hashSignup].Len()
+		g.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	l1, err := g.acquire(ctx, hashLogin) // at once: the slot no sign-up may take
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1()
+	s1()
+	if err := <-s2; err != nil {
+		t.Fatal(err)
+	}
+	if g.free != 2 || g.signups != 0 {
+		t.Fatalf("free slots %d, sign-ups %d; want 2, 0", g.free, g.signups)
 	}
 }
