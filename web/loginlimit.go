@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -55,7 +54,7 @@ func newLoginLimiter(nameRate float64, nameBurst int, freshAfter time.Duration) 
 // When it may not, wait is how long until it may.
 func (l *loginLimiter) admit(ip, name string, now time.Time) (a loginAttempt, ok bool, wait time.Duration) {
 	a.name = strings.ToLower(name)
-	a.pair = addressKey(ip) + "|" + a.name
+	a.pair = addrKey(ip) + "|" + a.name
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.lastSweep) > l.freshAfter {
@@ -115,17 +114,4 @@ func (l *loginLimiter) sweepLocked(now time.Time) {
 			delete(l.tried, pair)
 		}
 	}
-}
-
-// addressKey is the client address as limits count it: IPv6 by /64.
-func addressKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil || !addr.Is6() {
-		return ip
-	}
-	p, err := addr.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }

@@ -85,7 +85,10 @@ func (c *conn) admit() {
 	if c.player != nil {
 		playerLimiter = c.player.limiter
 	}
-	c.limiter = newFrameLimiter(&c.srv.cfg, playerLimiter)
+	if c.limiter == nil {
+		c.limiter = newFrameLimiter(&c.srv.cfg, nil)
+	}
+	c.limiter.player = playerLimiter // control frames before the hello count too
 	c.welcomed = true
 	c.sock.Welcome()
 	if c.player != nil {
@@ -224,8 +227,14 @@ func (c *conn) dispatch(ctx context.Context, req request) error {
 		if m.InMatch(c.id.ID) {
 			return match.ErrInMatch
 		}
-		// Success is the match.found that the match sends.
-		return c.srv.deps.Lobby.AcceptChallenge(ctx, req.Code, c.ticket(ctx, ""))
+		// The acceptor's ticket carries their rating in the challenge's
+		// game, as the player cards show it. Success is the match.found
+		// that the match sends.
+		ch, err := c.srv.deps.Lobby.Challenge(ctx, req.Code)
+		if err != nil {
+			return err
+		}
+		return c.srv.deps.Lobby.AcceptChallenge(ctx, req.Code, c.ticket(ctx, ch.Game))
 	}
 	return fmt.Errorf("dispatch %q: no handler", req.Type) // decodeFrame knows no more types
 }
