@@ -50,8 +50,11 @@ const (
 	DefaultDatabaseTimeout   = 3 * time.Second
 	DefaultLoginIPRate       = 20.0 / 60 // 20 a minute
 	DefaultLoginIPBurst      = 20
-	DefaultLoginNameRate     = 5.0 / 60 // 5 a minute
+	DefaultLoginNameRate     = 10.0 / 3600 // 10 an hour
 	DefaultLoginNameBurst    = 10
+	DefaultLoginFreshAfter   = time.Hour
+	DefaultSignupIPRate      = 10.0 / 3600 // 10 an hour
+	DefaultSignupIPBurst     = 10
 	DefaultShutdownTimeout   = 10 * time.Second
 
 	// DefaultRating is the rating of a player the rating source does not
@@ -105,12 +108,21 @@ type Config struct {
 	// or for the player check of a hello.
 	DatabaseTimeout time.Duration
 
-	// Login attempts (POST /api/auth/login), right or wrong, per client IP
-	// and per name (ignoring case), per second; over them: 429.
-	LoginIPRate    float64
-	LoginIPBurst   int
-	LoginNameRate  float64
-	LoginNameBurst int
+	// Login attempts (POST /api/auth/login, and POST /api/auth/password
+	// on the player's name), right or wrong: per client IP, per second;
+	// and per name (ignoring case), from all addresses together, per
+	// second. Once a name's budget is spent, an address that made no
+	// attempt on it for LoginFreshAfter may still make one, so that
+	// guessers cannot lock the owner out (see loginLimiter). Over them:
+	// 429 with Retry-After. A successful attempt does not count against
+	// the name.
+	LoginIPRate     float64
+	LoginIPBurst    int
+	LoginNameRate   float64
+	LoginNameBurst  int
+	LoginFreshAfter time.Duration
+	SignupIPRate    float64 // registrations and upgrades per client IP, per second
+	SignupIPBurst   int
 
 	// MaxConns bounds the open WebSockets of the whole server; beyond it
 	// an upgrade is answered 503 server_busy.
@@ -199,6 +211,9 @@ func (c Config) withDefaults() Config {
 	setInt(&c.LoginIPBurst, DefaultLoginIPBurst)
 	setFloat(&c.LoginNameRate, DefaultLoginNameRate)
 	setInt(&c.LoginNameBurst, DefaultLoginNameBurst)
+	setDur(&c.LoginFreshAfter, DefaultLoginFreshAfter)
+	setFloat(&c.SignupIPRate, DefaultSignupIPRate)
+	setInt(&c.SignupIPBurst, DefaultSignupIPBurst)
 	setInt(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
 	setInt(&c.MaxConns, DefaultMaxConns)
 	setDur(&c.HSTSMaxAge, DefaultHSTSMaxAge)
@@ -265,6 +280,9 @@ func (c Config) Validate() error {
 		"LoginIPBurst":      c.LoginIPBurst > 0,
 		"LoginNameRate":     c.LoginNameRate > 0,
 		"LoginNameBurst":    c.LoginNameBurst > 0,
+		"LoginFreshAfter":   c.LoginFreshAfter > 0,
+		"SignupIPRate":      c.SignupIPRate > 0,
+		"SignupIPBurst":     c.SignupIPBurst > 0,
 		"MaxConnsPerIP":     c.MaxConnsPerIP > 0,
 		"MaxConns":          c.MaxConns > 0,
 		"HandshakeRate":     c.HandshakeRate > 0,

@@ -99,7 +99,7 @@ func classify(err error) (code string, status int, known bool) {
 		return codeAlreadyRegistered, http.StatusConflict, true
 	case is(ErrUnknownGame):
 		return codeUnsupportedGame, http.StatusNotFound, true
-	case is(ErrRateLimited, match.ErrWatchLimit):
+	case is(ErrRateLimited, match.ErrWatchLimit, leaderboard.ErrBusy):
 		return codeRateLimited, http.StatusTooManyRequests, true
 	case is(ErrTooLarge) || errors.As(err, &tooBig):
 		return codeTooLarge, http.StatusRequestEntityTooLarge, true

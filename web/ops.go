@@ -123,10 +123,12 @@ func (s *Server) isOperator(r *http.Request, playerID string) bool {
 }
 
 // noteSignup records the address block a new account came from.
-func (s *Server) noteSignup(ctx context.Context, r *http.Request, playerID string) {
+func (s *Server) noteSignup(r *http.Request, playerID string) {
 	if s.deps.Ops == nil {
 		return
 	}
+	ctx, cancel := s.dbContext(r)
+	defer cancel()
 	block := addrBlock(s.clientIP(r))
 	if block == "" {
 		return
@@ -352,7 +354,7 @@ func (s *Server) opsBan(w http.ResponseWriter, r *http.Request, ctx context.Cont
 	// The ban is stored: now the player goes. Their sockets close, their
 	// live matches end aborted and unrated, and their queue ticket and
 	// challenges go.
-	closed := s.kickPlayer(id, "banned")
+	closed := len(s.closePlayer(id, closeBadToken, "banned")) // its hello is refused from now on
 	aborted := []string{}
 	for _, mid := range s.deps.Matches.Active(id) {
 		if s.abortMatch(ctx, a, mid, "ban: "+b.Reason) == nil {
@@ -538,19 +540,3 @@ func writeCSV(w http.ResponseWriter, name string, rows [][]string) {
 	cw.Flush()
 }
 
-// kickPlayer closes every socket of the player at once (a ban) and
-// returns how many.
-func (s *Server) kickPlayer(playerID, why string) int {
-	s.mu.Lock()
-	var conns []*conn
-	if p := s.players[playerID]; p != nil {
-		for c := range p.conns {
-			conns = append(conns, c)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.closeWith(closeBadToken, why, true)
-	}
-	return len(conns)
-}

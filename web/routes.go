@@ -53,6 +53,7 @@ func (s *Server) routes() http.Handler {
 	api("/api/auth/login", post(s.handleLogin))
 	api("/api/auth/upgrade", post(s.handleUpgrade))
 	api("/api/auth/refresh", post(s.handleRefresh))
+	api("/api/auth/password", post(s.handlePassword))
 	api("/api/me", get(s.handleMe))
 	api("/api/games", get(s.handleGames))
 	api("/api/leaderboard/{game}", get(s.handleLeaderboard))
@@ -367,6 +368,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="turnbase"`)
+	}
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1") // a busy moment, as leaderboard.ErrBusy
 	}
 	writeErrorBody(w, status, code, msg)
 }

@@ -97,10 +97,11 @@ type Server struct {
 	public     string          // normalized PublicOrigin; "" when not set
 	sockets    *socket.Server  // runs the WebSockets; safe for concurrent use
 	handler    http.Handler
-	handshakes *keyLimiters // WebSocket upgrades per IP; safe for concurrent use
-	apiCalls   *keyLimiters // /api/ requests per IP; safe for concurrent use
-	loginIPs   *keyLimiters // login attempts per IP; safe for concurrent use
-	loginNames *keyLimiters // login attempts per lower-case name; likewise
+	handshakes *keyLimiters  // WebSocket upgrades per IP; safe for concurrent use
+	apiCalls   *keyLimiters  // /api/ requests per IP; safe for concurrent use
+	loginIPs   *keyLimiters  // login attempts per IP; safe for concurrent use
+	loginNames *loginLimiter // login attempts per name; likewise
+	signups    *keyLimiters  // registrations and upgrades per IP; likewise
 	proxies    []netip.Prefix
 
 	conns sync.WaitGroup // one per registered connection until its cleanup
@@ -118,9 +119,8 @@ type playerState struct {
 	limiter *rate.Limiter // frames of all its connections; safe for concurrent use
 
 	// Guarded by Server.mu.
-	refs     int   // connections past hello
-	queuedBy *conn // the connection whose queue.join is pending, if any
-	conns    map[*conn]struct{}
+	conns    map[*conn]struct{} // connections past hello
+	queuedBy *conn              // the connection whose queue.join is pending, if any
 }
 
 // New returns a Server. It panics if cfg does not pass Validate or a
@@ -150,7 +150,8 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		handshakes: newAddrLimiters(cfg.HandshakeRate, cfg.HandshakeBurst),
 		apiCalls:   newAddrLimiters(cfg.HTTPRate, cfg.HTTPBurst),
 		loginIPs:   newAddrLimiters(cfg.LoginIPRate, cfg.LoginIPBurst),
-		loginNames: newKeyLimiters(cfg.LoginNameRate, cfg.LoginNameBurst),
+		loginNames: newLoginLimiter(cfg.LoginNameRate, cfg.LoginNameBurst, cfg.LoginFreshAfter),
+		signups:    newAddrLimiters(cfg.SignupIPRate, cfg.SignupIPBurst),
 		open:       make(map[*conn]struct{}),
 		perIP:      make(map[string]int),
 		players:    make(map[string]*playerState),
@@ -291,12 +292,11 @@ func (s *Server) joinPlayer(c *conn, playerID string) *playerState {
 	defer s.mu.Unlock()
 	p := s.players[playerID]
 	if p == nil {
-		p = &playerState{limiter: rate.NewLimiter(rate.Limit(s.cfg.PlayerRate), s.cfg.PlayerBurst)}
+		p = &playerState{
+			limiter: rate.NewLimiter(rate.Limit(s.cfg.PlayerRate), s.cfg.PlayerBurst),
+			conns:   make(map[*conn]struct{}),
+		}
 		s.players[playerID] = p
-	}
-	p.refs++
-	if p.conns == nil {
-		p.conns = make(map[*conn]struct{})
 	}
 	p.conns[c] = struct{}{}
 	return p
@@ -317,11 +317,48 @@ func (s *Server) leavePlayer(c *conn, playerID string) (queued, last bool) {
 		queued = true
 	}
 	delete(p.conns, c)
-	if p.refs--; p.refs <= 0 {
+	if len(p.conns) == 0 {
 		delete(s.players, playerID)
 		last = true
 	}
 	return queued, last
+}
+
+// KickPlayer closes every WebSocket connection of playerID in this process
+// with close code 4003 ("kicked"), and waits until they are gone or ctx
+// ends. It returns how many it closed. An operator who bans a player calls
+// it after storing the ban: the client reconnects, and its hello is
+// refused (4001) for the ban. Other processes notice a ban made elsewhere
+// when the player next asks for a match or a token (queue.join,
+// challenge.create, challenge.accept, match.rematch, refresh): they close
+// its connections with 4001.
+func (s *Server) KickPlayer(ctx context.Context, playerID string) (int, error) {
+	conns := s.closePlayer(playerID, closeKicked, "kicked by the server")
+	for _, c := range conns {
+		select {
+		case <-c.gone:
+		case <-ctx.Done():
+			return len(conns), fmt.Errorf("kick player %s: %w", playerID, ctx.Err())
+		}
+	}
+	return len(conns), nil
+}
+
+// closePlayer starts closing every connection of playerID with code and
+// returns them.
+func (s *Server) closePlayer(playerID string, code int, text string) []*conn {
+	s.mu.Lock()
+	var conns []*conn
+	if p := s.players[playerID]; p != nil {
+		for c := range p.conns {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(code, text, true)
+	}
+	return conns
 }
 
 // setQueued records which of the player's connections holds its queue

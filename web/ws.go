@@ -16,6 +16,10 @@ import (
 const (
 	closeGoingAway = 1001
 	closeBadToken  = 4001
+	// closeKicked (an addition to PROTOCOL.md): an operator closed the
+	// player's connections (KickPlayer). The client may reconnect; a
+	// banned player's hello is then refused with 4001.
+	closeKicked    = 4003
 	closeRateLimit = 4008
 )
 
@@ -97,6 +101,7 @@ type conn struct {
 	srv  *Server
 	ip   string
 	sock *socket.Conn
+	gone chan struct{} // closed once Closed has released everything
 
 	// Set by Frame during the hello, before the connection is handed to
 	// the registry or the lobby; immutable after that.
@@ -111,9 +116,10 @@ type conn struct {
 
 func newConn(s *Server, ip string) *conn {
 	return &conn{
-		srv: s,
-		ip:  ip,
-		log: newLazyLogger(s.logger, slog.String("remote", ip)),
+		srv:  s,
+		ip:   ip,
+		gone: make(chan struct{}),
+		log:  newLazyLogger(s.logger, slog.String("remote", ip)),
 	}
 }
 
@@ -178,6 +184,7 @@ func (c *conn) Closed(e socket.Ending) {
 		c.log.Debug("read failed", "err", e.ReadErr)
 	}
 	c.cleanup(context.Background(), e)
+	close(c.gone)
 }
 
 func (c *conn) cleanup(ctx context.Context, e socket.Ending) {

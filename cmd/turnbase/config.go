@@ -47,6 +47,15 @@ type config struct {
 	HandshakeBurst int
 	HTTPRate       float64
 	HTTPBurst      int
+
+	LoginNamePerHour float64
+	LoginNameBurst   int
+	LoginFreshAfter  time.Duration
+	SignupPerHour    float64
+	SignupBurst      int
+	HashSlots        int
+	HashQueue        int
+
 	TrustedProxies string
 	TLSCert        string
 	TLSKey         string
@@ -126,6 +135,13 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	num(&c.HandshakeBurst, "handshake-burst", "TURNBASE_HANDSHAKE_BURST", 40, "handshake burst per client address")
 	rate(&c.HTTPRate, "http-rate", "TURNBASE_HTTP_RATE", 20, "API requests per second per client address")
 	num(&c.HTTPBurst, "http-burst", "TURNBASE_HTTP_BURST", 60, "API request burst per client address")
+	rate(&c.LoginNamePerHour, "login-name-per-hour", "TURNBASE_LOGIN_NAME_PER_HOUR", 10, "login attempts per hour on one name from all addresses together")
+	num(&c.LoginNameBurst, "login-name-burst", "TURNBASE_LOGIN_NAME_BURST", 10, "login attempt burst on one name")
+	dur(&c.LoginFreshAfter, "login-fresh-after", "TURNBASE_LOGIN_FRESH_AFTER", time.Hour, "once a name's login budget is spent, an address that made no attempt on it for this long may still make one")
+	rate(&c.SignupPerHour, "signup-per-hour", "TURNBASE_SIGNUP_PER_HOUR", 10, "registrations and guest upgrades per hour per client address")
+	num(&c.SignupBurst, "signup-burst", "TURNBASE_SIGNUP_BURST", 10, "registration and upgrade burst per client address")
+	num(&c.HashSlots, "hash-slots", "TURNBASE_HASH_SLOTS", 0, "password hashes computed at once; 0: one per core (GOMAXPROCS)")
+	num(&c.HashQueue, "hash-queue", "TURNBASE_HASH_QUEUE", 0, "logins that may wait for a hashing slot (sign-ups: a quarter), beyond which 429; 0: 8 per slot")
 	str(&c.TrustedProxies, "trusted-proxies", "TURNBASE_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed", false)
 	str(&c.TLSCert, "tls-cert", "TURNBASE_TLS_CERT", "", "PEM certificate (chain) file: serve HTTPS and WSS", false)
 	str(&c.TLSKey, "tls-key", "TURNBASE_TLS_KEY", "", "PEM private key file for -tls-cert", false)
@@ -172,11 +188,14 @@ func (c config) validate() error {
 		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL,
 		"rated-pair-window": c.RatedPairWindow,
 		"hello-timeout":     c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
-		"spectator-every": c.SpectatorEvery, "ops-sample": c.OpsSample,
+		"spectator-every": c.SpectatorEvery, "ops-sample": c.OpsSample, "login-fresh-after": c.LoginFreshAfter,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %s", name, d))
 		}
+	}
+	if c.HashSlots < 0 || c.HashQueue < 0 {
+		errs = append(errs, errors.New("hash-slots and hash-queue must not be negative"))
 	}
 	if c.RatedPairLimit < 0 {
 		errs = append(errs, fmt.Errorf("rated-pair-limit must be 0 (no limit) or more, not %d", c.RatedPairLimit))
@@ -192,6 +211,8 @@ func (c config) validate() error {
 		"player-rate": c.PlayerRate, "player-burst": float64(c.PlayerBurst), "max-conns-per-ip": float64(c.MaxConnsPerIP),
 		"handshake-rate": c.HandshakeRate, "handshake-burst": float64(c.HandshakeBurst),
 		"http-rate": c.HTTPRate, "http-burst": float64(c.HTTPBurst),
+		"login-name-per-hour": c.LoginNamePerHour, "login-name-burst": float64(c.LoginNameBurst),
+		"signup-per-hour": c.SignupPerHour, "signup-burst": float64(c.SignupBurst),
 		"max-watched": float64(c.MaxWatched), "max-conns": float64(c.MaxConns),
 		"signal-same-opponent": float64(c.SignalSameOpponent), "signal-win-rate-games": float64(c.SignalWinRateGames),
 		"signal-win-rate": c.SignalWinRate, "signal-early-ends": float64(c.SignalEarlyEnds),

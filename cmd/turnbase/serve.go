@@ -147,7 +147,11 @@ type node struct {
 // openStores opens the accounts, the rater and the journal, and replays
 // what the journal spooled before a crash.
 func (n *node) openStores(ctx context.Context, cfg config, db *database, owner string, logger *slog.Logger, st *stops) error {
-	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
+	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{
+		QueryTimeout: web.DefaultDatabaseTimeout, // as the server's other database calls
+		HashSlots:    cfg.HashSlots,
+		HashQueue:    cfg.HashQueue,
+	})
 	limit := cfg.RatedPairLimit
 	if limit == 0 {
 		limit = -1 // the setting's 0 is no limit; the adapter's is its default
@@ -274,6 +278,12 @@ func webConfig(cfg config, secret []byte) web.Config {
 		MaxConns:       cfg.MaxConns,
 		PublicOrigin:   cfg.PublicOrigin,
 		HSTSMaxAge:     cfg.HSTSMaxAge,
+
+		LoginNameRate:   cfg.LoginNamePerHour / 3600,
+		LoginNameBurst:  cfg.LoginNameBurst,
+		LoginFreshAfter: cfg.LoginFreshAfter,
+		SignupIPRate:    cfg.SignupPerHour / 3600,
+		SignupIPBurst:   cfg.SignupBurst,
 	}
 }
 
