@@ -539,4 +539,3 @@ func writeCSV(w http.ResponseWriter, name string, rows [][]string) {
 	}
 	cw.Flush()
 }
-
