@@ -37,7 +37,8 @@ func (Game) NewBot(level string) (game.Bot, bool) {
 
 type bot string
 
-var hands = [3]Choice{Rock, Paper, Scissors}
+// hands are the three hands in index order.
+func hands() [3]Choice { return [3]Choice{Rock, Paper, Scissors} }
 
 // Move returns a {"choice":…} for seat. It reads only the revealed rounds,
 // never the opponent's open choice.
@@ -49,7 +50,7 @@ func (b bot) Move(gs game.State, seat int, r *rand.Rand) (json.RawMessage, error
 	if !s.Awaiting(seat) {
 		return nil, fmt.Errorf("rps bot: seat %d owes no move", seat)
 	}
-	c := hands[r.IntN(3)]
+	c := hands()[r.IntN(3)]
 	if b == LevelReader {
 		c = Read(History(s.rounds, seat), r)
 	}
@@ -82,7 +83,7 @@ func index(c Choice) int {
 }
 
 // counter returns the hand that beats c.
-func counter(c Choice) Choice { return hands[(index(c)+1)%3] }
+func counter(c Choice) Choice { return hands()[(index(c)+1)%3] }
 
 // result of a round for the opponent: 0 tie, 1 they won, 2 they lost.
 func result(rd Round) int {
@@ -99,58 +100,53 @@ func result(rd Round) int {
 // or says it cannot (ok false).
 type predictor func(h []Round, r *rand.Rand) (Choice, bool)
 
-// predictors are the habits the reader looks for:
-//   - which hand the opponent plays most;
+// predictors are the habits the reader looks for beyond how often each
+// hand comes (which Read counts itself):
 //   - what they play after a win, a loss or a tie, as a shift from their
 //     last hand (stay, move up, move down);
 //   - which hand follows each of their hands;
 //   - what they play against the reader's last hand (copy it, beat it…).
-var predictors = [...]predictor{
-	func(h []Round, r *rand.Rand) (Choice, bool) {
-		var n [3]int
-		for _, rd := range h {
-			n[index(rd.Theirs)]++
-		}
-		return argmax(n, r)
-	},
-	func(h []Round, r *rand.Rand) (Choice, bool) {
-		if len(h) < 2 {
-			return "", false
-		}
-		last := h[len(h)-1]
-		var n [3]int // shifts after a round with last's result
-		for i := 1; i < len(h); i++ {
-			if result(h[i-1]) == result(last) {
-				n[(index(h[i].Theirs)-index(h[i-1].Theirs)+3)%3]++
+func predictors() [3]predictor {
+	return [3]predictor{
+		func(h []Round, r *rand.Rand) (Choice, bool) {
+			if len(h) < 2 {
+				return "", false
 			}
-		}
-		shift, ok := argmax(n, r)
-		return hands[(index(last.Theirs)+index(shift))%3], ok
-	},
-	func(h []Round, r *rand.Rand) (Choice, bool) {
-		if len(h) < 2 {
-			return "", false
-		}
-		last := h[len(h)-1].Theirs
-		var n [3]int
-		for i := 1; i < len(h); i++ {
-			if h[i-1].Theirs == last {
-				n[index(h[i].Theirs)]++
+			last := h[len(h)-1]
+			var n [3]int // shifts after a round with last's result
+			for i := 1; i < len(h); i++ {
+				if result(h[i-1]) == result(last) {
+					n[(index(h[i].Theirs)-index(h[i-1].Theirs)+3)%3]++
+				}
 			}
-		}
-		return argmax(n, r)
-	},
-	func(h []Round, r *rand.Rand) (Choice, bool) {
-		if len(h) < 2 {
-			return "", false
-		}
-		var n [3]int // their hand relative to the reader's hand before
-		for i := 1; i < len(h); i++ {
-			n[(index(h[i].Theirs)-index(h[i-1].Mine)+3)%3]++
-		}
-		shift, ok := argmax(n, r)
-		return hands[(index(h[len(h)-1].Mine)+index(shift))%3], ok
-	},
+			shift, ok := argmax(n, r)
+			return hands()[(index(last.Theirs)+index(shift))%3], ok
+		},
+		func(h []Round, r *rand.Rand) (Choice, bool) {
+			if len(h) < 2 {
+				return "", false
+			}
+			last := h[len(h)-1].Theirs
+			var n [3]int
+			for i := 1; i < len(h); i++ {
+				if h[i-1].Theirs == last {
+					n[index(h[i].Theirs)]++
+				}
+			}
+			return argmax(n, r)
+		},
+		func(h []Round, r *rand.Rand) (Choice, bool) {
+			if len(h) < 2 {
+				return "", false
+			}
+			var n [3]int // their hand relative to the reader's hand before
+			for i := 1; i < len(h); i++ {
+				n[(index(h[i].Theirs)-index(h[i-1].Mine)+3)%3]++
+			}
+			shift, ok := argmax(n, r)
+			return hands()[(index(h[len(h)-1].Mine)+index(shift))%3], ok
+		},
+	}
 }
 
 // argmax returns the hand counted most (a tie broken at random), or false
@@ -160,9 +156,9 @@ func argmax(n [3]int, r *rand.Rand) (Choice, bool) {
 	for i, v := range n {
 		switch {
 		case v > top:
-			top, best = v, []Choice{hands[i]}
+			top, best = v, []Choice{hands()[i]}
 		case v == top && v > 0:
-			best = append(best, hands[i])
+			best = append(best, hands()[i])
 		}
 	}
 	if top == 0 {
@@ -180,7 +176,7 @@ func argmax(n [3]int, r *rand.Rand) (Choice, bool) {
 // with paper.
 func Read(h []Round, r *rand.Rand) Choice {
 	bestScore, guess := 1.0/3, Choice("")
-	for _, p := range predictors[1:] {
+	for _, p := range predictors() {
 		hits, tries := 0, 0
 		for i := 1; i < len(h); i++ {
 			if c, ok := p(h[:i], r); ok {
@@ -204,10 +200,10 @@ func Read(h []Round, r *rand.Rand) Choice {
 		for _, rd := range h {
 			n[index(rd.Theirs)]++
 		}
-		guess = hands[0]
+		guess = hands()[0]
 		for i := range n {
 			if n[i] > n[index(guess)] {
-				guess = hands[i]
+				guess = hands()[i]
 			}
 		}
 	}

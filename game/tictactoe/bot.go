@@ -36,8 +36,10 @@ func (Game) NewBot(level string) (game.Bot, bool) {
 // bot is a level; it keeps no state.
 type bot string
 
-// lines are the eight lines of three.
-var lines = [8][3]int{{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {0, 3, 6}, {1, 4, 7}, {2, 5, 8}, {0, 4, 8}, {2, 4, 6}}
+// lines returns the eight lines of three.
+func lines() [8][3]int {
+	return [8][3]int{{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {0, 3, 6}, {1, 4, 7}, {2, 5, 8}, {0, 4, 8}, {2, 4, 6}}
+}
 
 // Move returns a {"cell":n} for seat.
 func (b bot) Move(gs game.State, seat int, r *rand.Rand) (json.RawMessage, error) {
@@ -78,7 +80,7 @@ func (s *State) medium(r *rand.Rand) int {
 	me := markX + mark(s.moves%2)
 	for _, who := range []mark{me, 3 - me} {
 		var wins []int
-		for _, l := range lines {
+		for _, l := range lines() {
 			n, gap := 0, -1
 			for _, c := range l {
 				switch s.board[c] {
@@ -152,7 +154,7 @@ func negamax(b *[cells]mark, who mark, moves int, lost bool, alpha, beta int) in
 // lineAt reports whether the mark in c completes a line.
 func lineAt(b *[cells]mark, c int) bool {
 	m := b[c]
-	for _, l := range lines {
+	for _, l := range lines() {
 		if (l[0] == c || l[1] == c || l[2] == c) && b[l[0]] == m && b[l[1]] == m && b[l[2]] == m {
 			return true
 		}
