@@ -58,6 +58,9 @@ type Player struct {
 	ID     string  `json:"id"`
 	Name   string  `json:"name"`
 	Rating float64 `json:"rating"`
+	// Bot is the level of a computer seat ("" for a person). A match
+	// sets it from the id (game.ParseBotID), so callers need not.
+	Bot string `json:"bot,omitempty"`
 }
 
 // Config tunes matches. Zero fields take the defaults.
@@ -70,6 +73,11 @@ type Config struct {
 	// rating changes (Registry.Rated) before it goes out without them, as
 	// when the database is down; default 5s.
 	RatingWait time.Duration
+	// BotDelayMin and BotDelayMax bound the pause, drawn uniformly for
+	// each move, before a computer seat plays: it answers like a person,
+	// not at once. Defaults 400ms and 1.2s; both at most MoveTimeout/2,
+	// so a computer seat never times out.
+	BotDelayMin, BotDelayMax time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -88,6 +96,11 @@ func (c Config) withDefaults() Config {
 	if c.RatingWait <= 0 {
 		c.RatingWait = 5 * time.Second
 	}
+	if c.BotDelayMin <= 0 && c.BotDelayMax <= 0 {
+		c.BotDelayMin, c.BotDelayMax = 400*time.Millisecond, 1200*time.Millisecond
+	}
+	c.BotDelayMax = min(max(c.BotDelayMax, c.BotDelayMin), c.MoveTimeout/2)
+	c.BotDelayMin = max(min(c.BotDelayMin, c.BotDelayMax), 0)
 	return c
 }
 
@@ -172,6 +185,11 @@ type Record struct {
 	Players   [2]Player
 	Started   time.Time
 	RematchOf string // "" unless this match is a rematch
+	// Unrated: a finished match moves no rating, because a computer
+	// player sits in it. Set by the registry for CreateMatch (the zero
+	// value is rated, as every match was before); Resume ignores it, the
+	// seats tell.
+	Unrated bool
 	// Version is the match's durable version ceiling as RaiseVersion last
 	// made it (0: never), for Resume; CreateMatch ignores it.
 	Version int64

@@ -127,6 +127,7 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 	now := time.Now()
 	rec := Record{ID: newID(), Game: gameID, Players: players, Started: now, RematchOf: rematchOf}
 	m := newMatch(r, rec, g, g.Start(), 0, r.cfg, now)
+	rec.Unrated = !m.rated
 	if err := r.reserve(m); err != nil {
 		return "", fmt.Errorf("start %s: %w", gameID, err)
 	}
@@ -210,14 +211,16 @@ func (r *Registry) reserve(m *Match) error {
 	if r.closed {
 		return ErrShuttingDown
 	}
-	for _, p := range m.players {
-		if _, busy := r.live[p.ID]; busy {
+	for seat, p := range m.players {
+		if _, busy := r.live[p.ID]; busy && m.bots[seat] == nil {
 			return fmt.Errorf("player %s: %w", p.ID, ErrInMatch)
 		}
 	}
 	r.matches[m.id] = m
-	for _, p := range m.players {
-		r.live[p.ID] = m
+	for seat, p := range m.players {
+		if m.bots[seat] == nil { // a computer player sits in any number of matches
+			r.live[p.ID] = m
+		}
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func (a *Accounts) Login(ctx context.Context, name, password string) (leaderboar
 	var banned bool
 	err := a.pool.QueryRow(ctx, `
 		SELECT id, name, created_at, password_hash, banned_at IS NOT NULL
-		FROM players WHERE name_key = lower($1) AND NOT guest`, name).
+		FROM players WHERE name_key = lower($1) AND NOT guest AND NOT bot`, name).
 		Scan(&p.ID, &p.Name, &p.CreatedAt, &hash, &banned)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

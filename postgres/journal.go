@@ -395,14 +395,16 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 		// Players normally exist (accounts create them; hello refuses
 		// unknown ones); a record from a test or an old spool may name
 		// others, so make sure, as guests.
-		b.Queue(`INSERT INTO players (id, name, guest)
-			SELECT id, name, true FROM unnest($1::text[], $2::text[]) AS v(id, name)
+		// A computer player ('bot:…') exists from migration 0009 unless
+		// its level is newer: then it is made here, marked bot.
+		b.Queue(`INSERT INTO players (id, name, guest, bot)
+			SELECT id, name, true, id LIKE 'bot:%' FROM unnest($1::text[], $2::text[]) AS v(id, name)
 			ON CONFLICT (id) DO NOTHING`, c.playerIDs, c.playerNames)
 		b.Queue(`INSERT INTO matches (id, game, seat0, seat1, rated, rematch_of, started_at, owner, lease_until)
-			SELECT id, game, s0, s1, true, nullif(rm, ''), st, $7, now() + $8::interval
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS v(id, game, s0, s1, rm, st)
+			SELECT id, game, s0, s1, rated, nullif(rm, ''), st, $7, now() + $8::interval
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $9::boolean[]) AS v(id, game, s0, s1, rm, st, rated)
 			ON CONFLICT (id) DO NOTHING`,
-			c.ids, c.games, c.seat0, c.seat1, c.rematchOf, c.started, j.cfg.Owner, j.cfg.Lease)
+			c.ids, c.games, c.seat0, c.seat1, c.rematchOf, c.started, j.cfg.Owner, j.cfg.Lease, c.rated)
 	}
 	movesAt := -1 // the batch index of the moves statement
 	if len(mv.ids) > 0 {
@@ -526,6 +528,7 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 type createCols struct {
 	ids, games, seat0, seat1, rematchOf []string
 	started                             []time.Time
+	rated                               []bool
 	playerIDs, playerNames              []string
 }
 
@@ -536,6 +539,7 @@ func (c *createCols) add(rec *match.Record) {
 	c.seat1 = append(c.seat1, rec.Players[1].ID)
 	c.rematchOf = append(c.rematchOf, rec.RematchOf)
 	c.started = append(c.started, rec.Started)
+	c.rated = append(c.rated, !rec.Unrated)
 	for _, p := range rec.Players {
 		c.playerIDs = append(c.playerIDs, p.ID)
 		c.playerNames = append(c.playerNames, p.Name)
