@@ -47,13 +47,13 @@ type sub struct {
 // whoever brings a request handles it at once under mu, so a lingering
 // match costs no goroutine, only its memory.
 type Match struct {
-	id        string    // immutable
-	game      game.Game // immutable
-	players   [2]Player // immutable
-	started   time.Time // immutable
-	rematchOf string    // immutable
-	cfg       Config    // immutable
-	reg       *Registry // immutable
+	id        string      // immutable
+	game      game.Game   // immutable
+	players   [2]Player   // immutable
+	started   time.Time   // immutable
+	rematchOf string      // immutable
+	cfg       Config      // immutable
+	reg       *Registry   // immutable
 	bots      [2]game.Bot // immutable; nil for a person's seat (see bot.go)
 	rated     bool        // immutable: a finished match is rated (no computer seat)
 	summary   atomic.Pointer[Summary]
