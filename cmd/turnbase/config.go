@@ -26,6 +26,10 @@ type config struct {
 	Linger       time.Duration
 	ChallengeTTL time.Duration
 
+	BotOfferAfter time.Duration
+	BotDelayMin   time.Duration
+	BotDelayMax   time.Duration
+
 	HelloTimeout time.Duration
 	PingPeriod   time.Duration
 	PongWait     time.Duration
@@ -88,6 +92,9 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.Grace, "grace", "TURNBASE_GRACE", 30*time.Second, "time a disconnected player has to come back")
 	dur(&c.Linger, "linger", "TURNBASE_LINGER", 2*time.Minute, "how long a finished match stays open for rematch")
 	dur(&c.ChallengeTTL, "challenge-ttl", "TURNBASE_CHALLENGE_TTL", 10*time.Minute, "how long a challenge code is valid")
+	dur(&c.BotOfferAfter, "bot-offer-after", "TURNBASE_BOT_OFFER_AFTER", 15*time.Second, "offer a computer game to a player who waited this long in the queue with nobody in range; 0: never")
+	dur(&c.BotDelayMin, "bot-delay-min", "TURNBASE_BOT_DELAY_MIN", 400*time.Millisecond, "least pause before a computer player moves")
+	dur(&c.BotDelayMax, "bot-delay-max", "TURNBASE_BOT_DELAY_MAX", 1200*time.Millisecond, "longest pause before a computer player moves (at most half of move-timeout)")
 
 	dur(&c.HelloTimeout, "hello-timeout", "TURNBASE_HELLO_TIMEOUT", 5*time.Second, "time a new socket has to send hello")
 	dur(&c.PingPeriod, "ping-period", "TURNBASE_PING_PERIOD", 25*time.Second, "how often the server pings a socket")
@@ -144,6 +151,9 @@ func (c config) validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %s", name, d))
 		}
+	}
+	if c.BotOfferAfter < 0 || c.BotDelayMin < 0 || c.BotDelayMax < c.BotDelayMin {
+		errs = append(errs, fmt.Errorf("bot-offer-after and bot-delay-min must not be negative, nor bot-delay-max (%s) below bot-delay-min (%s)", c.BotDelayMax, c.BotDelayMin))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls-cert and tls-key go together"))

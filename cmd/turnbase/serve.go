@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/turnbase/turnbase/game"
@@ -69,6 +70,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ReadyFunc: n.journal.Ready,
 		Metrics:   n.met.handler(),
 	}, host.web)
+	n.offerTo.Store(n.srv)
 	ln := host.ln
 	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", host.scheme+"://"+browseAddr(ln.Addr()))
 	defer logger.Info("turnbase stopped")
@@ -143,6 +145,7 @@ type node struct {
 	matches  *match.Registry
 	lobby    *lobby.Lobby
 	srv      *web.Server
+	offerTo  atomic.Pointer[web.Server] // srv, once made, for the lobby's OfferFunc
 }
 
 // openStores opens the accounts, the rater and the journal, and replays
@@ -180,6 +183,8 @@ func (n *node) startMatches(ctx context.Context, cfg config, logger *slog.Logger
 		MoveTimeout: cfg.MoveTimeout,
 		Grace:       cfg.Grace,
 		Linger:      cfg.Linger,
+		BotDelayMin: cfg.BotDelayMin,
+		BotDelayMax: max(cfg.BotDelayMax, time.Nanosecond), // 0/0 is "at once", not the defaults
 	})
 	st.push(func() error {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -207,7 +212,15 @@ func (n *node) startLobby(cfg config, logger *slog.Logger, st *stops) {
 		return err
 	}
 	hasGame := func(id string) bool { _, ok := n.games.Lookup(id); return ok }
-	n.lobby = lobby.New(logger, start, hasGame, n.matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL})
+	// The lobby starts before the web server that tells players of its
+	// offers: until that exists, an offer reaches no one.
+	offer := func(t lobby.Ticket) {
+		if srv := n.offerTo.Load(); srv != nil {
+			srv.OfferComputer(t)
+		}
+	}
+	n.lobby = lobby.New(logger, start, hasGame, n.matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL,
+		BotOfferAfter: cfg.BotOfferAfter, OfferFunc: offer})
 	st.push(goRun(n.lobby.Run))
 }
 
