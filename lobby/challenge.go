@@ -59,6 +59,24 @@ func (l *Lobby) AcceptChallenge(ctx context.Context, code string, acceptor Ticke
 	return err
 }
 
+// Challenge returns the open challenge with this code (matched ignoring
+// case): ErrNotFound if there is none. It lets a caller build the
+// acceptor's ticket for the challenge's game before accepting.
+func (l *Lobby) Challenge(ctx context.Context, code string) (Challenge, error) {
+	code = normalizeCode(code)
+	var c Challenge
+	err := ErrNotFound
+	if cerr := l.call(ctx, func(now time.Time) []Pair {
+		if ch, ok := l.challenges[code]; ok && now.Before(ch.Expires) {
+			c, err = *ch, nil
+		}
+		return nil
+	}); cerr != nil {
+		return Challenge{}, cerr
+	}
+	return c, err
+}
+
 // CancelChallenges drops the player's open challenges, e.g. when they sign
 // off. On a stopped lobby or a done ctx it does nothing.
 func (l *Lobby) CancelChallenges(ctx context.Context, playerID string) {

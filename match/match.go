@@ -80,6 +80,7 @@ type Match struct {
 	outcome    game.Outcome // set when the match ends
 	ended      time.Time    // zero while live
 	over       []byte       // the match.over frame, once known
+	after      [2]float64   // the seats' ratings after the match, once rated (0: unknown)
 	rematch    [2]bool      // seats that asked for a rematch
 	frames     [3][]byte    // match.state encoded per viewer (spectator, seat 0, seat 1) for the current version
 	buf        []byte       // scratch for encoding frames; nil once lingering
@@ -529,6 +530,11 @@ func (m *Match) finishOver(ratings []RatingChange) {
 	if ratings == nil {
 		ratings = []RatingChange{}
 	}
+	for _, ch := range ratings {
+		if seat := m.seatOf(ch.PlayerID); seat != game.Spectator {
+			m.after[seat] = ch.After
+		}
+	}
 	result := "win"
 	switch {
 	case m.status == StatusAborted:
@@ -614,10 +620,16 @@ func (m *Match) askRematch(c Conn, f ReplyFunc) {
 		reply(f, nil)
 		return
 	}
-	// Both asked: the same players again, seats swapped. Starting waits on
-	// the journal, so it runs on a goroutine of its own, not under mu.
+	// Both asked: the same players again, seats swapped, at the ratings
+	// this match gave them. Starting waits on the journal, so it runs on a
+	// goroutine of its own, not under mu.
 	m.rematch = [2]bool{}
 	players := [2]Player{m.players[1], m.players[0]}
+	for i, seat := range [2]int{1, 0} {
+		if m.after[seat] != 0 {
+			players[i].Rating = m.after[seat]
+		}
+	}
 	started := m.reg.spawn(func() {
 		_, err := m.reg.start(m.reg.ctx, m.game.ID(), players, m.id)
 		if err != nil {

@@ -500,6 +500,9 @@ func (l *fakeLobby) CreateChallenge(ctx context.Context, t lobby.Ticket) (lobby.
 	}
 	return lobby.Challenge{Code: "ABCD2345", Game: t.Game, Creator: t, Expires: time.UnixMilli(1_700_000_600_000)}, nil
 }
+func (l *fakeLobby) Challenge(ctx context.Context, code string) (lobby.Challenge, error) {
+	return lobby.Challenge{Code: code, Game: "tictactoe"}, nil
+}
 func (l *fakeLobby) AcceptChallenge(ctx context.Context, code string, t lobby.Ticket) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -50,6 +50,7 @@ type Lobby interface {
 	Join(ctx context.Context, t lobby.Ticket) (lobby.Ticket, error)
 	Leave(ctx context.Context, playerID string) (bool, error)
 	CreateChallenge(ctx context.Context, creator lobby.Ticket) (lobby.Challenge, error)
+	Challenge(ctx context.Context, code string) (lobby.Challenge, error)
 	AcceptChallenge(ctx context.Context, code string, acceptor lobby.Ticket) error
 	CancelChallenges(ctx context.Context, playerID string)
 	Stats() map[string]int // players waiting per game

@@ -212,8 +212,14 @@ func (c *conn) dispatch(ctx context.Context, req request) error {
 		if m.InMatch(c.id.ID) {
 			return match.ErrInMatch
 		}
-		// Success is the match.found that the match sends.
-		return c.srv.deps.Lobby.AcceptChallenge(ctx, req.Code, c.ticket(ctx, ""))
+		// The acceptor's ticket carries their rating in the challenge's
+		// game, as the player cards show it. Success is the match.found
+		// that the match sends.
+		ch, err := c.srv.deps.Lobby.Challenge(ctx, req.Code)
+		if err != nil {
+			return err
+		}
+		return c.srv.deps.Lobby.AcceptChallenge(ctx, req.Code, c.ticket(ctx, ch.Game))
 	}
 	return fmt.Errorf("dispatch %q: no handler", req.Type) // decodeFrame knows no more types
 }

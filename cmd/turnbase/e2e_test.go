@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -622,5 +623,72 @@ func TestGamesShowWhoIsAround(t *testing.T) {
 	}
 	if got["tictactoe"] != [3]int{1, 0, 1} || got["rps"] != [3]int{0, 2, 2} {
 		t.Errorf("who is around = %v", got)
+	}
+}
+
+// TestRatingsShownAfterAWin: the player cards show the ratings the match
+// will change. After a rated win, the rematch and a challenge the winner
+// accepts both show the new ratings, not the default (issue: the
+// challenge acceptor was shown at 1500).
+func TestRatingsShownAfterAWin(t *testing.T) {
+	s := startServer(t, nil)
+	x, o, id := pair(t, s, "tictactoe")
+	for i, mv := range []struct {
+		c    *client
+		cell int
+	}{{x, 0}, {o, 3}, {x, 1}, {o, 4}, {x, 2}} {
+		mv.c.send(frame{"type": "match.move", "match": id, "move": frame{"cell": mv.cell}})
+		x.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == i+1 })
+	}
+	over := o.expect("match.over", nil)
+	ratings := over["ratings"].([]any)
+	if len(ratings) != 2 {
+		t.Fatalf("over = %v", over)
+	}
+	after := map[string]float64{}
+	for _, r := range ratings {
+		r := r.(map[string]any)
+		after[r["player"].(string)] = r["after"].(float64)
+	}
+	shown := func(f frame) map[string]float64 {
+		out := map[string]float64{}
+		for _, p := range f["players"].([]any) {
+			p := p.(map[string]any)
+			out[p["id"].(string)] = p["rating"].(float64)
+		}
+		return out
+	}
+	round := func(m map[string]float64) map[string]float64 {
+		out := map[string]float64{}
+		for k, v := range m {
+			out[k] = math.Round(v)
+		}
+		return out
+	}
+
+	// The rematch.
+	x.send(frame{"type": "match.rematch", "match": id})
+	o.send(frame{"type": "match.rematch", "match": id})
+	found := x.expect("match.found", func(f frame) bool { return f["match"] != id })
+	if got, want := shown(found), round(after); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rematch shows %v, want %v", got, want)
+	}
+	o.expect("match.found", nil)
+	x.send(frame{"type": "match.resign", "match": found["match"]})
+	over = x.expect("match.over", func(f frame) bool { return f["match"] == found["match"] })
+	for _, r := range over["ratings"].([]any) {
+		r := r.(map[string]any)
+		after[r["player"].(string)] = r["after"].(float64)
+	}
+	xID := found["players"].([]any)[num(found["you"])].(map[string]any)["id"].(string)
+
+	// A challenge the winner of the first match accepts.
+	o.send(frame{"type": "challenge.create", "game": "tictactoe", "id": "c1"})
+	ch := o.expect("challenge.created", nil)
+	x.send(frame{"type": "challenge.accept", "code": ch["code"]})
+	prev := found["match"]
+	found = x.expect("match.found", func(f frame) bool { return f["match"] != id && f["match"] != prev })
+	if got, want := shown(found), round(after); fmt.Sprint(got) != fmt.Sprint(want) || got[xID] == 1500 {
+		t.Errorf("challenge shows %v, want %v (the acceptor is %s)", got, want, xID)
 	}
 }
