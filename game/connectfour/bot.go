@@ -188,8 +188,11 @@ func (p position) medium(r *rand.Rand) int {
 
 // StrongNodes bounds the positions one move of the strong bot visits: it
 // deepens its search one ply at a time, up to its depth, and plays the
-// deepest search that finished within the bound. About 50 ms on one core.
-const StrongNodes = 250_000
+// deepest search that finished within the bound: a few ms of one core,
+// fewer plies in the middle game than near the end. A bound of 250,000
+// won no more games against medium (198 of 200, against 199 with this
+// one) at several times the CPU, which 1,000 games at once cannot afford.
+const StrongNodes = 20_000
 
 // strong searches up to depth plies with alpha-beta, deepening one ply at
 // a time within StrongNodes, and plays one of the best columns (at random

@@ -167,3 +167,32 @@ func TestPositionMatchesState(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBotMove times one move of each level, over positions from 20
+// random games (every position a bot could face in them).
+func BenchmarkBotMove(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	easy, _ := Game{}.NewBot(LevelEasy)
+	var positions []game.State
+	for range 20 {
+		var s game.State = Game{}.Start()
+		for !s.Outcome().Done {
+			positions = append(positions, s)
+			mv, _ := easy.Move(s, s.Turn(), r)
+			s, _ = s.Apply(s.Turn(), mv)
+		}
+	}
+	for _, l := range (Game{}).BotLevels() {
+		bot, _ := Game{}.NewBot(l.ID)
+		b.Run(l.ID, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				s := positions[i%len(positions)]
+				if _, err := bot.Move(s, s.Turn(), r); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -148,3 +148,19 @@ func TestBotIgnoresHiddenChoice(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReaderNinthRound times the reader's dearest move in a match:
+// the ninth round, with eight rounds to read.
+func BenchmarkReaderNinthRound(b *testing.B) {
+	bot, _ := Game{}.NewBot(LevelReader)
+	r := rand.New(rand.NewPCG(1, 1))
+	s := &State{}
+	for i := range 8 {
+		s.rounds = append(s.rounds, round{Choices: [2]Choice{hands()[i%3], Rock}})
+	}
+	for b.Loop() {
+		if _, err := bot.Move(s, 0, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

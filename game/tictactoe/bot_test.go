@@ -116,3 +116,15 @@ func TestMediumWinsAndBlocks(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPerfectOpening times the perfect bot's dearest move: the first.
+func BenchmarkPerfectOpening(b *testing.B) {
+	bot, _ := Game{}.NewBot(LevelPerfect)
+	r := rand.New(rand.NewPCG(1, 1))
+	s := Game{}.Start()
+	for b.Loop() {
+		if _, err := bot.Move(s, 0, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
