@@ -117,13 +117,17 @@ func TestMediumWinsAndBlocks(t *testing.T) {
 	}
 }
 
-// BenchmarkPerfectOpening times the perfect bot's dearest move: the first.
-func BenchmarkPerfectOpening(b *testing.B) {
+// BenchmarkPerfectReply times the perfect bot's dearest search: the
+// answer to the first move (the first move itself needs none).
+func BenchmarkPerfectReply(b *testing.B) {
 	bot, _ := Game{}.NewBot(LevelPerfect)
 	r := rand.New(rand.NewPCG(1, 1))
-	s := Game{}.Start()
+	s, err := Game{}.Start().Apply(0, cellMove(1))
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
-		if _, err := bot.Move(s, 0, r); err != nil {
+		if _, err := bot.Move(s, 1, r); err != nil {
 			b.Fatal(err)
 		}
 	}
