@@ -15,16 +15,6 @@ import (
 	"github.com/turnbase/turnbase/game/tictactoe"
 )
 
-// seatOf returns the seat of player in a match frame's players.
-func seatIn(frame map[string]any, player string) int {
-	for i, p := range frame["players"].([]any) {
-		if p.(map[string]any)["id"] == player {
-			return i
-		}
-	}
-	return -1
-}
-
 // freeCell returns a free cell of a tic-tac-toe match.state.
 func freeCell(st map[string]any, r *rand.Rand) int {
 	var free []int
