@@ -26,9 +26,9 @@ import (
 var ErrNoBot = errors.New("no such computer player")
 
 // seatBots finds the computer seats among the players and marks them
-// (Player.Bot); the match is rated unless it has one. Called by newMatch.
+// (Player.Bot); a match with one is unrated (UnratedComputer). Called by
+// newMatch.
 func (m *Match) seatBots() {
-	m.rated = true
 	for seat, p := range m.players {
 		gameID, _, ok := game.ParseBotID(p.ID)
 		if !ok || gameID != m.game.ID() {
@@ -40,11 +40,21 @@ func (m *Match) seatBots() {
 		}
 		m.bots[seat] = b
 		m.players[seat].Bot = lvl.ID
-		m.rated = false
+		m.unrated = UnratedComputer
+		if m.rng == nil {
+			m.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+		}
 	}
-	if !m.rated {
-		m.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+}
+
+// hasBot reports whether a computer player is among players.
+func hasBot(players [2]Player) bool {
+	for _, p := range players {
+		if _, _, ok := game.ParseBotID(p.ID); ok {
+			return true
+		}
 	}
+	return false
 }
 
 // scheduleBot sets botAt if a computer seat owes a move and none is

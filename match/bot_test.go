@@ -52,7 +52,7 @@ func TestComputerGame(t *testing.T) {
 		if reg.InMatch("bot:tictactoe:perfect") {
 			t.Error("the computer player counts as busy")
 		}
-		if j.created[0].Unrated != true {
+		if j.created[0].Unrated != UnratedComputer {
 			t.Error("computer game created rated")
 		}
 		r := rand.New(rand.NewPCG(1, 1))

@@ -52,10 +52,10 @@ type Match struct {
 	players   [2]Player   // immutable
 	started   time.Time   // immutable
 	rematchOf string      // immutable
+	unrated   string      // immutable: why the result will not be rated (Record.Unrated, or UnratedComputer); "": it will
+	bots      [2]game.Bot // immutable; nil for a person's seat (see bot.go)
 	cfg       Config      // immutable
 	reg       *Registry   // immutable
-	bots      [2]game.Bot // immutable; nil for a person's seat (see bot.go)
-	rated     bool        // immutable: a finished match is rated (no computer seat)
 	summary   atomic.Pointer[Summary]
 
 	mu        sync.Mutex    // guards queue, head, lingering and gone; once lingering, also the fields run owned
@@ -71,6 +71,7 @@ type Match struct {
 	version    int64
 	ceiling    int64 // the highest version the journal lets this match send (VersionHeadroom); math.MaxInt64: no limit
 	moves      int
+	seatMoves  [2]int // moves made by each seat
 	phase      int
 	deadline   time.Time    // zero once the match is over
 	subs       map[Conn]sub // everyone who receives match.state
@@ -100,6 +101,7 @@ func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves in
 		players:   rec.Players,
 		started:   rec.Started,
 		rematchOf: rec.RematchOf,
+		unrated:   rec.Unrated,
 		cfg:       cfg,
 		reg:       reg,
 		wake:      make(chan struct{}, 1),
@@ -388,11 +390,18 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 	if m.status != StatusLive {
 		return ErrMatchOver
 	}
-	return m.play(ctx, seat, mv)
+	// The game reads the move strictly and gives its canonical form: that
+	// is what is applied, stored and replayed, never the client's text, so
+	// that a replay plays exactly the move that was played live.
+	canon, err := m.game.ParseMove(mv)
+	if err != nil {
+		return err
+	}
+	return m.play(ctx, seat, canon)
 }
 
-// play applies seat's move, stores it and shows it: the one path of every
-// move, a person's or a computer seat's.
+// play applies seat's move (in its canonical form), stores it and shows
+// it: the one path of every move, a person's or a computer seat's.
 func (m *Match) play(ctx context.Context, seat int, mv json.RawMessage) error {
 	next, err := m.state.Apply(seat, mv)
 	if err != nil {
@@ -419,6 +428,7 @@ func (m *Match) play(ctx context.Context, seat int, mv json.RawMessage) error {
 	}
 	m.state = next
 	m.moves++
+	m.seatMoves[seat]++
 	m.phase, m.deadline = phase, deadline
 	if out := next.Outcome(); out.Done {
 		m.finish(ctx, StatusFinished, out)
@@ -436,6 +446,13 @@ func (m *Match) resign(ctx context.Context, c Conn) error {
 	}
 	if m.status != StatusLive {
 		return ErrMatchOver
+	}
+	if m.seatMoves[seat] == 0 {
+		// A resign before the resigner's own first move is an abort,
+		// unrated, as a timeout before the first move is: otherwise two
+		// accounts could trade rated wins without playing (rating farming).
+		m.finish(ctx, StatusAborted, game.Outcome{Done: true, Winner: game.NoSeat, Reason: "resign"})
+		return nil
 	}
 	m.finish(ctx, StatusFinished, game.Outcome{Done: true, Winner: 1 - seat, Reason: "resign"})
 	return nil
@@ -493,7 +510,7 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	res := Result{
 		MatchID: m.id, Game: m.game.ID(), Players: m.players,
 		Status: status, Winner: out.Winner, Reason: out.Reason,
-		Rated:   status == StatusFinished && m.rated,
+		Rated:   status == StatusFinished && m.unrated == "",
 		Started: m.started, Ended: now, Moves: m.moves,
 	}
 	awaitRating := res.Rated && m.reg.rated
@@ -789,6 +806,8 @@ func (m *Match) stateFrame(viewer int) []byte {
 		DeadlineMS: msPtr(m.deadline),
 		Spectators: m.spectators,
 		ServerMS:   time.Now().UnixMilli(),
+		Rated:      m.unrated == "",
+		Unrated:    m.unrated,
 	}
 	if m.status == StatusLive {
 		f.Turn = seatPtr(m.state.Turn())
@@ -818,7 +837,8 @@ func (m *Match) stateFrame(viewer int) []byte {
 }
 
 func (m *Match) foundFrame(seat int) []byte {
-	f := foundFrame{Type: "match.found", Match: m.id, Game: m.game.ID(), Players: wirePlayers(m.players), You: seat}
+	f := foundFrame{Type: "match.found", Match: m.id, Game: m.game.ID(), Players: wirePlayers(m.players), You: seat,
+		Rated: m.unrated == "", Unrated: m.unrated}
 	return f.appendJSON(make([]byte, 0, 256))
 }
 

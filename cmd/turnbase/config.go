@@ -26,9 +26,11 @@ type config struct {
 	Linger       time.Duration
 	ChallengeTTL time.Duration
 
-	BotOfferAfter time.Duration
-	BotDelayMin   time.Duration
-	BotDelayMax   time.Duration
+	BotOfferAfter   time.Duration
+	BotDelayMin     time.Duration
+	BotDelayMax     time.Duration
+	RatedPairLimit  int
+	RatedPairWindow time.Duration
 
 	HelloTimeout time.Duration
 	PingPeriod   time.Duration
@@ -95,6 +97,8 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.BotOfferAfter, "bot-offer-after", "TURNBASE_BOT_OFFER_AFTER", 15*time.Second, "offer a computer game to a player who waited this long in the queue with nobody in range; 0: never")
 	dur(&c.BotDelayMin, "bot-delay-min", "TURNBASE_BOT_DELAY_MIN", 400*time.Millisecond, "least pause before a computer player moves")
 	dur(&c.BotDelayMax, "bot-delay-max", "TURNBASE_BOT_DELAY_MAX", 1200*time.Millisecond, "longest pause before a computer player moves (at most half of move-timeout)")
+	num(&c.RatedPairLimit, "rated-pair-limit", "TURNBASE_RATED_PAIR_LIMIT", 5, "rated results two players may have together per rated-pair-window; later matches are unrated (0: no limit)")
+	dur(&c.RatedPairWindow, "rated-pair-window", "TURNBASE_RATED_PAIR_WINDOW", 24*time.Hour, "rolling period of rated-pair-limit")
 
 	dur(&c.HelloTimeout, "hello-timeout", "TURNBASE_HELLO_TIMEOUT", 5*time.Second, "time a new socket has to send hello")
 	dur(&c.PingPeriod, "ping-period", "TURNBASE_PING_PERIOD", 25*time.Second, "how often the server pings a socket")
@@ -146,7 +150,8 @@ func (c config) validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL,
-		"hello-timeout": c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
+		"rated-pair-window": c.RatedPairWindow,
+		"hello-timeout":     c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %s", name, d))
@@ -154,6 +159,9 @@ func (c config) validate() error {
 	}
 	if c.BotOfferAfter < 0 || c.BotDelayMin < 0 || c.BotDelayMax < c.BotDelayMin {
 		errs = append(errs, fmt.Errorf("bot-offer-after and bot-delay-min must not be negative, nor bot-delay-max (%s) below bot-delay-min (%s)", c.BotDelayMax, c.BotDelayMin))
+	}
+	if c.RatedPairLimit < 0 {
+		errs = append(errs, fmt.Errorf("rated-pair-limit must be 0 (no limit) or more, not %d", c.RatedPairLimit))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls-cert and tls-key go together"))
