@@ -92,7 +92,7 @@ describe('computer players', { timeout: 10 * 60 * 1000 }, () => {
         await page.waitForURL(/\/m\//);
         const tag = page.locator('.player .tag-bot');
         await tag.waitFor();
-        assert.equal((await tag.textContent()).trim(), `Computer · ${level.name}`);
+        assert.equal((await tag.textContent()).trim().replace(/\u00a0/g, ' '), `Computer · ${level.name}`);
         const first = g.id === 'connectfour' && level.id === 'strong' ? 4
           : g.id === 'tictactoe' && level.id === 'perfect' ? 2 : -1;
         const { title, made } = await playToEnd(page, g.id, { shotAt: first, shotName: `bots-${g.id}-${level.id}` });
@@ -125,7 +125,7 @@ describe('computer players', { timeout: 10 * 60 * 1000 }, () => {
     await watcher.goto('/');
     const item = watcher.locator(`.live-item[href="/m/${matchId}"]`);
     await item.waitFor({ timeout: 15000 });
-    assert.match(await item.textContent(), /Computer · Medium/);
+    assert.match((await item.textContent()).replace(/\u00a0/g, ' '), /Computer · Medium/);
     await snap(watcher, 'bots-live-list');
     await item.click();
     await watcher.waitForSelector('.player .tag-bot');

@@ -151,7 +151,7 @@ export function levelName(level) {
 export function botTag(p) {
   const level = botLevel(p);
   return level ? h('span', { class: 'tag tag-bot', title: `A computer player (${levelName(level)}); the game is unrated` },
-    'Computer', h('span', { class: 'tag-bot-level', text: ` · ${levelName(level)}` })) : null;
+    'Computer', h('span', { class: 'tag-bot-level', text: `\u00a0· ${levelName(level)}` })) : null;
 }
 
 export function signed(n) {

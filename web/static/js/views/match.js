@@ -128,8 +128,9 @@ export function mount(root, ctx) {
   // unratedChip says that this game's result will not change ratings, and why.
   function unratedChip(reason) {
     const why = reason === 'pair_limit' ? 'You two have played your rated games for today; this one doesn’t count for ratings.'
-      : `This game doesn’t count for ratings${reason ? ` (${reason.replace(/_/g, ' ')})` : ''}.`;
-    const short = reason === 'pair_limit' ? 'daily limit for this pair' : reason.replace(/_/g, ' ');
+      : reason === 'computer' ? 'Games against the computer don’t count for ratings.'
+        : `This game doesn’t count for ratings${reason ? ` (${reason.replace(/_/g, ' ')})` : ''}.`;
+    const short = reason === 'pair_limit' ? 'daily limit for this pair' : reason === 'computer' ? '' : reason.replace(/_/g, ' ');
     return h('span', { class: 'pill pill-muted pill-unrated', title: why, 'data-reason': reason, text: short ? `Unrated · ${short}` : 'Unrated' });
   }
 
