@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
-import { launch, newPage, snap, uniqueName, DESKTOP } from './lib/browser.mjs';
+import { launch, newPage, snap, shotsDir, uniqueName, DESKTOP } from './lib/browser.mjs';
 
 let server;
 let browser;
@@ -116,6 +116,10 @@ describe('computer players', { timeout: 10 * 60 * 1000 }, () => {
     const offer = page.locator('[data-state="bot-offer"]');
     await offer.waitFor({ timeout: 10000 });
     await snap(page, 'bots-queue-offer');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await offer.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${shotsDir}/bots-queue-offer-phone.png` });
+    await page.setViewportSize(DESKTOP);
     await offer.locator('[data-level="medium"]').click();
     await page.waitForURL(/\/m\//);
     const matchId = page.url().split('/m/')[1];

@@ -360,7 +360,13 @@ export function mount(root, ctx) {
 
   // ---- wiring ----
 
-  offs.push(conn.on('queue.bot_offer', (msg) => { botOffer = msg; renderPlay(); }));
+  offs.push(conn.on('queue.bot_offer', (msg) => {
+    botOffer = msg;
+    renderPlay();
+    // On a phone the offer lands below the fold: bring it into view.
+    const el = playSlot.querySelector('[data-state="bot-offer"]');
+    if (el && el.scrollIntoView) el.scrollIntoView({ block: 'nearest' });
+  }));
   offs.push(conn.on('queue', (q) => {
     if (!q) botOffer = null;
     if (q) { mode = 'queue'; wantQueue = q.game; } else if (mode === 'queue' || mode === 'joining') {
