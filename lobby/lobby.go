@@ -89,6 +89,14 @@ type Config struct {
 	// MaxChallenges is how many open challenges one player may hold; creating
 	// one more replaces the oldest. Default 5.
 	MaxChallenges int
+	// BotOfferAfter is how long a ticket waits unpaired before OfferFunc
+	// offers its player a computer game; 0 (or a nil OfferFunc) offers
+	// none. The ticket keeps its place: a player paired before they take
+	// the offer is paired as usual.
+	BotOfferAfter time.Duration
+	// OfferFunc is called once per ticket, from the lobby's loop, when it
+	// has waited BotOfferAfter. It must not block or call the Lobby.
+	OfferFunc func(t Ticket)
 }
 
 func (c Config) withDefaults() Config {
@@ -135,8 +143,11 @@ type Lobby struct {
 	pairArmed  bool
 	sweepTimer *time.Timer // fires at sweepAt, if not zero
 	sweepAt    time.Time
-	dirty      bool      // queue changed since stats was published
-	opponents  opponents // the last opponent of each player paired lately
+	dirty      bool                // queue changed since stats was published
+	opponents  opponents           // the last opponent of each player paired lately
+	offered    map[string]struct{} // players in queue whose ticket was offered a computer game
+	offerTimer *time.Timer         // fires at offerAt, if not zero
+	offerAt    time.Time
 }
 
 // op is a request that the loop runs. fn returns the pairs to start; the loop
@@ -170,6 +181,7 @@ func New(logger *slog.Logger, start StartFunc, hasGame func(id string) bool, inM
 		starting:   make(map[string]struct{}),
 		challenges: make(map[string]*Challenge),
 		byCreator:  make(map[string][]*Challenge),
+		offered:    make(map[string]struct{}),
 	}
 	l.stats.Store(&map[string]int{})
 	return l
@@ -187,9 +199,12 @@ func (l *Lobby) Run(ctx context.Context) error {
 	l.pairTimer.Stop()
 	l.sweepTimer = time.NewTimer(l.cfg.ChallengeTTL)
 	l.sweepTimer.Stop()
+	l.offerTimer = time.NewTimer(time.Hour)
+	l.offerTimer.Stop()
 	defer func() {
 		l.pairTimer.Stop()
 		l.sweepTimer.Stop()
+		l.offerTimer.Stop()
 		close(l.done)
 		l.wg.Wait()
 	}()
@@ -213,10 +228,13 @@ func (l *Lobby) Run(ctx context.Context) error {
 		case <-l.sweepTimer.C:
 			l.sweepAt = time.Time{}
 			l.sweep(time.Now())
+		case <-l.offerTimer.C:
+			l.offerAt = time.Time{}
 		}
 		for _, p := range pairs {
 			l.launch(ctx, p)
 		}
+		l.offerBots(time.Now())
 		l.rearm()
 		l.publish()
 	}
@@ -337,6 +355,7 @@ func (l *Lobby) dequeue(playerIDs ...string) bool {
 	for _, id := range playerIDs {
 		if _, ok := l.queued[id]; ok {
 			delete(l.queued, id)
+			delete(l.offered, id)
 			removed = true
 		}
 	}
@@ -414,6 +433,38 @@ func (l *Lobby) rearm() {
 	if at := l.expiries[0].Expires; !at.Equal(l.sweepAt) {
 		l.sweepTimer.Reset(time.Until(at))
 		l.sweepAt = at
+	}
+}
+
+// offerBots offers a computer game to each player whose ticket has waited
+// BotOfferAfter unpaired (once per ticket), and points the offer timer at
+// the next ticket to come due. Run only.
+func (l *Lobby) offerBots(now time.Time) {
+	if l.cfg.BotOfferAfter <= 0 || l.cfg.OfferFunc == nil {
+		return
+	}
+	var next time.Time
+	for _, t := range l.queue {
+		if _, done := l.offered[t.PlayerID]; done {
+			continue
+		}
+		due := t.Since.Add(l.cfg.BotOfferAfter)
+		if !now.Before(due) {
+			l.offered[t.PlayerID] = struct{}{}
+			l.cfg.OfferFunc(t)
+			continue
+		}
+		if next.IsZero() || due.Before(next) {
+			next = due
+		}
+	}
+	if next.Equal(l.offerAt) {
+		return
+	}
+	l.offerTimer.Stop()
+	l.offerAt = next
+	if !next.IsZero() {
+		l.offerTimer.Reset(next.Sub(now))
 	}
 }
 

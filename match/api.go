@@ -65,6 +65,9 @@ type Player struct {
 	ID     string  `json:"id"`
 	Name   string  `json:"name"`
 	Rating float64 `json:"rating"`
+	// Bot is the level of a computer seat ("" for a person). A match
+	// sets it from the id (game.ParseBotID), so callers need not.
+	Bot string `json:"bot,omitempty"`
 }
 
 // Config tunes matches. Zero fields take the defaults.
@@ -87,6 +90,11 @@ type Config struct {
 	// (its own matches count); a watch beyond it is ErrWatchLimit;
 	// default 16.
 	MaxWatched int
+	// BotDelayMin and BotDelayMax bound the pause, drawn uniformly for
+	// each move, before a computer seat plays: it answers like a person,
+	// not at once. Defaults 400ms and 1.2s; both at most MoveTimeout/2,
+	// so a computer seat never times out.
+	BotDelayMin, BotDelayMax time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -111,6 +119,11 @@ func (c Config) withDefaults() Config {
 	if c.MaxWatched <= 0 {
 		c.MaxWatched = 16
 	}
+	if c.BotDelayMin <= 0 && c.BotDelayMax <= 0 {
+		c.BotDelayMin, c.BotDelayMax = 400*time.Millisecond, 1200*time.Millisecond
+	}
+	c.BotDelayMax = min(max(c.BotDelayMax, c.BotDelayMin), c.MoveTimeout/2)
+	c.BotDelayMin = max(min(c.BotDelayMin, c.BotDelayMax), 0)
 	return c
 }
 
@@ -125,6 +138,10 @@ const (
 // match created when its two players already had as many rated results
 // together as the pair limit allows in its window.
 const UnratedPairLimit = "pair_limit"
+
+// UnratedComputer is the unrated_reason of a match with a computer
+// player: such a match is never rated.
+const UnratedComputer = "computer"
 
 // ReasonServerError is the reason of a match aborted because the server
 // could not continue it.

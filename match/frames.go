@@ -16,12 +16,14 @@ type wirePlayer struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Rating int64  `json:"rating"`
+	Bot    string `json:"bot,omitempty"` // extension: a computer seat's level
 }
 
 type wireSeat struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	Rating    int64  `json:"rating"`
+	Bot       string `json:"bot,omitempty"` // extension: a computer seat's level
 	Connected bool   `json:"connected"`
 	GraceMS   *int64 `json:"grace_ms,omitempty"` // extension: when a disconnected player's grace period ends
 }
@@ -80,7 +82,7 @@ func (f *stateFrame) appendJSON(b []byte, s game.State, viewer int) ([]byte, err
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendPlayer(b, wirePlayer{ID: p.ID, Name: p.Name, Rating: p.Rating})
+		b = appendPlayer(b, wirePlayer{ID: p.ID, Name: p.Name, Rating: p.Rating, Bot: p.Bot})
 		b = append(b, `,"connected":`...)
 		b = strconv.AppendBool(b, p.Connected)
 		if p.GraceMS != nil {
@@ -145,7 +147,12 @@ func appendPlayer(b []byte, p wirePlayer) []byte {
 	b = append(b, `,"name":`...)
 	b = game.AppendString(b, p.Name)
 	b = append(b, `,"rating":`...)
-	return strconv.AppendInt(b, p.Rating, 10)
+	b = strconv.AppendInt(b, p.Rating, 10)
+	if p.Bot != "" {
+		b = append(b, `,"bot":`...)
+		b = game.AppendString(b, p.Bot)
+	}
+	return b
 }
 
 func appendIntPtr(b []byte, n *int) []byte {
@@ -175,7 +182,7 @@ func roundRating(r float64) int64 { return int64(math.Round(r)) }
 func wirePlayers(ps [2]Player) [2]wirePlayer {
 	var out [2]wirePlayer
 	for i, p := range ps {
-		out[i] = wirePlayer{ID: p.ID, Name: p.Name, Rating: roundRating(p.Rating)}
+		out[i] = wirePlayer{ID: p.ID, Name: p.Name, Rating: roundRating(p.Rating), Bot: p.Bot}
 	}
 	return out
 }

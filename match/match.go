@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -48,14 +49,15 @@ type sub struct {
 // whoever brings a request handles it at once under mu, so a lingering
 // match costs no goroutine, only its memory.
 type Match struct {
-	id        string    // immutable
-	game      game.Game // immutable
-	players   [2]Player // immutable
-	started   time.Time // immutable
-	rematchOf string    // immutable
-	unrated   string    // immutable: why the result will not be rated (Record.Unrated); "": it will
-	cfg       Config    // immutable
-	reg       *Registry // immutable
+	id        string      // immutable
+	game      game.Game   // immutable
+	players   [2]Player   // immutable
+	started   time.Time   // immutable
+	rematchOf string      // immutable
+	unrated   string      // immutable: why the result will not be rated (Record.Unrated, or UnratedComputer); "": it will
+	bots      [2]game.Bot // immutable; nil for a person's seat (see bot.go)
+	cfg       Config      // immutable
+	reg       *Registry   // immutable
 	summary   atomic.Pointer[Summary]
 
 	mu        sync.Mutex    // guards queue, head, lingering and gone; once lingering, also the fields run owned
@@ -91,6 +93,8 @@ type Match struct {
 	frames     [3][]byte    // match.state encoded per viewer (spectator, seat 0, seat 1) for the current version
 	buf        []byte       // scratch for encoding frames; nil once lingering
 	pending    ReplyFunc    // the reply of the request being handled, for a panic to answer
+	botAt      time.Time    // when a computer seat plays its awaited move; zero: none pending
+	rng        *rand.Rand   // the computer seats' dice; nil without one
 }
 
 // newMatch returns a match in state, with moves already played (a match
@@ -122,8 +126,11 @@ func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves in
 		// and no RaiseVersion.
 		m.ceiling = VersionHeadroom
 	}
+	m.seatBots()
 	for seat := range m.graceEnd {
-		m.graceEnd[seat] = now.Add(cfg.Grace)
+		if m.bots[seat] == nil {
+			m.graceEnd[seat] = now.Add(cfg.Grace)
+		}
 	}
 	m.publishSummary()
 	return m
@@ -251,6 +258,7 @@ func (m *Match) run(ctx context.Context, initial []Conn) {
 		// Resumed after a crash between the last move and the end.
 		m.finish(ctx, StatusFinished, out)
 	}
+	m.scheduleBot(time.Now())
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -270,6 +278,7 @@ func (m *Match) run(ctx context.Context, initial []Conn) {
 				m.pending = nil
 			}
 		case now := <-timer.C:
+			m.playBot(ctx, now)
 			m.expire(ctx, now)
 		}
 	}
@@ -345,6 +354,9 @@ func (m *Match) stop() {
 // match.
 func (m *Match) nextWake() time.Time {
 	wake := m.deadline
+	if !m.botAt.IsZero() && m.botAt.Before(wake) {
+		wake = m.botAt
+	}
 	for _, g := range m.graceEnd {
 		if !g.IsZero() && g.Before(wake) {
 			wake = g
@@ -425,7 +437,13 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	next, err := m.state.Apply(seat, canon)
+	return m.play(ctx, seat, canon)
+}
+
+// play applies seat's move (in its canonical form), stores it and shows
+// it: the one path of every move, a person's or a computer seat's.
+func (m *Match) play(ctx context.Context, seat int, mv json.RawMessage) error {
+	next, err := m.state.Apply(seat, mv)
 	if err != nil {
 		return err
 	}
@@ -439,7 +457,7 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 		// The move is stored with the version it makes (changed or finish
 		// takes the next one) and the deadline it shows, so that a match
 		// resumed from it continues above that version, with that deadline.
-		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: canon, At: now, Version: m.version + 1, Deadline: deadline}
+		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: mv, At: now, Version: m.version + 1, Deadline: deadline}
 		if done {
 			stored.Deadline = time.Time{}
 		}
@@ -457,6 +475,7 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 		return nil
 	}
 	m.changed()
+	m.scheduleBot(now)
 	return nil
 }
 
@@ -554,6 +573,7 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	m.ended = now
 	m.deadline = time.Time{}
 	m.graceEnd = [2]time.Time{}
+	m.botAt = time.Time{}
 	m.changed()
 	m.reg.ended(m)
 	m.reg.observer.MatchEnded(m.game.ID(), status, out.Reason)
@@ -645,6 +665,9 @@ func (m *Match) askRematch(c Conn, f ReplyFunc) {
 		return
 	}
 	m.rematch[seat] = true
+	if m.bots[1-seat] != nil {
+		m.rematch[1-seat] = true // a computer seat always plays again
+	}
 	if !m.rematch[1-seat] {
 		frame := mustEncode(rematchFrame{Type: "match.rematch_offered", Match: m.id, By: seat})
 		for c, s := range m.subs {
@@ -731,7 +754,7 @@ func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 	if m.seatConns[s.seat] > 0 {
 		return true, false
 	}
-	if m.status == StatusLive {
+	if m.status == StatusLive && m.bots[s.seat] == nil {
 		m.graceEnd[s.seat] = time.Now().Add(m.cfg.Grace)
 	}
 	return true, true
@@ -884,8 +907,8 @@ func (m *Match) stateFrame(viewer int) []byte {
 	var graceMS [2]int64 // outside the loop, so that GraceMS stays off the heap
 	for seat, p := range m.players {
 		f.Players[seat] = wireSeat{
-			ID: p.ID, Name: p.Name, Rating: roundRating(p.Rating),
-			Connected: m.seatConns[seat] > 0,
+			ID: p.ID, Name: p.Name, Rating: roundRating(p.Rating), Bot: p.Bot,
+			Connected: m.seatConns[seat] > 0 || m.bots[seat] != nil,
 		}
 		if g := m.graceEnd[seat]; !g.IsZero() {
 			graceMS[seat] = g.UnixMilli()

@@ -136,7 +136,9 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 		return "", fmt.Errorf("start %s: players %q and %q: %w", gameID, players[0].ID, players[1].ID, ErrNotAPlayer)
 	}
 	var unrated string
-	if r.ratedFn != nil {
+	if hasBot(players) {
+		unrated = UnratedComputer // no need to ask
+	} else if r.ratedFn != nil {
 		var err error
 		if unrated, err = r.ratedFn(ctx, gameID, players); err != nil {
 			return "", fmt.Errorf("start %s: decide whether rated: %w", gameID, err)
@@ -274,14 +276,16 @@ func (r *Registry) reserve(m *Match) error {
 	if r.closed {
 		return ErrShuttingDown
 	}
-	for _, p := range m.players {
-		if _, busy := r.live[p.ID]; busy {
+	for seat, p := range m.players {
+		if _, busy := r.live[p.ID]; busy && m.bots[seat] == nil {
 			return fmt.Errorf("player %s: %w", p.ID, ErrInMatch)
 		}
 	}
 	r.matches[m.id] = m
-	for _, p := range m.players {
-		r.live[p.ID] = m
+	for seat, p := range m.players {
+		if m.bots[seat] == nil { // a computer player sits in any number of matches
+			r.live[p.ID] = m
+		}
 	}
 	return nil
 }

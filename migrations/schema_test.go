@@ -157,3 +157,18 @@ func TestRatings(t *testing.T) {
 	wantCode(t, db, checkViolation, `UPDATE ratings SET rd = 351 WHERE player_id = 'a'`)
 	wantCode(t, db, "23503", `INSERT INTO ratings (player_id, game) VALUES ('nobody', 'rps')`) // foreign_key_violation
 }
+
+// TestBotPlayers: 0008's computer players exist, are neither guests nor
+// able to log in, keep their names from people, and only bot: ids may be
+// bots.
+func TestBotPlayers(t *testing.T) {
+	db, _ := pgtest.NewDB(t)
+	var n int
+	if err := db.QueryRow(t.Context(), `SELECT count(*) FROM players WHERE bot AND NOT guest AND password_hash IS NULL AND id LIKE 'bot:%'`).Scan(&n); err != nil || n != 8 {
+		t.Fatalf("bot players: %d, %v", n, err)
+	}
+	wantCode(t, db, uniqueViolation, `INSERT INTO players (id, name, guest, password_hash) VALUES ('p1', 'TicTacToe-Perfect', false, 'h')`)
+	wantCode(t, db, checkViolation, `INSERT INTO players (id, name, guest, bot) VALUES ('p2', 'sneaky', false, true)`)
+	wantCode(t, db, checkViolation, `INSERT INTO players (id, name, guest, bot, password_hash) VALUES ('bot:x:y', 'sneaky', false, true, 'h')`)
+	wantCode(t, db, checkViolation, `INSERT INTO players (id, name, guest) VALUES ('r1', 'dave', false)`)
+}

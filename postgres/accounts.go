@@ -210,7 +210,7 @@ func (a *Accounts) Login(ctx context.Context, name, password string) (leaderboar
 	qctx, cancel := a.query(ctx)
 	err := a.pool.QueryRow(qctx, `
 		SELECT id, name, created_at, token_gen, password_hash, banned_at IS NOT NULL
-		FROM players WHERE name_key = lower($1) AND NOT guest`, name).
+		FROM players WHERE name_key = lower($1) AND NOT guest AND NOT bot`, name).
 		Scan(&p.ID, &p.Name, &p.CreatedAt, &p.TokenGen, &hash, &banned)
 	cancel()
 	switch {

@@ -395,8 +395,10 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 		// Players normally exist (accounts create them; hello refuses
 		// unknown ones); a record from a test or an old spool may name
 		// others, so make sure, as guests.
-		b.Queue(`INSERT INTO players (id, name, guest)
-			SELECT id, name, true FROM unnest($1::text[], $2::text[]) AS v(id, name)
+		// A computer player ('bot:…') exists from migration 0008 unless
+		// its level is newer: then it is made here, marked bot.
+		b.Queue(`INSERT INTO players (id, name, guest, bot)
+			SELECT id, name, true, id LIKE 'bot:%' FROM unnest($1::text[], $2::text[]) AS v(id, name)
 			ON CONFLICT (id) DO NOTHING`, c.playerIDs, c.playerNames)
 		b.Queue(`INSERT INTO matches (id, game, seat0, seat1, rated, rematch_of, started_at, owner, lease_until)
 			SELECT id, game, s0, s1, rated, nullif(rm, ''), st, $7, now() + $8::interval

@@ -85,7 +85,7 @@ func classify(err error) (code string, status int, known bool) {
 	switch {
 	case err == nil:
 		return "", http.StatusOK, true
-	case is(ErrBadRequest, match.ErrNoRematch, game.ErrBadMove, lobby.ErrOwnChallenge, leaderboard.ErrBadRequest):
+	case is(ErrBadRequest, match.ErrNoRematch, match.ErrNoBot, game.ErrBadMove, lobby.ErrOwnChallenge, leaderboard.ErrBadRequest):
 		return codeBadRequest, http.StatusBadRequest, true
 	case is(ErrUnauthorized):
 		return codeUnauthorized, http.StatusUnauthorized, true

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +28,13 @@ import (
 // grace periods. The wiring is startStack's (stack_test.go), which fixes
 // the match configuration.
 func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *match.Registry) {
+	t.Helper()
+	return startStackOffering(t, cfg, mcfg, 0)
+}
+
+// startStackOffering is startStackWith whose lobby offers a computer game
+// after botOfferAfter (0: never).
+func startStackOffering(t *testing.T, cfg Config, mcfg match.Config, botOfferAfter time.Duration) (*testServer, *match.Registry) {
 	t.Helper()
 	logger := testLogger(t)
 	db := newTestDB(t)
@@ -62,7 +70,14 @@ func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *
 		return err
 	}
 	hasGame := func(id string) bool { _, ok := games.Lookup(id); return ok }
-	lb := lobby.New(logger, start, hasGame, matches.InMatch, lobby.Config{PairEvery: 50 * time.Millisecond})
+	var srv atomic.Pointer[Server] // set once the server exists
+	offer := func(t lobby.Ticket) {
+		if s := srv.Load(); s != nil {
+			s.OfferComputer(t)
+		}
+	}
+	lb := lobby.New(logger, start, hasGame, matches.InMatch, lobby.Config{PairEvery: 50 * time.Millisecond,
+		BotOfferAfter: botOfferAfter, OfferFunc: offer})
 	ctx, cancel := context.WithCancel(context.Background())
 	lobbyDone := make(chan struct{})
 	go func() {
@@ -70,6 +85,7 @@ func startStackWith(t *testing.T, cfg Config, mcfg match.Config) (*testServer, *
 		lb.Run(ctx)
 	}()
 	ts := startServerDB(t, db, cfg, Deps{Games: games, Matches: matches, Lobby: lb, Ratings: db.ratings, ReadyFunc: journal.Ready})
+	srv.Store(ts.Server)
 	t.Cleanup(func() {
 		if err := ts.stop(); err != nil {
 			t.Errorf("Serve: %v", err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/turnbase/turnbase/game"
 )
 
 // Client frame types (PROTOCOL.md, "Client to server").
@@ -21,6 +23,9 @@ const (
 	typeMatchWatch      = "match.watch"
 	typeMatchUnwatch    = "match.unwatch"
 	typePing            = "ping"
+	// typeMatchComputer is this server's addition: a match against a
+	// computer player, {"type":"match.computer","game":…,"level":…}.
+	typeMatchComputer = "match.computer"
 )
 
 // protocolVersion is the only "v" a hello may carry.
@@ -36,7 +41,8 @@ type request struct {
 	HasID bool
 	V     int             // hello
 	Token string          // hello; "" opens a spectator connection
-	Game  string          // queue.join, challenge.create
+	Game  string          // queue.join, challenge.create, match.computer
+	Level string          // match.computer
 	Code  string          // challenge.accept
 	Match string          // match.*
 	Move  json.RawMessage // match.move; never empty or null
@@ -102,6 +108,10 @@ func decodeFrame(data []byte) (request, error) {
 		req.Game, err = fields.requiredString("game")
 	case typeChallengeAccept:
 		req.Code, err = fields.requiredString("code")
+	case typeMatchComputer:
+		if req.Game, err = fields.requiredString("game"); err == nil {
+			req.Level, err = fields.requiredString("level")
+		}
 	case typeMatchMove:
 		if req.Match, err = fields.requiredString("match"); err != nil {
 			break
@@ -306,7 +316,7 @@ var frameTypes = map[string]string{}
 
 func init() {
 	for _, t := range []string{typeHello, typeQueueJoin, typeQueueLeave, typeChallengeCreate, typeChallengeAccept,
-		typeMatchMove, typeMatchResign, typeMatchRematch, typeMatchWatch, typeMatchUnwatch, typePing} {
+		typeMatchMove, typeMatchResign, typeMatchRematch, typeMatchWatch, typeMatchUnwatch, typePing, typeMatchComputer} {
 		frameTypes[t] = t
 	}
 }
@@ -367,6 +377,15 @@ type challengeCreatedFrame struct {
 	Code      string  `json:"code"`
 	Game      string  `json:"game"`
 	ExpiresMS int64   `json:"expires_ms"`
+}
+
+// queueBotOfferFrame offers a player who waited in the queue
+// (Config.BotOfferAfter) with nobody to pair a computer game; the ticket
+// stays until they take it with match.computer (an extension).
+type queueBotOfferFrame struct {
+	Type   string          `json:"type"` // "queue.bot_offer"
+	Game   string          `json:"game"`
+	Levels []game.BotLevel `json:"levels"`
 }
 
 type pongFrame struct {

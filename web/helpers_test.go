@@ -393,6 +393,12 @@ func (f *fakeMatches) Rematch(c match.Conn, id string, reply match.ReplyFunc) {
 	f.record("rematch " + id)
 	f.answer("rematch", reply)
 }
+func (f *fakeMatches) StartComputer(ctx context.Context, gameID, level string, p match.Player) (string, error) {
+	f.record("computer " + gameID + " " + level + " " + p.ID)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return "m-computer", f.replies["computer"]
+}
 func (f *fakeMatches) Active(playerID string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

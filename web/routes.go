@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/turnbase/turnbase/game"
 )
 
 // The browser client, served as is: no build step, no CDN.
@@ -189,6 +191,9 @@ type gameInfo struct {
 	Queued  int `json:"queued"`  // waiting in the matchmaking queue
 	Playing int `json:"playing"` // seated in live matches
 	Online  int `json:"online"`  // queued + playing
+	// Extension: the levels of the game's computer player, weakest
+	// first, for match.computer; absent for a game without one.
+	Bots []game.BotLevel `json:"bots,omitempty"`
 }
 
 func (s *Server) handleGames(w http.ResponseWriter, r *http.Request) {
@@ -201,10 +206,14 @@ func (s *Server) handleGames(w http.ResponseWriter, r *http.Request) {
 	out := make([]gameInfo, 0, len(games))
 	for _, g := range games {
 		id := g.ID()
-		out = append(out, gameInfo{
+		info := gameInfo{
 			ID: id, Name: g.Name(), Players: g.Players(), MoveMS: s.cfg.MoveTime.Milliseconds(),
 			Queued: queued[id], Playing: playing[id], Online: queued[id] + playing[id],
-		})
+		}
+		if bp, ok := g.(game.BotPlayer); ok {
+			info.Bots = bp.BotLevels()
+		}
+		out = append(out, info)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -28,8 +28,10 @@ func TestGames(t *testing.T) {
 		t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	want := []gameInfo{
-		{ID: "tictactoe", Name: "Tic-tac-toe", Players: 2, MoveMS: 20000},
-		{ID: "rps", Name: got[1].Name, Players: 2, MoveMS: 20000},
+		{ID: "tictactoe", Name: "Tic-tac-toe", Players: 2, MoveMS: 20000,
+			Bots: []game.BotLevel{{ID: "easy", Name: "Easy"}, {ID: "medium", Name: "Medium"}, {ID: "perfect", Name: "Perfect"}}},
+		{ID: "rps", Name: got[1].Name, Players: 2, MoveMS: 20000,
+			Bots: []game.BotLevel{{ID: "fair", Name: "Fair"}, {ID: "reader", Name: "Reader"}}},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) || got[1].Name == "" {
 		t.Fatalf("games %+v, want %+v", got, want)

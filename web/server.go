@@ -37,6 +37,7 @@ type Matches interface {
 	Move(c match.Conn, matchID string, move json.RawMessage, reply match.ReplyFunc)
 	Resign(c match.Conn, matchID string, reply match.ReplyFunc)
 	Rematch(c match.Conn, matchID string, reply match.ReplyFunc)
+	StartComputer(ctx context.Context, gameID, level string, person match.Player) (string, error)
 	Active(playerID string) []string
 	InMatch(playerID string) bool
 	Get(matchID string) (match.Summary, bool)
@@ -359,6 +360,34 @@ func (s *Server) closePlayer(playerID string, code int, text string) []*conn {
 		c.closeWith(code, text, true)
 	}
 	return conns
+}
+
+// queuedConn returns the connection of p that holds its queue ticket, or
+// nil.
+func (s *Server) queuedConn(p *playerState) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return p.queuedBy
+}
+
+// OfferComputer tells a player waiting in the queue for t.Game, through
+// the connection that queued them, that a computer game is theirs for one
+// click (queue.bot_offer). It is the lobby's OfferFunc: it never blocks.
+func (s *Server) OfferComputer(t lobby.Ticket) {
+	g, ok := s.deps.Games.Lookup(t.Game)
+	bp, hasBots := g.(game.BotPlayer)
+	if !ok || !hasBots {
+		return
+	}
+	s.mu.Lock()
+	var c *conn
+	if p := s.players[t.PlayerID]; p != nil {
+		c = p.queuedBy
+	}
+	s.mu.Unlock()
+	if c != nil {
+		c.Send(encodeFrame(queueBotOfferFrame{Type: "queue.bot_offer", Game: t.Game, Levels: bp.BotLevels()}))
+	}
 }
 
 // setQueued records which of the player's connections holds its queue

@@ -194,7 +194,7 @@ func (c *conn) dispatch(ctx context.Context, req request) error {
 	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.LobbyTimeout)
 	defer cancel()
 	switch req.Type {
-	case typeQueueJoin, typeChallengeCreate, typeChallengeAccept:
+	case typeQueueJoin, typeChallengeCreate, typeChallengeAccept, typeMatchComputer:
 		// Each of these may start a match.
 		if err := c.srv.checkReady(ctx); err != nil {
 			return err
@@ -223,6 +223,8 @@ func (c *conn) dispatch(ctx context.Context, req request) error {
 		}
 		c.Send(encodeFrame(challengeCreatedFrame{Type: "challenge.created", Re: req.re(), Code: ch.Code, Game: ch.Game, ExpiresMS: ch.Expires.UnixMilli()}))
 		return nil
+	case typeMatchComputer:
+		return c.matchComputer(ctx, req)
 	case typeChallengeAccept:
 		if m.InMatch(c.id.ID) {
 			return match.ErrInMatch
@@ -253,6 +255,32 @@ func (c *conn) queueJoin(ctx context.Context, req request) error {
 	c.srv.setQueued(c.player, c)
 	c.Send(encodeFrame(queueJoinedFrame{Type: "queue.joined", Re: req.re(), Game: t.Game, SinceMS: t.Since.UnixMilli()}))
 	return nil
+}
+
+// matchComputer starts a game against a computer player. A player waiting
+// in the queue leaves it first (the computer game is what the queue's
+// offer leads to); one whom the queue paired meanwhile is in_match.
+// Success is the match.found that the match sends.
+func (c *conn) matchComputer(ctx context.Context, req request) error {
+	if err := c.checkGame(req.Game); err != nil {
+		return err
+	}
+	if c.srv.deps.Matches.InMatch(c.id.ID) {
+		return match.ErrInMatch
+	}
+	if c.srv.queuedConn(c.player) != nil {
+		removed, err := c.srv.deps.Lobby.Leave(ctx, c.id.ID)
+		if err != nil {
+			return err
+		}
+		c.srv.setQueued(c.player, nil)
+		if !removed {
+			return fmt.Errorf("%w: the queue paired you meanwhile", match.ErrInMatch)
+		}
+	}
+	person := match.Player{ID: c.id.ID, Name: c.id.Name, Rating: c.rating(ctx, req.Game)}
+	_, err := c.srv.deps.Matches.StartComputer(ctx, req.Game, req.Level, person)
+	return err
 }
 
 func (c *conn) checkGame(id string) error {

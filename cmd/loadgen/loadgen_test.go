@@ -211,6 +211,13 @@ func TestLoad(t *testing.T) {
 			t.Errorf("moves %+v, queue wait %+v", r.Moves, r.QueueWait)
 		}
 	})
+	t.Run("computer", func(t *testing.T) {
+		r := runJSON(t, "-url", base, "-players", "10", "-think", "0-50ms", "-duration", "5s",
+			"-computer", "tictactoe:perfect,rps:reader,connectfour:easy")
+		if r.Matches.Completed < 3 || r.Moves.Accepted == 0 || r.Moves.Refused != 0 {
+			t.Errorf("computer games: %d completed, moves %+v", r.Matches.Completed, r.Moves)
+		}
+	})
 	t.Run("idle", func(t *testing.T) {
 		r := runJSON(t, "-url", base, "-players", "20", "-idle", "-duration", "1s", "-src", "3")
 		c := r.Connections

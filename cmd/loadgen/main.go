@@ -10,6 +10,7 @@
 //	loadgen -players 2000 -think 300ms -duration 20s
 //	loadgen -players 50 -games rps -matches 500 -json
 //	loadgen -players 19500 -idle -duration 60s -ramp 1000/s
+//	loadgen -players 1000 -computer tictactoe:perfect,rps:reader,connectfour:strong
 //
 // The server's per-address limits must be raised for more than a handful
 // of players (TURNBASE_MAX_CONNS_PER_IP, TURNBASE_HANDSHAKE_RATE and _BURST,
@@ -68,6 +69,7 @@ type config struct {
 	base        *url.URL // http or https, no path
 	players     int
 	games       []string                     // ids to queue for, repeats weighting them
+	computer    map[string]string            // game id -> the computer level to play instead of queueing
 	rules       map[string]game.RandomPlayer // every game loadgen can play, by id
 	think       thinkTime
 	duration    time.Duration
@@ -156,6 +158,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	ramp := fs.String("ramp", "500/s", "connections started per second (0: all at once)")
 	fs.BoolVar(&c.idle, "idle", false, "connect and say hello only, then sit idle until -duration (memory per connection)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	computer := fs.String("computer", "", `play the computer instead of queueing: a level for every game ("easy"), or per game ("tictactoe:perfect,rps:reader,connectfour:strong")`)
 	fs.IntVar(&c.sources, "src", 0, fmt.Sprintf("spread connections over source addresses 127.0.0.1..127.0.0.N (0: one per %d players)", portsPerSource))
 	fs.BoolVar(&c.allowErrors, "allow-errors", false, "exit 0 even if errors occurred")
 	fs.DurationVar(&c.drain, "drain", 0, "after the stop, time left to the matches under way before every connection is closed (0: 30s + 10 times the longest think)")
@@ -191,6 +194,19 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	}
 	if len(c.games) == 0 && !c.idle {
 		errs = append(errs, errors.New("games: name at least one"))
+	}
+	c.computer = map[string]string{}
+	for _, e := range strings.Split(*computer, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if g, level, ok := strings.Cut(e, ":"); ok {
+			c.computer[g] = level
+			continue
+		}
+		for _, g := range c.games {
+			c.computer[g] = e
+		}
 	}
 	if c.think, err = parseThink(*think); err != nil {
 		errs = append(errs, err)

@@ -99,6 +99,7 @@ type outFrame struct {
 	V     int             `json:"v,omitempty"`
 	Token string          `json:"token,omitempty"`
 	Game  string          `json:"game,omitempty"`
+	Level string          `json:"level,omitempty"`
 	Match string          `json:"match,omitempty"`
 	Move  json.RawMessage `json:"move,omitempty"`
 }
@@ -424,11 +425,16 @@ func (p *player) onError(f *inFrame) {
 	}
 }
 
-// joinLocked queues for a random game of the mix. Called by run only.
+// joinLocked queues for a random game of the mix, or with -computer
+// asks for a game against the computer. Called by run only.
 func (p *player) joinLocked() {
 	p.seq++
 	games := p.sw.cfg.games
-	if p.writeLocked(outFrame{Type: "queue.join", ID: "q" + strconv.Itoa(p.seq), Game: games[rand.IntN(len(games))]}) != nil {
+	f := outFrame{Type: "queue.join", ID: "q" + strconv.Itoa(p.seq), Game: games[rand.IntN(len(games))]}
+	if level := p.sw.cfg.computer[f.Game]; level != "" {
+		f.Type, f.Level = "match.computer", level
+	}
+	if p.writeLocked(f) != nil {
 		return
 	}
 	p.phase = phaseQueued

@@ -27,6 +27,9 @@ type config struct {
 	Linger       time.Duration
 	ChallengeTTL time.Duration
 
+	BotOfferAfter   time.Duration
+	BotDelayMin     time.Duration
+	BotDelayMax     time.Duration
 	RatedPairLimit  int
 	RatedPairWindow time.Duration
 	SpectatorEvery  time.Duration
@@ -115,6 +118,9 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.Grace, "grace", "TURNBASE_GRACE", 30*time.Second, "time a disconnected player has to come back")
 	dur(&c.Linger, "linger", "TURNBASE_LINGER", 2*time.Minute, "how long a finished match stays open for rematch")
 	dur(&c.ChallengeTTL, "challenge-ttl", "TURNBASE_CHALLENGE_TTL", 10*time.Minute, "how long a challenge code is valid")
+	dur(&c.BotOfferAfter, "bot-offer-after", "TURNBASE_BOT_OFFER_AFTER", 15*time.Second, "offer a computer game to a player who waited this long in the queue with nobody in range; 0: never")
+	dur(&c.BotDelayMin, "bot-delay-min", "TURNBASE_BOT_DELAY_MIN", 400*time.Millisecond, "least pause before a computer player moves")
+	dur(&c.BotDelayMax, "bot-delay-max", "TURNBASE_BOT_DELAY_MAX", 1200*time.Millisecond, "longest pause before a computer player moves (at most half of move-timeout)")
 	num(&c.RatedPairLimit, "rated-pair-limit", "TURNBASE_RATED_PAIR_LIMIT", 5, "rated results two players may have together per rated-pair-window; later matches are unrated (0: no limit)")
 	dur(&c.RatedPairWindow, "rated-pair-window", "TURNBASE_RATED_PAIR_WINDOW", 24*time.Hour, "rolling period of rated-pair-limit")
 	dur(&c.SpectatorEvery, "spectator-every", "TURNBASE_SPECTATOR_EVERY", time.Second, "a match shows a changed spectator count at most this often")
@@ -196,6 +202,9 @@ func (c config) validate() error {
 	}
 	if c.HashSlots < 0 || c.HashQueue < 0 {
 		errs = append(errs, errors.New("hash-slots and hash-queue must not be negative"))
+	}
+	if c.BotOfferAfter < 0 || c.BotDelayMin < 0 || c.BotDelayMax < c.BotDelayMin {
+		errs = append(errs, fmt.Errorf("bot-offer-after and bot-delay-min must not be negative, nor bot-delay-max (%s) below bot-delay-min (%s)", c.BotDelayMax, c.BotDelayMin))
 	}
 	if c.RatedPairLimit < 0 {
 		errs = append(errs, fmt.Errorf("rated-pair-limit must be 0 (no limit) or more, not %d", c.RatedPairLimit))

@@ -10,6 +10,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/turnbase/turnbase/game"
@@ -72,6 +73,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Monitor:   n.mon,
 	}, host.web)
 	n.startMonitor(&st)
+	n.offerTo.Store(n.srv)
 	ln := host.ln
 	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", host.scheme+"://"+browseAddr(ln.Addr()))
 	defer logger.Info("turnbase stopped")
@@ -141,7 +143,8 @@ type node struct {
 	lobby    *lobby.Lobby
 	srv      *web.Server
 	ops      *postgres.Ops
-	mon      *web.Monitor // the operators' overview, fed by the matches and the lobby
+	mon      *web.Monitor               // the operators' overview, fed by the matches and the lobby
+	offerTo  atomic.Pointer[web.Server] // srv, once made, for the lobby's OfferFunc
 }
 
 // openStores opens the accounts, the rater and the journal, and replays
@@ -192,6 +195,8 @@ func (n *node) startMatches(ctx context.Context, cfg config, logger *slog.Logger
 		Linger:         cfg.Linger,
 		SpectatorEvery: cfg.SpectatorEvery,
 		MaxWatched:     cfg.MaxWatched,
+		BotDelayMin:    cfg.BotDelayMin,
+		BotDelayMax:    max(cfg.BotDelayMax, time.Nanosecond), // 0/0 is "at once", not the defaults
 	})
 	st.push(func() error {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -220,7 +225,15 @@ func (n *node) startLobby(cfg config, logger *slog.Logger, st *stops) {
 		return err
 	}
 	hasGame := func(id string) bool { _, ok := n.games.Lookup(id); return ok }
-	n.lobby = lobby.New(logger, start, hasGame, n.matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL})
+	// The lobby starts before the web server that tells players of its
+	// offers: until that exists, an offer reaches no one.
+	offer := func(t lobby.Ticket) {
+		if srv := n.offerTo.Load(); srv != nil {
+			srv.OfferComputer(t)
+		}
+	}
+	n.lobby = lobby.New(logger, start, hasGame, n.matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL,
+		BotOfferAfter: cfg.BotOfferAfter, OfferFunc: offer})
 	st.push(goRun(n.lobby.Run))
 }
 

@@ -133,6 +133,27 @@ export function rating(r) {
   return r === undefined || r === null ? '—' : String(Math.round(r));
 }
 
+// botLevel returns the level of a computer player ("perfect"), or null for
+// a person. Live frames say it ("bot"); stored records show it in the id
+// ("bot:<game>:<level>").
+export function botLevel(p) {
+  if (!p) return null;
+  if (p.bot) return p.bot;
+  const m = /^bot:[^:]+:([^:]+)$/.exec(p.id || '');
+  return m ? m[1] : null;
+}
+
+export function levelName(level) {
+  return level ? level.charAt(0).toUpperCase() + level.slice(1) : '';
+}
+
+// botTag labels a computer player's seat: "Computer · Perfect".
+export function botTag(p) {
+  const level = botLevel(p);
+  return level ? h('span', { class: 'tag tag-bot', title: `A computer player (${levelName(level)}); the game is unrated` },
+    'Computer', h('span', { class: 'tag-bot-level', text: `\u00a0· ${levelName(level)}` })) : null;
+}
+
 export function signed(n) {
   const r = Math.round(n);
   return r > 0 ? `+${r}` : r < 0 ? `−${Math.abs(r)}` : '±0';

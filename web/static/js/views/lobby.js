@@ -3,7 +3,7 @@
 import { api, getGames } from '../api.js';
 import { conn } from '../conn.js';
 import { session } from '../session.js';
-import { h, svg, append, clock, ago, toast, errorText, rating, setTitle, spinner } from '../ui.js';
+import { h, svg, append, clock, ago, toast, errorText, rating, setTitle, spinner, botLevel, botTag, levelName } from '../ui.js';
 import { icons } from '../icons.js';
 import { gameModule, gameTitle, gameIcon, knownGames } from '../games/index.js';
 import { authCard, upgradeCard } from './auth.js';
@@ -22,6 +22,8 @@ export function mount(root, ctx) {
   let mode = conn.queue ? 'queue' : 'idle'; // idle | joining | queue | challenge
   let wantQueue = conn.queue ? conn.queue.game : null; // re-join after a reconnect
   let challengeInfo = null; // {code, game, expires_ms}
+  let botOffer = null; // queue.bot_offer {game, levels} while queued
+  let computerPending = false; // a match.computer was sent, no answer yet
 
   const page = h('div', { class: 'page lobby' });
   root.append(page);
@@ -115,8 +117,42 @@ export function mount(root, ctx) {
             svg(icons.bolt), h('span', { text: 'Quick match' })),
           h('button', { class: 'btn btn-secondary btn-lg', type: 'button', disabled: offline || !mod, onclick: createChallenge, 'data-action': 'challenge' },
             svg(icons.link), h('span', { text: 'Play a friend' }))),
+        computerRow(selected, levelsOf(selected), offline || !mod, 'Or play the computer', 'Unrated practice'),
         offline ? h('p', { class: 'hint center', text: 'Connecting to the server…' }) : null]);
     }
+  }
+
+  function levelsOf(gameId) {
+    const g = games.find((x) => x.id === gameId);
+    return g && Array.isArray(g.bots) ? g.bots : [];
+  }
+
+  // computerRow: one button per level of the game's computer player.
+  function computerRow(gameId, levels, disabled, label, note) {
+    if (!levels.length) return null;
+    return h('div', { class: 'computer-row', 'data-state': 'computer' },
+      h('div', { class: 'computer-label' },
+        h('span', { class: 'computer-icon' }, svg(icons.cpu)),
+        h('span', {}, h('strong', { text: label }), h('span', { class: 'muted small', text: ` · ${note}` }))),
+      h('div', { class: 'computer-levels', role: 'group', 'aria-label': `Computer levels for ${gameTitle(gameId, games)}` },
+        levels.map((l) => h('button', {
+          class: 'btn btn-secondary btn-sm', type: 'button', disabled: disabled || computerPending,
+          'data-action': 'computer', 'data-level': l.id, onclick: () => playComputer(gameId, l.id),
+        }, l.name || levelName(l.id)))));
+  }
+
+  function playComputer(gameId, level) {
+    if (computerPending) return;
+    computerPending = true;
+    renderPlay();
+    // Success is the match.found that follows (the app opens the match);
+    // a player who was waiting leaves the queue on the server's side.
+    const ok = conn.send({ type: 'match.computer', game: gameId, level }, (err) => {
+      computerPending = false;
+      toast(errorText(err.code, err.message), 'error');
+      renderPlay();
+    });
+    if (!ok) { computerPending = false; toast('Not connected — try again in a moment.', 'error'); renderPlay(); }
   }
 
   function queuePanel() {
@@ -127,12 +163,16 @@ export function mount(root, ctx) {
       if (conn.queue) waited.textContent = clock(conn.serverNow() - conn.queue.since_ms);
     }, 250);
     timers.push(tick);
-    return h('div', { class: 'waiting', role: 'status', 'data-state': 'queue' },
-      h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), svg(gameIcon(wantQueue || selected))),
-      h('div', { class: 'waiting-copy' },
-        h('strong', { class: 'waiting-title', text: mode === 'joining' ? (conn.online ? 'Joining the queue…' : 'Reconnecting…') : 'Looking for an opponent…' }),
-        h('span', { class: 'waiting-sub' }, gameTitle(wantQueue || selected, games), ' · waited ', waited)),
-      h('button', { class: 'btn btn-ghost', type: 'button', onclick: leaveQueue, 'data-action': 'cancel-queue' }, 'Cancel'));
+    const offer = botOffer && botOffer.game === (wantQueue || selected) && mode === 'queue' ? botOffer : null;
+    return h('div', {},
+      h('div', { class: 'waiting', role: 'status', 'data-state': 'queue' },
+        h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), svg(gameIcon(wantQueue || selected))),
+        h('div', { class: 'waiting-copy' },
+          h('strong', { class: 'waiting-title', text: mode === 'joining' ? (conn.online ? 'Joining the queue…' : 'Reconnecting…') : 'Looking for an opponent…' }),
+          h('span', { class: 'waiting-sub' }, gameTitle(wantQueue || selected, games), ' · waited ', waited)),
+        h('button', { class: 'btn btn-ghost', type: 'button', onclick: leaveQueue, 'data-action': 'cancel-queue' }, 'Cancel')),
+      offer ? h('div', { class: 'bot-offer', role: 'status', 'data-state': 'bot-offer' },
+        computerRow(offer.game, offer.levels || [], !conn.online, 'No one around? Play the computer', 'you keep your place until you pick')) : null);
   }
 
   function challengePanel() {
@@ -277,8 +317,9 @@ export function mount(root, ctx) {
     append(liveSlot, [h('ul', { class: 'live-list' }, list.slice(0, 12).map((m) => {
       const mine = me && (m.players || []).some((p) => p.id === me);
       const [a, b] = m.players || [];
+      const computer = (m.players || []).some((p) => botLevel(p));
       return h('li', {},
-        h('a', { class: 'live-item', href: `/m/${encodeURIComponent(m.id)}`, 'data-link': true, 'aria-label': `${mine ? 'Resume' : 'Watch'} ${gameTitle(m.game, games)}: ${a ? a.name : '?'} versus ${b ? b.name : '?'}` },
+        h('a', { class: ['live-item', computer && 'live-computer'], href: `/m/${encodeURIComponent(m.id)}`, 'data-link': true, 'aria-label': `${mine ? 'Resume' : 'Watch'} ${gameTitle(m.game, games)}: ${a ? a.name : '?'} versus ${b ? b.name : '?'}` },
           h('span', { class: ['live-game', `game-art-${m.game}`] }, svg(gameIcon(m.game))),
           h('span', { class: 'live-players' },
             playerLine(a), h('span', { class: 'live-vs', text: 'vs' }), playerLine(b)),
@@ -291,7 +332,8 @@ export function mount(root, ctx) {
 
   function playerLine(p) {
     if (!p) return h('span', { class: 'live-p', text: '?' });
-    return h('span', { class: 'live-p' }, h('span', { class: 'live-name', text: p.name }), h('span', { class: 'live-rating', text: rating(p.rating) }));
+    return h('span', { class: 'live-p' }, h('span', { class: 'live-name', text: p.name }),
+      botLevel(p) ? botTag(p) : h('span', { class: 'live-rating', text: rating(p.rating) }));
   }
 
   async function loadLive() {
@@ -318,7 +360,15 @@ export function mount(root, ctx) {
 
   // ---- wiring ----
 
+  offs.push(conn.on('queue.bot_offer', (msg) => {
+    botOffer = msg;
+    renderPlay();
+    // On a phone the offer lands below the fold: bring it into view.
+    const el = playSlot.querySelector('[data-state="bot-offer"]');
+    if (el && el.scrollIntoView) el.scrollIntoView({ block: 'nearest' });
+  }));
   offs.push(conn.on('queue', (q) => {
+    if (!q) botOffer = null;
     if (q) { mode = 'queue'; wantQueue = q.game; } else if (mode === 'queue' || mode === 'joining') {
       // Left the queue: by cancel or a match (idle), or the socket dropped
       // (keep waiting: the welcome after the reconnect joins again).
@@ -326,7 +376,7 @@ export function mount(root, ctx) {
     }
     renderPlay();
   }));
-  offs.push(conn.on('match.found', () => { wantQueue = null; mode = 'idle'; challengeInfo = null; }));
+  offs.push(conn.on('match.found', () => { wantQueue = null; mode = 'idle'; challengeInfo = null; botOffer = null; computerPending = false; }));
   offs.push(conn.on('status', () => renderPlay()));
   offs.push(conn.on('welcome', () => {
     renderResume();

@@ -3,7 +3,7 @@
 // connection holds, so a reconnect or reload lands exactly where it was.
 import { api, getGames } from '../api.js';
 import { conn } from '../conn.js';
-import { h, svg, append, clock, toast, errorText, rating, signed, avatar, setTitle, confirmDialog, emptyState, link, spinner } from '../ui.js';
+import { h, svg, append, clock, toast, errorText, rating, signed, avatar, setTitle, confirmDialog, emptyState, link, spinner, botLevel, botTag } from '../ui.js';
 import { icons } from '../icons.js';
 import { gameModule, gameTitle, gameIcon, winnerFromState } from '../games/index.js';
 
@@ -128,8 +128,9 @@ export function mount(root, ctx) {
   // unratedChip says that this game's result will not change ratings, and why.
   function unratedChip(reason) {
     const why = reason === 'pair_limit' ? 'You two have played your rated games for today; this one doesn’t count for ratings.'
-      : `This game doesn’t count for ratings${reason ? ` (${reason.replace(/_/g, ' ')})` : ''}.`;
-    const short = reason === 'pair_limit' ? 'daily limit for this pair' : reason.replace(/_/g, ' ');
+      : reason === 'computer' ? 'Games against the computer don’t count for ratings.'
+        : `This game doesn’t count for ratings${reason ? ` (${reason.replace(/_/g, ' ')})` : ''}.`;
+    const short = reason === 'pair_limit' ? 'daily limit for this pair' : reason === 'computer' ? '' : reason.replace(/_/g, ' ');
     return h('span', { class: 'pill pill-muted pill-unrated', title: why, 'data-reason': reason, text: short ? `Unrated · ${short}` : 'Unrated' });
   }
 
@@ -160,7 +161,7 @@ export function mount(root, ctx) {
             h('span', { class: 'player-name-text', text: p.name }),
             isYou ? h('span', { class: 'tag tag-accent', text: 'you' }) : null),
           h('div', { class: 'player-sub' },
-            h('span', { class: 'player-rating', title: 'Rating' }, rating(p.rating)),
+            botLevel(p) ? botTag(p) : h('span', { class: 'player-rating', title: 'Rating' }, rating(p.rating)),
             change ? h('span', { class: ['delta', change.d > 0 ? 'up' : change.d < 0 ? 'down' : ''], text: signed(change.d) }) : null),
           h('div', { class: 'player-state', dataset: { seat: String(seat) } }, playerStateText(v, seat, sp, toMove))));
       return idx === 0 ? [card, h('div', { class: 'players-vs', 'aria-hidden': 'true', text: 'vs' })] : [card];
@@ -170,7 +171,7 @@ export function mount(root, ctx) {
   function playerStateText(v, seat, sp, toMove) {
     if (!v.live) return '';
     if (sp && sp.connected === false) return h('span', { class: 'conn-away' }, h('span', { class: 'dot dot-away' }), h('span', { class: 'away-text', text: 'Disconnected' }));
-    if (toMove) return h('span', { class: 'conn-turn' }, h('span', { class: 'dot dot-turn' }), 'To move');
+    if (toMove) return h('span', { class: 'conn-turn' }, h('span', { class: 'dot dot-turn' }), botLevel(sp) ? 'Thinking…' : 'To move');
     const mod = gameModule(v.game);
     const note = mod && mod.seatNote ? mod.seatNote(gameView(v), seat) : null;
     if (note === 'choosing') return h('span', { class: 'muted' }, 'Choosing…');
@@ -405,7 +406,7 @@ export function mount(root, ctx) {
     const v = view();
     const ok = await confirmDialog({
       title: 'Resign this game?',
-      text: `${nameOf(v, opponentSeat(v))} wins, and it counts for ratings.`,
+      text: botLevel(v.players[opponentSeat(v)]) ? 'The computer wins. Games against the computer are unrated.' : `${nameOf(v, opponentSeat(v))} wins, and it counts for ratings.`,
       ok: 'Resign', cancel: 'Keep playing',
     });
     if (!ok) return;

@@ -1,7 +1,7 @@
 // /replay/{id}: a finished match, rebuilt move by move in the browser from
 // GET /api/matches/{id}. Step with the buttons, the slider or the arrow keys.
 import { api, getGames } from '../api.js';
-import { h, svg, setTitle, emptyState, link, rating, avatar, fullDate, errorText } from '../ui.js';
+import { h, svg, setTitle, emptyState, link, rating, avatar, fullDate, errorText, botLevel, botTag } from '../ui.js';
 import { icons } from '../icons.js';
 import { gameModule, gameTitle, gameIcon } from '../games/index.js';
 
@@ -91,7 +91,7 @@ export function mount(root, ctx) {
                 h('div', { class: 'player-avatar' }, avatar(p), badge(s, 'seat-badge', true)),
                 h('div', { class: 'player-info' },
                   h('div', { class: 'player-name' }, h('span', { class: 'player-name-text', text: p.name }), winner === s ? svg(icons.trophy, 'inline-icon trophy') : null),
-                  h('div', { class: 'player-sub' }, h('span', { class: 'player-rating', text: rating(p.rating) }))));
+                  h('div', { class: 'player-sub' }, botLevel(p) ? botTag(p) : h('span', { class: 'player-rating', text: rating(p.rating) }))));
               return s === 0 ? [card, h('div', { class: 'players-vs', 'aria-hidden': 'true', text: 'vs' })] : [card];
             })),
           h('div', { class: ['board-wrap', `board-${game}`] }, board.el),

@@ -1,0 +1,5 @@
+//go:build !race
+
+package connectfour
+
+const raceEnabled = false
