@@ -75,7 +75,9 @@ func TestJournalResumesAboveVersionWithDeadline(t *testing.T) {
 	pool, _ := pgtest.NewDB(t)
 	ctx := context.Background()
 	games := game.NewRegistry(tictactoe.Game{})
-	cfg := match.Config{MoveTimeout: time.Minute, Grace: time.Minute}
+	// Every spectator change shows at once (not coalesced), so that they
+	// pass the headroom.
+	cfg := match.Config{MoveTimeout: time.Minute, Grace: time.Minute, SpectatorEvery: time.Nanosecond}
 	j := startJournal(t, pool, JournalConfig{Owner: "node-a"})
 	reg := match.NewRegistry(discard(), games, match.Deps{Journal: j}, cfg)
 	x, o := &stateConn{player: "rv-x"}, &stateConn{player: "rv-o"}
