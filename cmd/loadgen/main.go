@@ -347,11 +347,11 @@ type swarm struct {
 
 func newSwarm(cfg config) *swarm {
 	sw := &swarm{
-		cfg:     cfg,
-		stats:   newStats(),
-		base:    cfg.base.String(),
-		stopped: make(chan struct{}),
-		reached: make(chan struct{}),
+		cfg:      cfg,
+		stats:    newStats(),
+		base:     cfg.base.String(),
+		stopped:  make(chan struct{}),
+		reached:  make(chan struct{}),
 		force:    make(chan struct{}),
 		rampDone: make(chan struct{}),
 	}
