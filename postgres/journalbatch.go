@@ -222,7 +222,10 @@ func (s *stmt) cte(name, body string) {
 }
 
 // statement composes the round's one statement from the parts its kinds
-// need. The same kinds give the same text, so each shape is prepared once
+// need. Every part finds match rows by key only: the conditions on owner
+// and status are wrapped (IS TRUE) so that the planner cannot serve them
+// from an index on status, which it did on a fresh database (an index
+// scan of every live match, filtered by id, for each move). The same kinds give the same text, so each shape is prepared once
 // per connection. mine is the ownership condition on matches m: this
 // node's live match (any match while replaying, whose ops may have been
 // written before, or outlived the match's end).
@@ -236,7 +239,7 @@ func (r *round) statement(owner string, lease time.Duration, replaying bool) *st
 		if me == "" {
 			me = s.arg(owner)
 		}
-		return alias + ".owner = " + me + "::text AND " + alias + ".status = 'live'"
+		return "(" + alias + ".owner = " + me + "::text AND " + alias + ".status = 'live') IS TRUE"
 	}
 	if c := &r.c; len(c.ids) > 0 {
 		// Players normally exist (accounts create them; hello refuses
@@ -258,7 +261,10 @@ func (r *round) statement(owner string, lease time.Duration, replaying bool) *st
 		s.cte("mv", `SELECT * FROM unnest(`+s.arg(mv.ids)+`::text[], `+s.arg(mv.seqs)+`::int[], `+s.arg(mv.seats)+`::smallint[], `+
 			s.arg(mv.moves)+`::text[], `+s.arg(mv.ats)+`::timestamptz[], `+s.arg(mv.versions)+`::int[], `+s.arg(mv.deadlines)+`::timestamptz[])
 			AS v(id, seq, seat, mv, at, ver, dl)`)
-		s.cte("mv_own", `SELECT m.id FROM matches m WHERE m.id IN (SELECT id FROM mv) AND `+ownedBy("m")+` FOR SHARE`)
+		// Each match row by its key, whatever the planner thinks of the
+		// table's size (the lateral subquery is not flattened).
+		s.cte("mv_own", `SELECT o.id FROM (SELECT DISTINCT id FROM mv) AS v CROSS JOIN LATERAL (
+				SELECT m.id FROM matches m WHERE m.id = v.id AND `+ownedBy("m")+` OFFSET 0 FOR SHARE) AS o`)
 		s.cte("mv_ins", `INSERT INTO match_moves (match_id, seq, seat, move, at, version, deadline_at)
 			SELECT mv.id, mv.seq, mv.seat, mv.mv::jsonb, mv.at, nullif(mv.ver, 0), mv.dl FROM mv JOIN mv_own o ON o.id = mv.id
 			ON CONFLICT (match_id, seq) DO NOTHING`)
@@ -270,7 +276,7 @@ func (r *round) statement(owner string, lease time.Duration, replaying bool) *st
 		s.cte("vs", `SELECT id, max(ver) AS ver FROM unnest(`+s.arg(vs.ids)+`::text[], `+s.arg(vs.versions)+`::int[]) AS v(id, ver) GROUP BY id`)
 		live := ownedBy("m")
 		if replaying {
-			live = "m.status = 'live'"
+			live = "(m.status = 'live') IS TRUE"
 		}
 		s.cte("vs_up", `UPDATE matches m SET version = greatest(m.version, vs.ver) FROM vs
 			WHERE m.id = vs.id AND `+live+` RETURNING m.id`)
@@ -280,7 +286,7 @@ func (r *round) statement(owner string, lease time.Duration, replaying bool) *st
 		ids := s.arg(f.ids)
 		live := ownedBy("m")
 		if replaying {
-			live = "m.status = 'live'"
+			live = "(m.status = 'live') IS TRUE"
 		}
 		s.cte("ends", `UPDATE matches m SET status = v.status, ended_at = v.ended, winner = v.winner,
 				reason = v.reason, rated = v.rated, owner = NULL, lease_until = NULL, deadline_at = NULL
@@ -293,7 +299,7 @@ func (r *round) statement(owner string, lease time.Duration, replaying bool) *st
 			// write: fine) and matches another process owns (refused):
 			// those were live before it and it did not end them.
 			s.outs = append(s.outs, `SELECT 3::int2, m.id FROM matches m
-				WHERE m.id = ANY(`+ids+`::text[]) AND m.status = 'live' AND m.id NOT IN (SELECT id FROM ends)`)
+				WHERE m.id = ANY(`+ids+`::text[]) AND (m.status = 'live') IS TRUE AND m.id NOT IN (SELECT id FROM ends)`)
 		}
 	}
 	if len(s.outs) == 0 {
