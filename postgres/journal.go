@@ -260,6 +260,10 @@ func (j *Journal) Run(ctx context.Context) error {
 	defer func() { stopRenew(); <-renewed }()
 
 	defer j.dropConn()
+	if !j.spooling {
+		// Connect now rather than within the first batch's WriteTimeout.
+		j.writerConn(ctx) //nolint:errcheck // the first batch tries again
+	}
 	gather := time.NewTimer(time.Hour)
 	gather.Stop()
 	batch := make([]*op, 0, j.cfg.MaxBatch)
@@ -366,6 +370,11 @@ func (j *Journal) writerConn(ctx context.Context) (*pgx.Conn, error) {
 		return j.conn, nil
 	}
 	j.dropConn()
+	// A new connection may take longer than a batch may (authentication
+	// on a busy host): it gets twice WriteTimeout, whatever the batch's
+	// deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*j.cfg.WriteTimeout)
+	defer cancel()
 	c, err := pgx.ConnectConfig(ctx, j.pool.Config().ConnConfig)
 	if err != nil {
 		return nil, err
