@@ -9,6 +9,13 @@
 #
 # Environment: SERVER_CPU (default 0), LOADGEN_CPU (default 1), PORT (18090),
 # WARMUP (an unmeasured run first, e.g. 60s), PG_CPUS, OPS_PORT (the operator listener: /metrics, pprof; default PORT+1).
+#
+# The "window" lines are the figures to quote: loadgen's measured window
+# (from its -warmup after the ramp to the stop; give -warmup 10s or so),
+# with the server's and PostgreSQL's CPU sampled every 200 ms and cut to
+# the same window, so ramp, sign-ups and the drain are left out:
+#
+#   bench/load.sh -players 4000 -think 1s -duration 60s -ramp 1000/s -warmup 15s
 # The server's embedded PostgreSQL inherits the server's core. Rate limits
 # are raised (see LIMITS below): the generator is one address sending as
 # fast as the server answers.
@@ -63,12 +70,20 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$srv/status"; }
 if [ -n "${WARMUP:-}" ]; then
   taskset -c "$LOADGEN_CPU" "$work/loadgen" -url "http://127.0.0.1:$PORT" -json "$@" -duration "$WARMUP" >/dev/null || true
 fi
+# The sampler: "unix-time server-ticks postgres-ticks" every 200 ms, for
+# the window's figures.
+( while kill -0 $srv 2>/dev/null; do
+    echo "$(date +%s.%N) $(cpu) $(pgcpu)"
+    sleep 0.2
+  done ) >"$work/samples" 2>/dev/null &
+sampler=$!
 cpu0=$(cpu); rss0=$(rss); pg0=$(pgcpu)
 taskset -c "$LOADGEN_CPU" "$work/loadgen" -url "http://127.0.0.1:$PORT" -json "$@" >"$work/report.json" || true
 cpu1=$(cpu); rss1=$(rss); pg1=$(pgcpu)
+kill $sampler 2>/dev/null || true; wait $sampler 2>/dev/null || true
 metrics=$(curl -fs "http://127.0.0.1:$OPS_PORT/metrics")
 cat "$work/report.json"
-python3 - "$work/report.json" "$cpu0" "$cpu1" "$ticks" "$rss0" "$rss1" "$pg0" "$pg1" <<'PY'
+python3 - "$work/report.json" "$cpu0" "$cpu1" "$ticks" "$rss0" "$rss1" "$pg0" "$pg1" "$work/samples" <<'PY'
 import json, sys
 rep = json.load(open(sys.argv[1]))
 cpu = (float(sys.argv[3]) - float(sys.argv[2])) / float(sys.argv[4])
@@ -79,5 +94,35 @@ pg = (float(sys.argv[8]) - float(sys.argv[7])) / float(sys.argv[4])
 print(f"PostgreSQL CPU: {pg:.2f} s = {pg / max(moves, 1) * 1e6:.1f} us/move")
 print(f"server RSS: {int(sys.argv[5])/1024:.1f} MiB before, {int(sys.argv[6])/1024:.1f} MiB after; "
       f"{(int(sys.argv[6]) - int(sys.argv[5])) / max(conns, 1):.1f} KiB per connection ({conns} connections)")
+win = rep.get("window")
+if win:
+    samples = []
+    for line in open(sys.argv[9]):
+        f = line.split()
+        if len(f) == 3:
+            samples.append((float(f[0]), float(f[1]), float(f[2])))
+    def at(t, col):  # the counter at time t, interpolated between samples
+        prev = None
+        for s in samples:
+            if s[0] >= t:
+                if prev is None or s[0] == prev[0]:
+                    return s[col]
+                return prev[col] + (s[col] - prev[col]) * (t - prev[0]) / (s[0] - prev[0])
+            prev = s
+        return samples[-1][col] if samples else 0
+    tk = float(sys.argv[4])
+    n = max(win["moves_accepted"], 1)
+    srv_w = (at(win["end_unix"], 1) - at(win["start_unix"], 1)) / tk
+    pg_w = (at(win["end_unix"], 2) - at(win["start_unix"], 2)) / tk
+    r = win["rtt"]
+    print(f"window: {win['seconds']:.1f} s, {win['moves_accepted']} moves, {win['moves_per_second']:.0f}/s")
+    print(f"window: server CPU {srv_w / n * 1e6:.1f} us/move, PostgreSQL CPU {pg_w / n * 1e6:.1f} us/move "
+          f"({srv_w / win['seconds'] * 100:.0f}% and {pg_w / win['seconds'] * 100:.0f}% of a core)")
+    print(f"window: move round trip p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.1f} ms")
+    su = win["signups"]
+    if su["count"] or win["signups_failed"]:
+        print(f"window: sign-ups {su['count']} ({win['signups_failed']} failed), p50 {su['p50_ms']:.1f} ms, p99 {su['p99_ms']:.1f} ms")
+else:
+    print("window: none (the run stopped before the ramp and -warmup were over)")
 PY
 echo "$metrics" | grep -E '^turnbase_store_(batch_size|write_seconds)_(sum|count)|^turnbase_move_seconds_(sum|count)' || true

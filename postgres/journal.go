@@ -37,6 +37,12 @@ type JournalConfig struct {
 	SpoolPath string
 	// MaxBatch bounds the writes committed in one transaction. Default 512.
 	MaxBatch int
+	// Gather is the longest the writer waits for more writes before it
+	// commits a batch, when the writes come fast enough that the wait
+	// should gather at least one more (see gatherWindow); a lone write at
+	// low load is never held. Larger batches cost the database less per
+	// write. Default 1ms; negative: never wait.
+	Gather time.Duration
 	// WriteTimeout bounds one database transaction; past it the database
 	// counts as unreachable. Default 2s.
 	WriteTimeout time.Duration
@@ -59,6 +65,9 @@ func (c JournalConfig) withDefaults() JournalConfig {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 512
+	}
+	if c.Gather == 0 {
+		c.Gather = time.Millisecond
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 2 * time.Second
@@ -86,9 +95,11 @@ type Journal struct {
 	healthy atomic.Bool // false while spooling; read by readiness and CreateMatch
 	stats   journalStats
 
-	// Owned by Run.
+	// Owned by Run (and by Recover, before Run).
 	spool    *spool
 	spooling bool
+	conn     *pgx.Conn // the writer's own connection; nil: none yet
+	gather   gatherState
 }
 
 // journalStats are counters for metrics; safe from any goroutine.
@@ -243,9 +254,18 @@ func (j *Journal) Run(ctx context.Context) error {
 	}
 	retry := time.NewTicker(j.cfg.RetryEvery)
 	defer retry.Stop()
-	renew := time.NewTicker(j.cfg.Lease / 3)
-	defer renew.Stop()
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() { defer close(renewed); j.renewLoop(renewCtx) }()
+	defer func() { stopRenew(); <-renewed }()
 
+	defer j.dropConn()
+	if !j.spooling {
+		// Connect now rather than within the first batch's WriteTimeout.
+		j.writerConn(ctx) //nolint:errcheck // the first batch tries again
+	}
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
 	batch := make([]*op, 0, j.cfg.MaxBatch)
 	for {
 		select {
@@ -259,25 +279,123 @@ func (j *Journal) Run(ctx context.Context) error {
 				j.probe(ctx)
 			}
 			continue
-		case <-renew.C:
-			if !j.spooling {
-				j.renewLeases(ctx)
-			}
-			continue
 		case o := <-j.ops:
 			batch = append(batch[:0], o)
 		}
-	gather:
+		batch = j.collect(ctx, batch, gather)
+		j.write(ctx, batch)
+	}
+}
+
+// gatherState is what the writer knows of the pace of writes. Owned by Run.
+type gatherState struct {
+	last time.Time // when the previous batch was collected
+	rate float64   // writes a second, a moving average
+}
+
+// collect adds to batch the writes waiting, then, if writes come fast
+// enough, those arriving within the gathering window: natural batching
+// (writes gather while the previous batch commits) plus a short wait when
+// the database is quicker than the writes are many.
+func (j *Journal) collect(ctx context.Context, batch []*op, timer *time.Timer) []*op {
+	batch = j.drain(batch)
+	if w := j.gatherWindow(len(batch)); w > 0 {
+		timer.Reset(w)
+	wait:
 		for len(batch) < j.cfg.MaxBatch {
 			select {
 			case o := <-j.ops:
-				batch = append(batch, o)
-			default:
-				break gather
+				batch = j.drain(append(batch, o))
+			case <-timer.C:
+				break wait
+			case <-ctx.Done():
+				break wait
 			}
 		}
-		j.write(ctx, batch)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
 	}
+	now := time.Now()
+	if !j.gather.last.IsZero() {
+		if dt := now.Sub(j.gather.last).Seconds(); dt > 0 {
+			j.gather.rate = 0.8*j.gather.rate + 0.2*float64(len(batch))/dt
+		}
+	}
+	j.gather.last = now
+	return batch
+}
+
+// drain adds the writes waiting now, up to MaxBatch.
+func (j *Journal) drain(batch []*op) []*op {
+	for len(batch) < j.cfg.MaxBatch {
+		select {
+		case o := <-j.ops:
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// gatherWindow is how long to wait for more writes for a batch of n: the
+// Gather window when at least one more write is due in it at the recent
+// pace and the batch is still small for that pace (a batch that gathered
+// while a slow commit ran needs no wait); zero otherwise.
+func (j *Journal) gatherWindow(n int) time.Duration {
+	if j.cfg.Gather <= 0 {
+		return 0
+	}
+	due := j.gather.rate * j.cfg.Gather.Seconds()
+	if due < 1 || float64(n) >= 4*due {
+		return 0
+	}
+	return j.cfg.Gather
+}
+
+// writerConn returns the writer's own connection, opened with the
+// pool's settings on first use and kept: the journal never waits behind
+// other users of the pool (sign-ups, reads) for a connection, and the
+// pool can close without it. Its session runs without sequential scans:
+// every journal statement finds its rows by key, and with this its plans
+// do not depend on how big the tables were when they were first made (a
+// generic plan cached while matches was nearly empty scanned it whole,
+// batch after batch).
+func (j *Journal) writerConn(ctx context.Context) (*pgx.Conn, error) {
+	if j.conn != nil && !j.conn.IsClosed() {
+		return j.conn, nil
+	}
+	j.dropConn()
+	// A new connection may take longer than a batch may (authentication
+	// on a busy host): it gets twice WriteTimeout, whatever the batch's
+	// deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*j.cfg.WriteTimeout)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, j.pool.Config().ConnConfig)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+		c.Close(context.Background()) //nolint:errcheck // giving up on it
+		return nil, err
+	}
+	j.conn = c
+	return c, nil
+}
+
+// dropConn closes the writer's connection, if any.
+func (j *Journal) dropConn() {
+	if j.conn == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	j.conn.Close(ctx) //nolint:errcheck // closing a connection we give up
+	j.conn = nil
 }
 
 // failPending answers writes still queued at shutdown.
@@ -318,6 +436,7 @@ func (j *Journal) write(ctx context.Context, batch []*op) {
 		j.logger.Warn("database unreachable; spooling writes locally", "err", err)
 		j.spooling = true
 		j.healthy.Store(false)
+		j.dropConn()
 	}
 	for _, o := range batch {
 		if o.Kind == opCreate {
@@ -357,255 +476,13 @@ func answer(batch []*op, err error) {
 	}
 }
 
-// commit writes ops in one transaction.
-func (j *Journal) commit(ctx context.Context, ops []*op) error {
-	ctx, cancel := context.WithTimeout(ctx, j.cfg.WriteTimeout)
-	defer cancel()
-	return j.apply(ctx, ops, false)
-}
-
-// apply writes ops in ONE round trip: the statements go to the server as a
-// pipeline (a pgx batch), which PostgreSQL runs as one implicit
-// transaction, so a batch commits whole or not at all, with one fsync.
-// Every statement covers all the batch's ops of its kind (unnest arrays).
-// Replaying (from the spool) tolerates writes that already landed and
-// matches that have ended since.
-func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
-	var (
-		c  createCols
-		mv moveCols
-		f  finishCols
-		vs versionCols
-	)
-	for _, o := range ops {
-		switch o.Kind {
-		case opCreate:
-			c.add(o.Record)
-		case opMove:
-			mv.add(o)
-		case opFinish:
-			f.add(o.Result)
-		case opVersion:
-			vs.ids = append(vs.ids, o.MatchID)
-			vs.versions = append(vs.versions, int32(o.Version))
-		}
-	}
-	b := &pgx.Batch{}
-	if len(c.ids) > 0 {
-		// Players normally exist (accounts create them; hello refuses
-		// unknown ones); a record from a test or an old spool may name
-		// others, so make sure, as guests.
-		// A computer player ('bot:…') exists from migration 0008 unless
-		// its level is newer: then it is made here, marked bot.
-		b.Queue(`INSERT INTO players (id, name, guest, bot)
-			SELECT id, name, true, id LIKE 'bot:%' FROM unnest($1::text[], $2::text[]) AS v(id, name)
-			ON CONFLICT (id) DO NOTHING`, c.playerIDs, c.playerNames)
-		b.Queue(`INSERT INTO matches (id, game, seat0, seat1, rated, rematch_of, started_at, owner, lease_until)
-			SELECT id, game, s0, s1, rated, nullif(rm, ''), st, $7, now() + $8::interval
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $9::bool[]) AS v(id, game, s0, s1, rm, st, rated)
-			ON CONFLICT (id) DO NOTHING`,
-			c.ids, c.games, c.seat0, c.seat1, c.rematchOf, c.started, j.cfg.Owner, j.cfg.Lease, c.rated)
-	}
-	movesAt := -1 // the batch index of the moves statement
-	if len(mv.ids) > 0 {
-		movesAt = b.Len()
-		// Lock the rows of the matches this process owns (while replaying:
-		// of any) against a takeover until the batch commits, and store
-		// their moves. FOR SHARE, not an UPDATE: no new row version per
-		// batch (migration 0004). A move stored before (a retried write)
-		// stays as it was. The statement returns the matches it covered:
-		// a move of a match missing there was refused.
-		b.Queue(`WITH v AS (
-				SELECT * FROM unnest($1::text[], $2::int[], $3::smallint[], $4::text[], $5::timestamptz[], $8::int[], $9::timestamptz[]) AS v(id, seq, seat, mv, at, ver, dl)
-			), own AS (
-				SELECT m.id FROM matches m
-				WHERE m.id IN (SELECT id FROM v) AND ($7 OR (m.owner = $6 AND m.status = 'live'))
-				FOR SHARE
-			), ins AS (
-				INSERT INTO match_moves (match_id, seq, seat, move, at, version, deadline_at)
-				SELECT v.id, v.seq, v.seat, v.mv::jsonb, v.at, nullif(v.ver, 0), v.dl FROM v JOIN own ON own.id = v.id
-				ON CONFLICT (match_id, seq) DO NOTHING
-			)
-			SELECT id FROM own`,
-			mv.ids, mv.seqs, mv.seats, mv.moves, mv.ats, j.cfg.Owner, replaying, mv.versions, mv.deadlines)
-	}
-	versionsAt := -1 // the batch index of the version ceilings statement
-	if len(vs.ids) > 0 {
-		versionsAt = b.Len()
-		// Raise the ceilings of the live matches this process owns (while
-		// replaying: of any live one); never lower one. The statement
-		// returns the matches it covered, as the moves' does.
-		b.Queue(`WITH v AS (
-				SELECT id, max(ver) AS ver FROM unnest($1::text[], $2::int[]) AS v(id, ver) GROUP BY id
-			), up AS (
-				UPDATE matches m SET version = greatest(m.version, v.ver) FROM v
-				WHERE m.id = v.id AND m.status = 'live' AND ($4 OR m.owner = $3)
-				RETURNING m.id
-			)
-			SELECT id FROM up`,
-			vs.ids, vs.versions, j.cfg.Owner, replaying)
-	}
-	if len(f.ids) > 0 {
-		b.Queue(`UPDATE matches m SET status = v.status, ended_at = v.ended, winner = v.winner,
-				reason = v.reason, rated = v.rated, owner = NULL, lease_until = NULL, deadline_at = NULL
-			FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::smallint[], $5::text[], $6::bool[])
-				AS v(id, status, ended, winner, reason, rated)
-			WHERE m.id = v.id AND m.status = 'live' AND ($8 OR m.owner = $7)`,
-			f.ids, f.statuses, f.ended, f.winners, f.reasons, f.rated, j.cfg.Owner, replaying)
-	}
-	endsAt := -1 // the batch index of the check that every end took
-	if len(f.ids) > 0 && !replaying {
-		// The UPDATE skips matches that ended already (a retried write:
-		// fine) and matches another process owns (refused): those are
-		// the ones still live after it, in this same transaction.
-		endsAt = b.Len()
-		b.Queue(`SELECT id FROM matches WHERE id = ANY($1) AND status = 'live'`, f.ids)
-	}
-	if b.Len() == 0 {
-		return nil
-	}
-	br := j.pool.SendBatch(ctx, b)
-	var refused, notEnded []string
-	for i := 0; i < b.Len(); i++ {
-		if i == endsAt {
-			rows, err := br.Query()
-			if err == nil {
-				notEnded, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			}
-			if err != nil {
-				br.Close()
-				return fmt.Errorf("check ended matches: %w", err)
-			}
-			continue
-		}
-		if i == movesAt || i == versionsAt {
-			want, what := mv.ids, "store moves"
-			if i == versionsAt {
-				want, what = vs.ids, "store version ceilings"
-			}
-			owned, err := br.Query()
-			if err != nil {
-				br.Close()
-				return fmt.Errorf("%s: %w", what, err)
-			}
-			ids, err := pgx.CollectRows(owned, pgx.RowTo[string])
-			if err != nil {
-				br.Close()
-				return fmt.Errorf("%s: %w", what, err)
-			}
-			got := make(map[string]bool, len(ids))
-			for _, id := range ids {
-				got[id] = true
-			}
-			for _, id := range want {
-				if !got[id] {
-					refused = append(refused, id)
-				}
-			}
-			continue
-		}
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return fmt.Errorf("write journal batch: %w", err)
-		}
-	}
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("commit journal batch: %w", err)
-	}
-	if len(refused) > 0 && !replaying {
-		// The batch committed; the refused moves' matches are no longer
-		// ours (or have ended). write() retries the ops one by one, which
-		// finds exactly which.
-		return fmt.Errorf("store moves or version ceilings of %v: %w", refused, ErrNotOwner)
-	}
-	if len(notEnded) > 0 {
-		return fmt.Errorf("end matches %v: %w", notEnded, ErrNotOwner)
-	}
-	return nil
-}
-
-// createCols are a batch's new matches as columns.
-type createCols struct {
-	ids, games, seat0, seat1, rematchOf []string
-	started                             []time.Time
-	rated                               []bool // decided at creation (Record.Unrated)
-	playerIDs, playerNames              []string
-}
-
-func (c *createCols) add(rec *match.Record) {
-	c.ids = append(c.ids, rec.ID)
-	c.games = append(c.games, rec.Game)
-	c.seat0 = append(c.seat0, rec.Players[0].ID)
-	c.seat1 = append(c.seat1, rec.Players[1].ID)
-	c.rematchOf = append(c.rematchOf, rec.RematchOf)
-	c.started = append(c.started, rec.Started)
-	c.rated = append(c.rated, rec.Unrated == "")
-	for _, p := range rec.Players {
-		c.playerIDs = append(c.playerIDs, p.ID)
-		c.playerNames = append(c.playerNames, p.Name)
-	}
-}
-
-// moveCols are a batch's moves as columns.
-type moveCols struct {
-	ids       []string
-	seqs      []int32
-	seats     []int16
-	moves     []string
-	ats       []time.Time
-	versions  []int32      // 0: unknown (stored as null)
-	deadlines []*time.Time // nil: none
-}
-
-func (m *moveCols) add(o *op) {
-	m.ids = append(m.ids, o.MatchID)
-	m.seqs = append(m.seqs, int32(o.Move.Seq))
-	m.seats = append(m.seats, int16(o.Move.Seat))
-	m.moves = append(m.moves, string(o.Move.Move))
-	m.ats = append(m.ats, time.UnixMicro(o.MoveAt))
-	m.versions = append(m.versions, int32(o.Move.Version))
-	var dl *time.Time
-	if o.MoveDL != 0 {
-		t := time.UnixMicro(o.MoveDL)
-		dl = &t
-	}
-	m.deadlines = append(m.deadlines, dl)
-}
-
-// versionCols are a batch's version ceilings as columns.
-type versionCols struct {
-	ids      []string
-	versions []int32
-}
-
-// finishCols are a batch's match ends as columns.
-type finishCols struct {
-	ids, statuses, reasons []string
-	ended                  []time.Time
-	winners                []*int16
-	rated                  []bool
-}
-
-func (f *finishCols) add(res *match.Result) {
-	var winner *int16
-	if res.Winner == 0 || res.Winner == 1 {
-		w := int16(res.Winner)
-		winner = &w
-	}
-	f.ids = append(f.ids, res.MatchID)
-	f.statuses = append(f.statuses, res.Status)
-	f.reasons = append(f.reasons, res.Reason)
-	f.ended = append(f.ended, res.Ended)
-	f.winners = append(f.winners, winner)
-	f.rated = append(f.rated, res.Rated)
-}
-
 // Recover replays a spool left by an earlier run, before Run starts and
 // before Claim loads live matches. It fails if the database does not answer.
 func (j *Journal) Recover(ctx context.Context) error {
 	if !j.spooling {
 		return nil
 	}
+	defer j.dropConn() // Run takes its own; Run may never come
 	j.tryReplay(ctx)
 	if j.spooling {
 		return fmt.Errorf("replay spool %s: %w", j.cfg.SpoolPath, match.ErrUnavailable)
@@ -688,14 +565,54 @@ func (j *Journal) replay(ctx context.Context, recs []*op) error {
 	return j.apply(ctx, recs, true)
 }
 
-// renewLeases extends this process's hold on its live matches.
+// renewLoop extends this process's hold on its live matches every
+// Lease/3, beside the writer: renewing thousands of match rows takes a
+// while, and moves must not wait for it (it used to run on the writer).
+func (j *Journal) renewLoop(ctx context.Context) {
+	t := time.NewTicker(j.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if j.Healthy() {
+				j.renewLeases(ctx)
+			}
+		}
+	}
+}
+
+// renewChunk is how many match leases one renewal transaction extends.
+const renewChunk = 256
+
+// renewLeases extends the lease of every live match this process owns,
+// renewChunk rows per short transaction, so that a batch of moves waits
+// for one chunk at most (it locks its matches' rows FOR SHARE, which the
+// renewal's UPDATE conflicts with). A row a batch in flight holds is
+// skipped and taken by a later chunk, or at the next renewal: leases
+// renewed every Lease/3 have two more chances before they run out.
 func (j *Journal) renewLeases(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, j.cfg.WriteTimeout)
-	defer cancel()
-	if _, err := j.pool.Exec(ctx, `
-		UPDATE matches SET lease_until = now() + $2::interval
-		WHERE owner = $1 AND status = 'live'`, j.cfg.Owner, j.cfg.Lease); err != nil {
-		j.logger.Warn("renew match leases", "err", err)
+	due := j.cfg.Lease - j.cfg.Lease/6 // not renewed in this round yet
+	for {
+		chunkCtx, cancel := context.WithTimeout(ctx, j.cfg.WriteTimeout)
+		tag, err := j.pool.Exec(chunkCtx, `
+			UPDATE matches SET lease_until = now() + $2::interval
+			WHERE id IN (
+				SELECT id FROM matches
+				WHERE owner = $1 AND status = 'live' AND lease_until < now() + $3::interval
+				LIMIT $4
+				FOR NO KEY UPDATE SKIP LOCKED)`, j.cfg.Owner, j.cfg.Lease, due, renewChunk)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				j.logger.Warn("renew match leases", "err", err)
+			}
+			return
+		}
+		if tag.RowsAffected() < renewChunk {
+			return
+		}
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,4 +193,114 @@ func benchLifecycle(b *testing.B, upTo string) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64((clusterCPU(b, pool)-pg0).Nanoseconds())/1e3/float64(b.N), "pg-us/match")
+}
+
+// BenchmarkJournalHumanPace measures the journal at the pace people play:
+// many matches, each making a move every think time (jittered by ±50%),
+// ending after a few moves and making room for a new one, so creates and
+// ends mix with the moves as they do on a server. b.N is the number of
+// moves. It reports PostgreSQL's CPU per durable write (pg-us/op: moves,
+// creates and ends), the writes per transaction, and the p50 and p99 of
+// AppendMove's latency: at this pace the batches are small, and the
+// database's cost per statement and per commit is what counts.
+func BenchmarkJournalHumanPace(b *testing.B) {
+	for _, c := range []struct {
+		matches int
+		think   time.Duration
+	}{
+		{2000, time.Second},      // 4,000 players thinking 0.5-1.5 s
+		{10000, 5 * time.Second}, // 20,000 players thinking 2.5-7.5 s
+		{400, 200 * time.Millisecond},
+	} {
+		b.Run(fmt.Sprintf("matches=%d/think=%s", c.matches, c.think), func(b *testing.B) {
+			benchHumanPace(b, c.matches, c.think)
+		})
+	}
+}
+
+func benchHumanPace(b *testing.B, matches int, think time.Duration) {
+	const movesPerMatch = 8
+	pool, _ := pgtest.NewDB(b)
+	ctx := context.Background()
+	j, err := NewJournal(pool, discard(), JournalConfig{Owner: "bench", SpoolPath: b.TempDir() + "/spool"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); j.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+
+	var next atomic.Int64
+	newMatch := func(slot int) (match.Record, error) {
+		rec := match.Record{ID: fmt.Sprintf("hp-%d", next.Add(1)), Game: "tictactoe", Started: time.Now(),
+			Players: [2]match.Player{{ID: fmt.Sprintf("hp-p%d", 2*slot), Name: "bench_a"}, {ID: fmt.Sprintf("hp-p%d", 2*slot+1), Name: "bench_b"}}}
+		return rec, j.CreateMatch(ctx, rec)
+	}
+	recs := make([]match.Record, matches)
+	for i := range recs {
+		if recs[i], err = newMatch(i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	before := j.Stats()
+	pg0 := clusterCPU(b, pool)
+	b.ResetTimer()
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	lat := make([][]time.Duration, matches)
+	var wg sync.WaitGroup
+	for i := range matches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, seq := recs[i], 0
+			// Start at a random point of a think, as players do.
+			pause := time.NewTimer(time.Duration(rand.Int64N(int64(think))))
+			defer pause.Stop()
+			for left.Add(-1) >= 0 {
+				<-pause.C
+				seq++
+				mv := match.StoredMove{Seq: seq, Seat: (seq + 1) % 2, Move: []byte(`{"cell":4}`), At: time.Now()}
+				start := time.Now()
+				if err := j.AppendMove(ctx, rec.ID, mv); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = append(lat[i], time.Since(start))
+				if seq == movesPerMatch {
+					res := match.Result{MatchID: rec.ID, Game: rec.Game, Players: rec.Players, Status: match.StatusFinished,
+						Winner: 0, Reason: "line", Rated: true, Started: rec.Started, Ended: time.Now(), Moves: seq}
+					if err := j.FinishMatch(ctx, res); err != nil {
+						b.Error(err)
+						return
+					}
+					var err error
+					if rec, err = newMatch(i); err != nil {
+						b.Error(err)
+						return
+					}
+					seq = 0
+				}
+				pause.Reset(think/2 + time.Duration(rand.Int64N(int64(think))))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	after := j.Stats()
+	ops := after.Ops - before.Ops
+	b.ReportMetric(float64((clusterCPU(b, pool)-pg0).Nanoseconds())/1e3/float64(max(ops, 1)), "pg-us/op")
+	if tx := after.Batches - before.Batches; tx > 0 {
+		b.ReportMetric(float64(ops)/float64(tx), "ops/tx")
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) > 0 {
+		slices.Sort(all)
+		b.ReportMetric(float64(all[len(all)/2].Microseconds())/1e3, "p50-ms")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1e3, "p99-ms")
+	}
 }

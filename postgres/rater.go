@@ -255,9 +255,13 @@ func (s *Ratings) rateBatch(ctx context.Context) (ratedBatch, error) {
 }
 
 // takeOutbox locks the rater's turn and the next matches to rate, in the
-// order they ended.
+// order they ended. The transaction runs without sequential scans (in the
+// same round trip): its statements find rows by key, and their cached
+// plans must not depend on how small the tables were when first made
+// (on a fresh database the id = ANY($1) statements scanned matches whole
+// until autovacuum's first ANALYZE).
 func takeOutbox(ctx context.Context, tx pgx.Tx, limit int) ([]outboxMatch, error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(raterLock)); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1), set_config('enable_seqscan', 'off', true)`, int64(raterLock)); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `

@@ -81,6 +81,12 @@ type config struct {
 	allowErrors bool
 	drain       time.Duration
 	progress    time.Duration
+	// warmup: the measured window (report.Window) starts this long after
+	// the last player was started (the ramp), and ends at the stop.
+	warmup time.Duration
+	// signups: guest sign-ups a second made during the window by
+	// extra clients that do not play (a burst of new players).
+	signups float64
 }
 
 // thinkTime is the pause before each move: uniform in [min, max].
@@ -163,6 +169,8 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.BoolVar(&c.allowErrors, "allow-errors", false, "exit 0 even if errors occurred")
 	fs.DurationVar(&c.drain, "drain", 0, "after the stop, time left to the matches under way before every connection is closed (0: 30s + 10 times the longest think)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never; never with -json)")
+	fs.DurationVar(&c.warmup, "warmup", 0, "the measured window (report's window) starts this long after the ramp ends and lasts until the stop")
+	signups := fs.String("signups", "0", "guest sign-ups a second during the measured window, by clients that do not play (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -214,11 +222,14 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	if c.ramp, err = parseRate(*ramp); err != nil {
 		errs = append(errs, err)
 	}
+	if c.signups, err = parseRate(*signups); err != nil {
+		errs = append(errs, fmt.Errorf("signups: %w", err))
+	}
 	if c.duration <= 0 {
 		errs = append(errs, errors.New("duration must be positive: the run must end by itself"))
 	}
-	if c.matches < 0 || c.drain < 0 || c.progress < 0 {
-		errs = append(errs, errors.New("matches, drain and progress must not be negative"))
+	if c.matches < 0 || c.drain < 0 || c.progress < 0 || c.warmup < 0 {
+		errs = append(errs, errors.New("matches, drain, progress and warmup must not be negative"))
 	}
 	if c.sources < 0 || c.sources > 254 {
 		errs = append(errs, errors.New("src must be 0 (auto) to 254"))
@@ -340,6 +351,7 @@ type swarm struct {
 	stopped   chan struct{} // closed when no new match may start
 	reached   chan struct{} // closed when -matches matches are done
 	force     chan struct{} // closed when every connection must close now
+	rampDone  chan struct{} // closed when every player was started
 
 	nextSource  atomic.Uint64
 	open        atomic.Int64 // welcomed connections not yet closed
@@ -351,12 +363,13 @@ type swarm struct {
 
 func newSwarm(cfg config) *swarm {
 	sw := &swarm{
-		cfg:     cfg,
-		stats:   newStats(),
-		base:    cfg.base.String(),
-		stopped: make(chan struct{}),
-		reached: make(chan struct{}),
-		force:   make(chan struct{}),
+		cfg:      cfg,
+		stats:    newStats(),
+		base:     cfg.base.String(),
+		stopped:  make(chan struct{}),
+		reached:  make(chan struct{}),
+		force:    make(chan struct{}),
+		rampDone: make(chan struct{}),
 	}
 	ws := *cfg.base
 	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[cfg.base.Scheme]
@@ -443,6 +456,7 @@ func (sw *swarm) run(ctx context.Context, progress io.Writer) *report {
 		close(allDone)
 	}()
 	stopProgress := sw.startProgress(progress, start)
+	windowDone := sw.startWindow(playCtx)
 
 	timer := time.NewTimer(sw.cfg.duration)
 	defer timer.Stop()
@@ -457,6 +471,8 @@ func (sw *swarm) run(ctx context.Context, progress io.Writer) *report {
 		stoppedBy = "all players gone"
 	}
 	load := time.Since(start)
+	sw.stats.window.close(time.Now())
+	windowDone()
 	movesAtStop := sw.stats.movesAccepted.Load()
 	matchesAtStop := sw.stats.matchesCompleted()
 	mem := readClientMem(sw.open.Load(), load)
@@ -502,6 +518,7 @@ func (sw *swarm) run(ctx context.Context, progress io.Writer) *report {
 	r.Started = len(sw.players)
 	sw.mu.Unlock()
 	sw.stats.fill(r, movesAtStop, matchesAtStop, load)
+	r.Window = sw.stats.window.report(movesAtStop)
 	return r
 }
 
@@ -509,6 +526,13 @@ func (sw *swarm) run(ctx context.Context, progress io.Writer) *report {
 // the run stops.
 func (sw *swarm) launch(ctx context.Context, start time.Time, wg *sync.WaitGroup) {
 	var pace *time.Timer
+	defer func() {
+		select {
+		case <-sw.stopped:
+		default:
+			close(sw.rampDone)
+		}
+	}()
 	for i := range sw.cfg.players {
 		if sw.cfg.ramp > 0 {
 			at := start.Add(time.Duration(float64(i) / sw.cfg.ramp * float64(time.Second)))
@@ -531,6 +555,63 @@ func (sw *swarm) launch(ctx context.Context, start time.Time, wg *sync.WaitGroup
 			return
 		}
 		wg.Go(func() { p.run(ctx) })
+	}
+}
+
+// startWindow opens the measured window -warmup after the ramp, and
+// makes the -signups sign-ups while it is open. The returned function
+// stops the sign-ups and waits for them.
+func (sw *swarm) startWindow(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		select {
+		case <-sw.rampDone:
+		case <-done:
+			return
+		}
+		warm := time.NewTimer(sw.cfg.warmup)
+		defer warm.Stop()
+		select {
+		case <-warm.C:
+		case <-done:
+			return
+		}
+		sw.stats.window.open(time.Now(), sw.stats.movesAccepted.Load())
+		if sw.cfg.signups > 0 {
+			sw.burst(ctx, done)
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
+// burst signs up guests at -signups a second until done, each on its own
+// goroutine (as many new players would), and waits for them.
+func (sw *swarm) burst(ctx context.Context, done <-chan struct{}) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	every := time.Duration(float64(time.Second) / sw.cfg.signups)
+	tick := time.NewTicker(max(every, time.Microsecond))
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		name := fmt.Sprintf("lgs_%d", n)
+		wg.Go(func() {
+			start := time.Now()
+			if _, err := sw.signup(ctx, name); err != nil {
+				sw.stats.window.signupFailed.Add(1)
+				return
+			}
+			sw.stats.window.signups.Record(time.Since(start))
+		})
 	}
 }
 

@@ -280,7 +280,9 @@ func (p *player) onState(f *inFrame) {
 	}
 	st := p.sw.stats
 	if p.pending != "" && p.holds(f) {
-		st.moveRTT.Record(time.Since(p.sentAt))
+		rtt := time.Since(p.sentAt)
+		st.moveRTT.Record(rtt)
+		st.window.move(rtt)
 		st.movesAccepted.Add(1)
 		p.pending = ""
 	}

@@ -133,6 +133,7 @@ type stats struct {
 	badFrames     atomic.Int64 // frames that are not JSON objects
 
 	moveRTT     histogram // match.move sent → own match.state holding it
+	window      window    // the measured window (-warmup)
 	queueWait   histogram // queue.join sent → match.found
 	signupTime  histogram // POST /api/auth/guest, retries included
 	connectTime histogram // WebSocket dial and hello → welcome
@@ -291,6 +292,75 @@ type report struct {
 	BadFrames   int64            `json:"bad_frames"`
 
 	Client clientMem `json:"client"`
+
+	// Window is the measured part of the run: from -warmup after the ramp
+	// to the stop. Absent when the run stopped before it opened.
+	Window *windowReport `json:"window,omitempty"`
+}
+
+// window records the moves of the measured window: from -warmup after
+// the last player started to the stop. Safe for concurrent use.
+type window struct {
+	on           atomic.Bool
+	startNS      atomic.Int64 // Unix nanoseconds; 0: never opened
+	endNS        atomic.Int64
+	moves0       atomic.Int64 // movesAccepted when it opened
+	rtt          histogram
+	signups      histogram // -signups sign-ups
+	signupFailed atomic.Int64
+}
+
+func (w *window) open(now time.Time, moves int64) {
+	w.moves0.Store(moves)
+	w.startNS.Store(now.UnixNano())
+	w.on.Store(true)
+}
+
+func (w *window) close(now time.Time) {
+	if w.on.Swap(false) {
+		w.endNS.Store(now.UnixNano())
+	}
+}
+
+// move records an accepted move's round trip if the window is open.
+func (w *window) move(rtt time.Duration) {
+	if w.on.Load() {
+		w.rtt.Record(rtt)
+	}
+}
+
+// windowReport is the measured window in the report. Start and end are
+// Unix times, so that a script sampling CPU counters can cut the same
+// window out of its samples (bench/load.sh does).
+type windowReport struct {
+	StartUnix     float64 `json:"start_unix"`
+	EndUnix       float64 `json:"end_unix"`
+	Seconds       float64 `json:"seconds"`
+	MovesAccepted int64   `json:"moves_accepted"`
+	MovesPerSec   float64 `json:"moves_per_second"`
+	RTT           latency `json:"rtt"`
+	Signups       latency `json:"signups"`
+	SignupFailed  int64   `json:"signups_failed"`
+}
+
+func (w *window) report(movesAtStop int64) *windowReport {
+	start, end := w.startNS.Load(), w.endNS.Load()
+	if start == 0 || end == 0 {
+		return nil
+	}
+	r := &windowReport{
+		StartUnix:     float64(start) / 1e9,
+		EndUnix:       float64(end) / 1e9,
+		Seconds:       float64(end-start) / 1e9,
+		MovesAccepted: movesAtStop - w.moves0.Load(),
+		RTT:           w.rtt.Summary(),
+		Signups:       w.signups.Summary(),
+		SignupFailed:  w.signupFailed.Load(),
+	}
+	if r.Seconds > 0 {
+		r.MovesPerSec = float64(r.MovesAccepted) / r.Seconds
+	}
+	return r
 }
 
 // clientMem is the load generator's own memory, read before it closes its
@@ -422,7 +492,13 @@ func writeText(w io.Writer, r *report, samples map[string]string) error {
 	}
 	if !r.Idle {
 		row("move round trip", r.Moves.RTT)
+		if w := r.Window; w != nil {
+			row(fmt.Sprintf("  in the window (%.1fs, %.0f moves/s)", w.Seconds, w.MovesPerSec), w.RTT)
+		}
 		row("queue wait", r.QueueWait)
+	}
+	if w := r.Window; w != nil && w.Signups.Count+w.SignupFailed > 0 {
+		row(fmt.Sprintf("window sign-ups (%d failed)", w.SignupFailed), w.Signups)
 	}
 	row("signup", c.Signup)
 	row("connect (dial → welcome)", c.Connect)
