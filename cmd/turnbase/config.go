@@ -25,6 +25,7 @@ type config struct {
 	Grace        time.Duration
 	Linger       time.Duration
 	ChallengeTTL time.Duration
+	DeadAfter    time.Duration
 
 	HelloTimeout time.Duration
 	PingPeriod   time.Duration
@@ -88,6 +89,7 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.Grace, "grace", "TURNBASE_GRACE", 30*time.Second, "time a disconnected player has to come back")
 	dur(&c.Linger, "linger", "TURNBASE_LINGER", 2*time.Minute, "how long a finished match stays open for rematch")
 	dur(&c.ChallengeTTL, "challenge-ttl", "TURNBASE_CHALLENGE_TTL", 10*time.Minute, "how long a challenge code is valid")
+	dur(&c.DeadAfter, "dead-after", "TURNBASE_DEAD_AFTER", 5*time.Second, "with DATABASE_URL (a cluster): a node silent this long is dead and the others take over its matches")
 
 	dur(&c.HelloTimeout, "hello-timeout", "TURNBASE_HELLO_TIMEOUT", 5*time.Second, "time a new socket has to send hello")
 	dur(&c.PingPeriod, "ping-period", "TURNBASE_PING_PERIOD", 25*time.Second, "how often the server pings a socket")
@@ -138,7 +140,7 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
 	}
 	for name, d := range map[string]time.Duration{
-		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL,
+		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL, "dead-after": c.DeadAfter,
 		"hello-timeout": c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
 	} {
 		if d <= 0 {

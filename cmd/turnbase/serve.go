@@ -55,9 +55,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := n.openStores(ctx, cfg, db, host.owner, logger, &st); err != nil {
 		return err
 	}
+	if err := n.joinCluster(ctx, cfg, db, host.owner, logger, &st); err != nil {
+		return err
+	}
 	if err := n.startMatches(ctx, cfg, logger, &st); err != nil {
 		return err
 	}
+	n.watchCluster(logger, &st)
 	n.startLobby(cfg, logger, &st)
 	n.srv = web.New(logger, web.Deps{
 		Games:     n.games,
@@ -143,6 +147,7 @@ type node struct {
 	matches  *match.Registry
 	lobby    *lobby.Lobby
 	srv      *web.Server
+	cluster  *cluster // nil: one node (embedded database)
 }
 
 // openStores opens the accounts, the rater and the journal, and replays
@@ -153,7 +158,7 @@ func (n *node) openStores(ctx context.Context, cfg config, db *database, owner s
 		Games: n.games,
 		// The one way a rating reaches a match (startMatches sets matches
 		// before the rater runs).
-		OnRated: func(id string, changes []match.RatingChange) { n.matches.Rated(id, changes) },
+		OnRated: n.onRated,
 	})
 	var err error
 	n.journal, err = postgres.NewJournal(db.pool, logger.With("component", "journal"), postgres.JournalConfig{
