@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -163,4 +164,36 @@ func (n *Nodes) Forget(ctx context.Context, dead []string) error {
 		return fmt.Errorf("forget dead nodes: %w", err)
 	}
 	return nil
+}
+
+// Owner returns the node running a live match (cluster.Directory).
+func (n *Nodes) Owner(ctx context.Context, matchID string) (node string, live bool, err error) {
+	var owner *string
+	err = n.pool.QueryRow(ctx, `SELECT owner FROM matches WHERE id = $1 AND status = 'live'`, matchID).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("owner of match %s: %w", matchID, err)
+	case owner == nil: // released, not taken over yet
+		return "", true, nil
+	}
+	return *owner, true, nil
+}
+
+// Active returns the live matches a player sits in, on any node
+// (cluster.Directory).
+func (n *Nodes) Active(ctx context.Context, playerID string) ([]string, error) {
+	rows, err := n.pool.Query(ctx, `SELECT id FROM matches WHERE status = 'live' AND (seat0 = $1 OR seat1 = $1) ORDER BY started_at DESC`, playerID)
+	if err != nil {
+		return nil, fmt.Errorf("live matches of %s: %w", playerID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("live matches of %s: %w", playerID, err)
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, nil
 }

@@ -8,8 +8,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/turnbase/turnbase/cluster"
 	"github.com/turnbase/turnbase/match"
 	"github.com/turnbase/turnbase/postgres"
+	"github.com/turnbase/turnbase/web"
 )
 
 // cluster is this node's part in a cluster: the servers started with the
@@ -17,10 +19,23 @@ import (
 // matches of a node that dies, are handed the matches of one that stops,
 // and carry rating changes to the node that runs the match. An embedded
 // database is one node's alone: no cluster then.
-type cluster struct {
+type clusterNode struct {
 	pool    *pgxpool.Pool
+	self    string
 	members *postgres.Nodes
-	rated   chan ratedNote // to the publisher; full: dropped (the match waits RatingWait)
+	rated   chan ratedNote  // to the publisher; full: dropped (the match waits RatingWait)
+	router  *cluster.Router // what web sees of the matches: any node's
+}
+
+// nodeChannel is the NOTIFY channel a node listens on for requests from
+// other nodes' sockets and frames for its own.
+func nodeChannel(node string) string { return "turnbase_node_" + node }
+
+// bus sends router payloads with NOTIFY.
+type bus struct{ pool *pgxpool.Pool }
+
+func (b bus) Send(ctx context.Context, node string, payload []byte) error {
+	return postgres.Notify(ctx, b.pool, nodeChannel(node), string(payload))
 }
 
 // ratedNote is a ChannelRated payload.
@@ -43,7 +58,7 @@ func (n *node) joinCluster(ctx context.Context, cfg config, db *database, owner 
 	if err := members.Join(ctx); err != nil {
 		return err
 	}
-	n.cluster = &cluster{pool: db.pool, members: members, rated: make(chan ratedNote, 1024)}
+	n.cluster = &clusterNode{pool: db.pool, self: owner, members: members, rated: make(chan ratedNote, 1024)}
 	stopBeat := goRun(members.Run)
 	st.push(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -72,7 +87,10 @@ func (n *node) watchCluster(logger *slog.Logger, st *stops) {
 	if c == nil {
 		return
 	}
+	c.router = cluster.New(n.matches, bus{c.pool}, c.members, logger.With("component", "router"), cluster.Config{Self: c.self, Code: web.Code})
+	st.push(func() error { c.router.Close(); return nil })
 	listener := postgres.NewListener(c.pool, logger.With("component", "cluster"), map[string]func(string){
+		nodeChannel(c.self): func(payload string) { c.router.Deliver([]byte(payload)) },
 		postgres.ChannelRated: func(payload string) {
 			var note ratedNote
 			if err := json.Unmarshal([]byte(payload), &note); err == nil {
@@ -132,6 +150,7 @@ func (n *node) takeOver(ctx context.Context, logger *slog.Logger) error {
 		if err != nil {
 			continue // the database is down: so is every claim
 		}
+		c.router.SetAlive(m.Alive)
 		claimed, err := n.journal.TakeOver(ctx, m.Dead, len(m.Alive))
 		if err != nil && ctx.Err() == nil {
 			logger.Warn("take over matches", "err", err)

@@ -6,9 +6,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,10 +25,10 @@ type testCluster struct {
 	t     *testing.T
 	bin   string
 	dsn   string
-	nodes []*clusterNode
+	nodes []*testNode
 }
 
-type clusterNode struct {
+type testNode struct {
 	id   string // its node id (matches.owner)
 	addr string
 	env  map[string]string
@@ -42,8 +46,8 @@ func startCluster(t *testing.T, n int, extra map[string]string) *testCluster {
 		for k, v := range extra {
 			env[k] = v
 		}
-		node := &clusterNode{addr: freeAddr(t), env: env}
-		node.proc = startProcess(t, c.bin, node.addr, env)
+		node := &testNode{addr: freeAddr(t), env: env}
+		node.proc = c.start(node)
 		b, err := os.ReadFile(filepath.Join(env["TURNBASE_DATA"], "node-id"))
 		if err != nil {
 			t.Fatal(err)
@@ -59,7 +63,21 @@ func startCluster(t *testing.T, n int, extra map[string]string) *testCluster {
 func (c *testCluster) restart(i int) {
 	c.t.Helper()
 	n := c.nodes[i]
-	n.proc = startProcess(c.t, c.bin, n.addr, n.env)
+	n.proc = c.start(n)
+}
+
+// start runs a node's binary; the test fails if the race detector spoke.
+func (c *testCluster) start(n *testNode) *process {
+	c.t.Helper()
+	p := startProcess(c.t, c.bin, n.addr, n.env)
+	c.t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if out := p.out.String(); strings.Contains(out, "DATA RACE") {
+			c.t.Errorf("node %s: data race:\n%s", n.addr, out)
+		}
+	})
+	return p
 }
 
 func (c *testCluster) db() *pgx.Conn {
@@ -88,7 +106,7 @@ func (c *testCluster) owners(conn *pgx.Conn, ids []string) map[string]string {
 }
 
 // byID is the node with the given id.
-func (c *testCluster) byID(id string) *clusterNode {
+func (c *testCluster) byID(id string) *testNode {
 	for _, n := range c.nodes {
 		if n.id == id {
 			return n
@@ -325,4 +343,173 @@ func TestClusterRollingRestart(t *testing.T) {
 		l.checkAllRatedOnce(c.dsn)
 	}
 	t.Logf("%d reconnects for %d players over 3 stops", reconnects, 2*len(all))
+}
+
+// rrProxy is a round-robin TCP proxy in front of the nodes, as a load
+// balancer would be: each new connection goes to the next node that
+// accepts it.
+type rrProxy struct {
+	ln    net.Listener
+	addrs []string
+	next  atomic.Int64
+	wg    sync.WaitGroup
+}
+
+func startProxy(t *testing.T, addrs []string) *rrProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &rrProxy{ln: ln, addrs: addrs}
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	p.wg.Go(func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			var out net.Conn
+			for range len(p.addrs) {
+				addr := p.addrs[int(p.next.Add(1)-1)%len(p.addrs)]
+				if out, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
+					break
+				}
+			}
+			if out == nil {
+				in.Close()
+				continue
+			}
+			mu.Lock()
+			open[in], open[out] = true, true
+			mu.Unlock()
+			pipe := func(dst, src net.Conn) {
+				io.Copy(dst, src)
+				dst.Close()
+				src.Close()
+			}
+			p.wg.Go(func() { pipe(out, in) })
+			p.wg.Go(func() { pipe(in, out) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *rrProxy) server(t *testing.T) *server {
+	a := p.ln.Addr().String()
+	return &server{t: t, base: "http://" + a, ws: "ws://" + a + "/ws"}
+}
+
+// TestClusterCrossNodePlay: two players paired on node 0; one of them,
+// and a spectator, come back through a round-robin proxy and land on
+// other nodes. Moves from a socket on node 1 reach the match on node 0,
+// are validated there (not_your_turn, illegal_move come back with their
+// codes), and the states come back to every socket with the same
+// versions. Then node 0 is killed: a survivor takes the match over, the
+// sockets on the survivors are subscribed to it again without a
+// reconnect, at a higher version; the player who was on node 0 comes
+// back through the proxy, and the match is finished and rated once.
+func TestClusterCrossNodePlay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the real binary and runs three of it")
+	}
+	c := startCluster(t, 3, nil)
+	s0 := c.nodes[0].proc.server()
+	x, o, id := pair(t, s0, "tictactoe")
+	move := func(cl *client, cell, moves int, watchers ...*client) {
+		t.Helper()
+		cl.send(frame{"type": "match.move", "match": id, "move": frame{"cell": cell}})
+		var v int
+		for _, w := range append([]*client{cl}, watchers...) {
+			st := w.expect("match.state", func(f frame) bool { return stateMoves(f) == moves })
+			if v != 0 && num(st["version"]) != v {
+				t.Fatalf("%s saw version %v of move %d, another socket %d", w.name, st["version"], moves, v)
+			}
+			v = num(st["version"])
+		}
+	}
+	move(x, 4, 1, o)
+	// o comes back through the proxy, which sends it to another node.
+	proxy := startProxy(t, []string{c.nodes[1].addr, c.nodes[2].addr})
+	ps := proxy.server(t)
+	o.close()
+	o2 := ps.dial("o on node 1", o.token)
+	if a, _ := o2.welcome["active"].([]any); len(a) != 1 || a[0] != id {
+		t.Fatalf("welcome on another node: active = %v, want [%s]", o2.welcome["active"], id)
+	}
+	o2.send(frame{"type": "match.watch", "match": id})
+	st := o2.expect("match.state", nil)
+	if stateMoves(st) != 1 || st["turn"] != 1.0 {
+		t.Fatalf("state through another node: %v", st)
+	}
+	spec := ps.dial("spectator on node 2", "")
+	spec.send(frame{"type": "match.watch", "match": id})
+	spec.expect("match.state", func(f frame) bool { return stateMoves(f) == 1 })
+	// The owner validates: errors come back with their codes.
+	o2.expectError(frame{"type": "match.move", "match": id, "move": frame{"cell": 4}}, "illegal_move")
+	x.expectError(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}, "not_your_turn")
+	spec.expectError(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}, "unauthorized")
+	o2.expectError(frame{"type": "match.watch", "match": "nosuchmatch"}, "not_found")
+	move(o2, 0, 2, x, spec)
+	move(x, 2, 3, o2, spec)
+	// Round trips across nodes, for the record.
+	const rounds = 20
+	start := time.Now()
+	for range rounds {
+		o2.send(frame{"type": "ping", "id": "p"})
+		o2.expect("pong", nil)
+	}
+	ping := time.Since(start) / rounds
+	start = time.Now()
+	for range rounds {
+		o2.expectError(frame{"type": "match.move", "match": id, "move": frame{"cell": 4}}, "illegal_move")
+	}
+	t.Logf("round trip from a socket on node 1: ping %s, refused move on node 0 %s", ping.Round(time.Microsecond), (time.Since(start) / rounds).Round(time.Microsecond))
+
+	// The owner dies.
+	c.nodes[0].proc.kill()
+	killed := time.Now()
+	x.closeCodeWait(t)
+	// o2 and the spectator are on survivors: they are subscribed again to
+	// the match where it runs now, with no reconnect.
+	st = o2.expect("match.state", func(f frame) bool { return num(f["version"]) > 3 && stateMoves(f) == 3 })
+	t.Logf("socket on a survivor: state of the taken-over match %s after SIGKILL, version %v", time.Since(killed).Round(time.Millisecond), st["version"])
+	spec.expect("match.state", func(f frame) bool { return num(f["version"]) > 3 })
+	x2 := ps.dial("x back", x.token)
+	if a, _ := x2.welcome["active"].([]any); len(a) != 1 || a[0] != id {
+		t.Fatalf("x back: active = %v", x2.welcome["active"])
+	}
+	x2.send(frame{"type": "match.watch", "match": id})
+	x2.expect("match.state", func(f frame) bool { return stateMoves(f) == 3 })
+	move(o2, 6, 4, x2, spec)
+	move(x2, 3, 5, o2, spec)
+	move(o2, 5, 6, x2, spec)
+	move(x2, 1, 7, o2, spec)
+	move(o2, 7, 8, x2, spec)
+	x2.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 8}})
+	for _, cl := range []*client{x2, o2, spec} {
+		over := cl.expect("match.over", nil)
+		if over["result"] != "draw" {
+			t.Fatalf("%s: over = %v", cl.name, over)
+		}
+		if cl != spec && len(over["ratings"].([]any)) != 2 {
+			t.Errorf("%s: match.over without the rating changes: %v", cl.name, over)
+		}
+	}
+	conn := c.db()
+	var changes int
+	conn.QueryRow(context.Background(), `SELECT count(*) FROM rating_changes WHERE match_id = $1`, id).Scan(&changes)
+	if changes != 2 {
+		t.Errorf("rating changes = %d, want 2", changes)
+	}
 }

@@ -63,9 +63,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	n.watchCluster(logger, &st)
 	n.startLobby(cfg, logger, &st)
+	var matches web.Matches = n.matches
+	if n.cluster != nil {
+		matches = n.cluster.router // requests about other nodes' matches go there
+	}
 	n.srv = web.New(logger, web.Deps{
 		Games:     n.games,
-		Matches:   n.matches,
+		Matches:   matches,
 		Lobby:     n.lobby,
 		Accounts:  n.accounts,
 		Records:   n.ratings,
@@ -147,7 +151,7 @@ type node struct {
 	matches  *match.Registry
 	lobby    *lobby.Lobby
 	srv      *web.Server
-	cluster  *cluster // nil: one node (embedded database)
+	cluster  *clusterNode // nil: one node (embedded database)
 }
 
 // openStores opens the accounts, the rater and the journal, and replays
