@@ -487,15 +487,22 @@ func (r *Router) deliver(m message) {
 	}
 }
 
-// proxy returns the proxy of another node's socket, making it.
+// proxy returns the proxy of another node's socket, making it. A new
+// player's proxy is connected to the registry as the player's sockets
+// here are, so a match that starts here for the player (a rematch)
+// reaches it with match.found.
 func (r *Router) proxy(m message) *proxy {
 	k := proxyKey{m.From, m.Conn}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	p := r.proxies[k]
-	if p == nil {
+	made := p == nil
+	if made {
 		p = &proxy{r: r, node: m.From, conn: m.Conn, player: m.Player}
 		r.proxies[k] = p
+	}
+	r.mu.Unlock()
+	if made {
+		r.local.Connect(p)
 	}
 	return p
 }

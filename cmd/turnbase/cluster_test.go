@@ -237,7 +237,7 @@ func TestClusterRollingRestart(t *testing.T) {
 	loads := make([]*load, 3)
 	var all []*loadMatch
 	for i, n := range c.nodes {
-		loads[i] = newLoad(t, n.proc.server(), 30)
+		loads[i] = newLoad(t, n.proc.server(), 20)
 		all = append(all, loads[i].matches...)
 	}
 	for _, l := range loads {
@@ -251,6 +251,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		}
 	}
 	reconnects := 0
+	var atMu sync.Mutex // at, written by the reconnecting goroutines
 	for i := range c.nodes {
 		var here []*loadMatch
 		for _, m := range all {
@@ -317,7 +318,9 @@ func TestClusterRollingRestart(t *testing.T) {
 			}
 			for idx, node := range c.nodes {
 				if node == n {
+					atMu.Lock()
 					at[m] = idx
+					atMu.Unlock()
 				}
 			}
 			return nil
