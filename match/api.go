@@ -30,6 +30,13 @@ var (
 	ErrUnavailable = errors.New("storage unavailable")
 	// ErrJournalClosed: the Journal has stopped.
 	ErrJournalClosed = errors.New("journal closed")
+	// ErrUnresumable: Resume could not rebuild a stored match (its game is
+	// not offered, or its moves do not replay); it stored the match's end
+	// as aborted (server_error) instead.
+	ErrUnresumable = errors.New("match cannot be resumed")
+	// ErrWatchLimit: the connection watches Config.MaxWatched matches
+	// already.
+	ErrWatchLimit = errors.New("watching too many matches")
 	// Rule errors come from the game and are matched with errors.Is against
 	// game.ErrNotYourTurn, game.ErrIllegalMove, game.ErrBadMove.
 )
@@ -70,6 +77,16 @@ type Config struct {
 	// rating changes (Registry.Rated) before it goes out without them, as
 	// when the database is down; default 5s.
 	RatingWait time.Duration
+	// SpectatorEvery coalesces changes of the spectator count: a match
+	// broadcasts a new version for them at most once per SpectatorEvery
+	// (a move or any other change carries the current count at once), so
+	// that spectators coming and going cannot flood the players; default
+	// 1s.
+	SpectatorEvery time.Duration
+	// MaxWatched is how many matches one connection may watch at once
+	// (its own matches count); a watch beyond it is ErrWatchLimit;
+	// default 16.
+	MaxWatched int
 }
 
 func (c Config) withDefaults() Config {
@@ -88,6 +105,12 @@ func (c Config) withDefaults() Config {
 	if c.RatingWait <= 0 {
 		c.RatingWait = 5 * time.Second
 	}
+	if c.SpectatorEvery <= 0 {
+		c.SpectatorEvery = time.Second
+	}
+	if c.MaxWatched <= 0 {
+		c.MaxWatched = 16
+	}
 	return c
 }
 
@@ -97,6 +120,15 @@ const (
 	StatusFinished = "finished"
 	StatusAborted  = "aborted"
 )
+
+// UnratedPairLimit is Record.Unrated (and the wire unrated_reason) of a
+// match created when its two players already had as many rated results
+// together as the pair limit allows in its window.
+const UnratedPairLimit = "pair_limit"
+
+// ReasonServerError is the reason of a match aborted because the server
+// could not continue it.
+const ReasonServerError = "server_error"
 
 // Summary is a match as listed by the HTTP API (PROTOCOL.md MatchSummary).
 type Summary struct {
@@ -172,6 +204,10 @@ type Record struct {
 	Players   [2]Player
 	Started   time.Time
 	RematchOf string // "" unless this match is a rematch
+	// Unrated says why the match's result will not move ratings, decided
+	// when it is created (Deps.RatedFunc), e.g. UnratedPairLimit; "": it
+	// will (unless the match is aborted, which never does).
+	Unrated string
 	// Version is the match's durable version ceiling as RaiseVersion last
 	// made it (0: never), for Resume; CreateMatch ignores it.
 	Version int64

@@ -33,6 +33,8 @@ const (
 	DefaultMaxLimited        = 20
 	DefaultLimitedWindow     = 10 * time.Second
 	DefaultMaxConnsPerIP     = 64
+	DefaultMaxConns          = 20000
+	DefaultHSTSMaxAge        = 365 * 24 * time.Hour
 	DefaultHandshakeRate     = 20
 	DefaultHandshakeBurst    = 40
 	DefaultHTTPRate          = 20
@@ -110,7 +112,23 @@ type Config struct {
 	LoginNameRate  float64
 	LoginNameBurst int
 
-	// Per client IP.
+	// MaxConns bounds the open WebSockets of the whole server; beyond it
+	// an upgrade is answered 503 server_busy.
+	MaxConns int
+
+	// PublicOrigin is the server's own origin as browsers reach it
+	// ("https://play.example.com[:port]"). Set, it replaces the Host
+	// header as the server's own origin for the Origin check of /ws, and
+	// /ws and /api/ requests for any other host are refused with 403
+	// (DNS rebinding); /healthz, /readyz and /metrics answer any host.
+	// Empty: the origin is taken from the Host header.
+	PublicOrigin string
+	// HSTSMaxAge is the max-age of Strict-Transport-Security, sent with
+	// every response to a request that came over HTTPS (TLS, or a trusted
+	// proxy's X-Forwarded-Proto); negative: not sent.
+	HSTSMaxAge time.Duration
+
+	// Per client IP (per /64 for IPv6).
 	MaxConnsPerIP  int     // open WebSockets
 	HandshakeRate  float64 // WebSocket upgrades per second
 	HandshakeBurst int
@@ -182,6 +200,8 @@ func (c Config) withDefaults() Config {
 	setFloat(&c.LoginNameRate, DefaultLoginNameRate)
 	setInt(&c.LoginNameBurst, DefaultLoginNameBurst)
 	setInt(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	setInt(&c.MaxConns, DefaultMaxConns)
+	setDur(&c.HSTSMaxAge, DefaultHSTSMaxAge)
 	setFloat(&c.HandshakeRate, DefaultHandshakeRate)
 	setInt(&c.HandshakeBurst, DefaultHandshakeBurst)
 	setFloat(&c.HTTPRate, DefaultHTTPRate)
@@ -213,6 +233,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("AllowedOrigins: %w", err))
 		}
 	}
+	if c.PublicOrigin != "" {
+		if _, err := normalizeOrigin(c.PublicOrigin); err != nil {
+			errs = append(errs, fmt.Errorf("PublicOrigin: %w", err))
+		}
+	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("TrustedProxies: %w", err))
 	}
@@ -241,6 +266,7 @@ func (c Config) Validate() error {
 		"LoginNameRate":     c.LoginNameRate > 0,
 		"LoginNameBurst":    c.LoginNameBurst > 0,
 		"MaxConnsPerIP":     c.MaxConnsPerIP > 0,
+		"MaxConns":          c.MaxConns > 0,
 		"HandshakeRate":     c.HandshakeRate > 0,
 		"HandshakeBurst":    c.HandshakeBurst > 0,
 		"HTTPRate":          c.HTTPRate > 0,

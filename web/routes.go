@@ -12,11 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The browser client, served as is: no build step, no CDN.
@@ -66,16 +69,62 @@ func (s *Server) routes() http.Handler {
 		s.writeError(w, r, fmt.Errorf("%w: %s", ErrRouteNotFound, r.URL.Path))
 	})))
 	mux.Handle("/", methodHandler(s, map[string]http.HandlerFunc{http.MethodGet: s.staticHandler()}))
-	return securityHeaders(mux)
+	return s.securityHeaders(mux)
 }
 
-// limitAPI applies the per-address HTTP rate to next.
+// limitAPI checks the host (checkHost) and the path and query
+// (checkText), and applies the per-address HTTP rate, before next.
 func (s *Server) limitAPI(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.allowIP(w, r, s.apiCalls) {
-			next.ServeHTTP(w, r)
+		if err := s.checkHost(r); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
+		if !s.allowIP(w, r, s.apiCalls) {
+			return
+		}
+		if err := checkText(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
+}
+
+// checkText refuses a path or query that is not printable UTF-8 text:
+// ids and names are, and the database refuses what is not (a NUL, invalid
+// UTF-8) with an error that would otherwise be a 500.
+func checkText(r *http.Request) error {
+	if !isText(r.URL.Path) {
+		return fmt.Errorf("%w: the path is not valid UTF-8 text", ErrBadRequest)
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return fmt.Errorf("%w: malformed query", ErrBadRequest)
+	}
+	for k, vs := range q {
+		ok := isText(k)
+		for _, v := range vs {
+			ok = ok && isText(v)
+		}
+		if !ok {
+			return fmt.Errorf("%w: the query is not valid UTF-8 text", ErrBadRequest)
+		}
+	}
+	return nil
+}
+
+// isText reports whether s is valid UTF-8 without control characters.
+func isText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // methodHandler dispatches on the request method; GET handlers answer HEAD
@@ -105,9 +154,18 @@ func methodHandler(s *Server, methods map[string]http.HandlerFunc) http.Handler 
 	})
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders sets the headers every response carries, and HSTS on
+// those to requests that came over HTTPS.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	hsts := ""
+	if age := s.cfg.HSTSMaxAge; age > 0 {
+		hsts = "max-age=" + strconv.FormatInt(int64(age/time.Second), 10)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if hsts != "" && s.ownScheme(r) == "https" {
+			h.Set("Strict-Transport-Security", hsts)
+		}
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
@@ -218,7 +276,7 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &tooBig) {
 			return fmt.Errorf("%w: at most %d bytes", ErrTooLarge, tooBig.Limit)
 		}
-		return fmt.Errorf("%w: read body: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: the body could not be read", ErrBadRequest)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: body is not the JSON object expected", ErrBadRequest)

@@ -90,6 +90,7 @@ type Server struct {
 	now        func() time.Time
 	tokens     *Tokens
 	origins    map[string]bool // normalized AllowedOrigins
+	public     string          // normalized PublicOrigin; "" when not set
 	sockets    *socket.Server  // runs the WebSockets; safe for concurrent use
 	handler    http.Handler
 	handshakes *keyLimiters // WebSocket upgrades per IP; safe for concurrent use
@@ -104,7 +105,7 @@ type Server struct {
 	mu       sync.Mutex // guards the fields below
 	draining bool       // set once by shutdown: no new connections
 	open     map[*conn]struct{}
-	perIP    map[string]int          // open (or upgrading) connections per IP
+	perIP    map[string]int          // open (or upgrading) connections per addrKey
 	players  map[string]*playerState // players with at least one connection
 }
 
@@ -141,15 +142,18 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		now:        now,
 		tokens:     newTokens(cfg, now),
 		origins:    make(map[string]bool),
-		handshakes: newKeyLimiters(cfg.HandshakeRate, cfg.HandshakeBurst),
-		apiCalls:   newKeyLimiters(cfg.HTTPRate, cfg.HTTPBurst),
-		loginIPs:   newKeyLimiters(cfg.LoginIPRate, cfg.LoginIPBurst),
+		handshakes: newAddrLimiters(cfg.HandshakeRate, cfg.HandshakeBurst),
+		apiCalls:   newAddrLimiters(cfg.HTTPRate, cfg.HTTPBurst),
+		loginIPs:   newAddrLimiters(cfg.LoginIPRate, cfg.LoginIPBurst),
 		loginNames: newKeyLimiters(cfg.LoginNameRate, cfg.LoginNameBurst),
 		open:       make(map[*conn]struct{}),
 		perIP:      make(map[string]int),
 		players:    make(map[string]*playerState),
 	}
 	s.proxies, _ = parsePrefixes(cfg.TrustedProxies) // Validate accepted them
+	if cfg.PublicOrigin != "" {
+		s.public, _ = normalizeOrigin(cfg.PublicOrigin) // likewise
+	}
 	for _, o := range cfg.AllowedOrigins {
 		n, _ := normalizeOrigin(o) // Validate accepted it
 		s.origins[n] = true
@@ -242,17 +246,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // register counts a connection that is about to be upgraded. It refuses
-// while draining, and when ip holds its maximum of connections.
+// while draining, when the server holds MaxConns connections, and when the
+// client's address (its /64 for IPv6) holds its maximum.
 func (s *Server) register(c *conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
 		return ErrShuttingDown
 	}
-	if s.perIP[c.ip] >= s.cfg.MaxConnsPerIP {
+	if len(s.open) >= s.cfg.MaxConns {
+		return fmt.Errorf("%w; try again later", ErrServerFull)
+	}
+	key := addrKey(c.ip)
+	if s.perIP[key] >= s.cfg.MaxConnsPerIP {
 		return fmt.Errorf("%w: too many connections from your address", ErrRateLimited)
 	}
-	s.perIP[c.ip]++
+	s.perIP[key]++
 	s.open[c] = struct{}{}
 	s.conns.Add(1)
 	return nil
@@ -263,8 +272,9 @@ func (s *Server) unregister(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.open, c)
-	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-		delete(s.perIP, c.ip)
+	key := addrKey(c.ip)
+	if s.perIP[key]--; s.perIP[key] <= 0 {
+		delete(s.perIP, key)
 	}
 	s.conns.Done()
 }

@@ -85,7 +85,10 @@ func (c *conn) admit() {
 	if c.player != nil {
 		playerLimiter = c.player.limiter
 	}
-	c.limiter = newFrameLimiter(&c.srv.cfg, playerLimiter)
+	if c.limiter == nil {
+		c.limiter = newFrameLimiter(&c.srv.cfg, nil)
+	}
+	c.limiter.player = playerLimiter // control frames before the hello count too
 	c.welcomed = true
 	c.sock.Welcome()
 	if c.player != nil {

@@ -18,6 +18,7 @@ type config struct {
 	DatabaseURL    string
 	JWTSecret      string
 	AllowedOrigins string
+	PublicOrigin   string
 	LogFormat      string
 	LogLevel       string
 
@@ -26,6 +27,11 @@ type config struct {
 	Linger       time.Duration
 	ChallengeTTL time.Duration
 	DeadAfter    time.Duration
+
+	RatedPairLimit  int
+	RatedPairWindow time.Duration
+	SpectatorEvery  time.Duration
+	MaxWatched      int
 
 	HelloTimeout time.Duration
 	PingPeriod   time.Duration
@@ -37,6 +43,7 @@ type config struct {
 	PlayerRate     float64
 	PlayerBurst    int
 	MaxConnsPerIP  int
+	MaxConns       int
 	HandshakeRate  float64
 	HandshakeBurst int
 	HTTPRate       float64
@@ -44,6 +51,7 @@ type config struct {
 	TrustedProxies string
 	TLSCert        string
 	TLSKey         string
+	HSTSMaxAge     time.Duration
 	PprofAddr      string
 }
 
@@ -82,6 +90,7 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty starts an embedded PostgreSQL in the data folder", true)
 	str(&c.JWTSecret, "jwt-secret", "TURNBASE_JWT_SECRET", "", "HS256 token secret; empty generates one and keeps it in the data folder", true)
 	str(&c.AllowedOrigins, "allowed-origins", "TURNBASE_ALLOWED_ORIGINS", "", "comma-separated extra browser origins allowed to open /ws (scheme://host[:port])", false)
+	str(&c.PublicOrigin, "public-origin", "TURNBASE_PUBLIC_ORIGIN", "", "the server's origin as browsers reach it (scheme://host[:port]); set, /ws and /api/ refuse other Host headers (DNS rebinding)", false)
 	str(&c.LogFormat, "log-format", "TURNBASE_LOG_FORMAT", "text", "log format: text or json", false)
 	str(&c.LogLevel, "log-level", "TURNBASE_LOG_LEVEL", "info", "log level: debug, info, warn or error", false)
 
@@ -90,6 +99,10 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.Linger, "linger", "TURNBASE_LINGER", 2*time.Minute, "how long a finished match stays open for rematch")
 	dur(&c.ChallengeTTL, "challenge-ttl", "TURNBASE_CHALLENGE_TTL", 10*time.Minute, "how long a challenge code is valid")
 	dur(&c.DeadAfter, "dead-after", "TURNBASE_DEAD_AFTER", 5*time.Second, "with DATABASE_URL (a cluster): a node silent this long is dead and the others take over its matches")
+	num(&c.RatedPairLimit, "rated-pair-limit", "TURNBASE_RATED_PAIR_LIMIT", 5, "rated results two players may have together per rated-pair-window; later matches are unrated (0: no limit)")
+	dur(&c.RatedPairWindow, "rated-pair-window", "TURNBASE_RATED_PAIR_WINDOW", 24*time.Hour, "rolling period of rated-pair-limit")
+	dur(&c.SpectatorEvery, "spectator-every", "TURNBASE_SPECTATOR_EVERY", time.Second, "a match shows a changed spectator count at most this often")
+	num(&c.MaxWatched, "max-watched", "TURNBASE_MAX_WATCHED", 16, "matches one socket may watch at once")
 
 	dur(&c.HelloTimeout, "hello-timeout", "TURNBASE_HELLO_TIMEOUT", 5*time.Second, "time a new socket has to send hello")
 	dur(&c.PingPeriod, "ping-period", "TURNBASE_PING_PERIOD", 25*time.Second, "how often the server pings a socket")
@@ -100,7 +113,8 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	num(&c.ConnBurst, "conn-burst", "TURNBASE_CONN_BURST", 40, "message burst per socket")
 	rate(&c.PlayerRate, "player-rate", "TURNBASE_PLAYER_RATE", 40, "messages per second per player, all sockets together")
 	num(&c.PlayerBurst, "player-burst", "TURNBASE_PLAYER_BURST", 80, "message burst per player")
-	num(&c.MaxConnsPerIP, "max-conns-per-ip", "TURNBASE_MAX_CONNS_PER_IP", 64, "open sockets per client address")
+	num(&c.MaxConnsPerIP, "max-conns-per-ip", "TURNBASE_MAX_CONNS_PER_IP", 64, "open sockets per client address (per /64 for IPv6)")
+	num(&c.MaxConns, "max-conns", "TURNBASE_MAX_CONNS", 20000, "open sockets in all; beyond, upgrades get 503")
 	rate(&c.HandshakeRate, "handshake-rate", "TURNBASE_HANDSHAKE_RATE", 10, "socket handshakes per second per client address")
 	num(&c.HandshakeBurst, "handshake-burst", "TURNBASE_HANDSHAKE_BURST", 40, "handshake burst per client address")
 	rate(&c.HTTPRate, "http-rate", "TURNBASE_HTTP_RATE", 20, "API requests per second per client address")
@@ -108,6 +122,7 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	str(&c.TrustedProxies, "trusted-proxies", "TURNBASE_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed", false)
 	str(&c.TLSCert, "tls-cert", "TURNBASE_TLS_CERT", "", "PEM certificate (chain) file: serve HTTPS and WSS", false)
 	str(&c.TLSKey, "tls-key", "TURNBASE_TLS_KEY", "", "PEM private key file for -tls-cert", false)
+	dur(&c.HSTSMaxAge, "hsts-max-age", "TURNBASE_HSTS_MAX_AGE", 365*24*time.Hour, "Strict-Transport-Security max-age on HTTPS responses; negative: none")
 	str(&c.PprofAddr, "pprof-addr", "TURNBASE_PPROF_ADDR", "", "serve net/http/pprof on this (loopback) address, for profiling; empty: off", false)
 
 	if err := fs.Parse(args); err != nil {
@@ -140,12 +155,17 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
 	}
 	for name, d := range map[string]time.Duration{
-		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL, "dead-after": c.DeadAfter,
+		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL,
+		"dead-after": c.DeadAfter, "rated-pair-window": c.RatedPairWindow,
 		"hello-timeout": c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
+		"spectator-every": c.SpectatorEvery,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %s", name, d))
 		}
+	}
+	if c.RatedPairLimit < 0 {
+		errs = append(errs, fmt.Errorf("rated-pair-limit must be 0 (no limit) or more, not %d", c.RatedPairLimit))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls-cert and tls-key go together"))
@@ -158,6 +178,7 @@ func (c config) validate() error {
 		"player-rate": c.PlayerRate, "player-burst": float64(c.PlayerBurst), "max-conns-per-ip": float64(c.MaxConnsPerIP),
 		"handshake-rate": c.HandshakeRate, "handshake-burst": float64(c.HandshakeBurst),
 		"http-rate": c.HTTPRate, "http-burst": float64(c.HTTPBurst),
+		"max-watched": float64(c.MaxWatched), "max-conns": float64(c.MaxConns),
 	} {
 		if n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))

@@ -41,9 +41,79 @@ export function winnerSeat(state) {
   return a > b ? 0 : b > a ? 1 : null;
 }
 
-// replay rebuilds the rounds after each stored move. Each step has the
-// wire state's fields plus `open`: the choices made in the open round.
-export function replay(moves) {
+export const moveNoun = 'choice';
+
+export function endText(reason, { winnerName, winner, state }) {
+  if (reason !== 'rounds') return null;
+  const sc = state && state.score;
+  return {
+    text: winner === null ? 'Nine rounds played and the score is level.' : `${winnerName} won ${sc ? `${Math.max(...sc)}–${Math.min(...sc)}` : 'the match'} in rounds.`,
+    short: 'On rounds',
+  };
+}
+
+// No marks: both seats play the same hands.
+export function seatBadge() { return null; }
+
+function chosenOf(state) { return (state && state.chosen) || [false, false]; }
+
+// owesMove: both choose at once, so a live seat owes a choice until it made one.
+export function owesMove(view) {
+  return !!view.live && view.you !== null && !chosenOf(view.state)[view.you];
+}
+
+export function seatNote(view, seat) {
+  const s = view.state;
+  return s && Array.isArray(s.chosen) && !s.chosen[seat] ? 'choosing' : 'ready';
+}
+
+export function statusLine({ state, you, names, pending }) {
+  const chosen = chosenOf(state);
+  if (you !== null) {
+    const opp = 1 - you;
+    if (chosen[you] || pending) return { mine: false, title: 'Waiting for opponent…', sub: chosen[opp] ? 'They’re ready too' : `${names[opp]} is still choosing` };
+    return { mine: true, title: 'Your move', sub: chosen[opp] ? `${names[opp]} has chosen — your turn` : 'Pick rock, paper or scissors' };
+  }
+  return {
+    mine: false,
+    title: `Round ${(state && state.round) || 1}`,
+    sub: chosen[0] && chosen[1] ? 'Revealing…' : chosen[0] ? `${names[1]} is choosing` : chosen[1] ? `${names[0]} is choosing` : 'Both are choosing',
+  };
+}
+
+// moveLanded: our choice is marked made, or the round it was for is revealed.
+export function moveLanded(move, before, after, you) {
+  const s = after.state || {};
+  const was = before.state && Array.isArray(before.state.rounds) ? before.state.rounds.length : 0;
+  return (Array.isArray(s.chosen) && you !== null && !!s.chosen[you])
+    || (Array.isArray(s.rounds) && s.rounds.length > was);
+}
+
+// createBoard is the live arena: onMove({choice}) plays.
+export function createBoard({ onMove } = {}) {
+  const arena = createArena({ onChoose: (choice) => onMove && onMove({ choice }) });
+  return {
+    el: arena.el,
+    update: (view) => arena.update({
+      state: view.state, you: view.you, live: view.live, names: view.names,
+      pending: view.pending ? view.pending.choice : null,
+    }),
+    destroy: arena.destroy,
+  };
+}
+
+export function createReplayBoard({ names }) {
+  const arena = createArena({ replayMode: true });
+  return {
+    el: arena.el,
+    show: (f) => arena.update({ state: { ...f, chosen: [false, false] }, you: null, live: false, names, open: f.open }),
+    destroy: arena.destroy,
+  };
+}
+
+// replayFrames rebuilds the rounds after each stored move. Each frame has
+// the wire state's fields plus `open`: the choices made in the open round.
+export function replayFrames(moves) {
   let st = { round: 1, score: [0, 0], rounds: [], open: [null, null] };
   const steps = [{ ...st, last: null }];
   for (const mv of moves) {
@@ -90,7 +160,7 @@ function handCard(side) {
 
 // createArena returns the rps play area. left/right are seats (the viewer
 // on the left when playing). onChoose(choice) plays.
-export function createArena({ onChoose, replayMode = false } = {}) {
+function createArena({ onChoose, replayMode = false } = {}) {
   const score = h('div', { class: 'rps-score', 'aria-live': 'polite' });
   const left = handCard('left');
   const right = handCard('right');

@@ -42,9 +42,9 @@ export function describeMove(move, seat) {
   return `${markOf(seat)} ${cell === 4 ? 'takes the' : 'in the'} ${cellName(cell)}`;
 }
 
-// replay rebuilds the board after each stored move: steps[0] is the empty
-// board, steps[i] the board after move i.
-export function replay(moves) {
+// replayFrames rebuilds the board after each stored move: frames[0] is the
+// empty board, frames[i] the board after move i.
+export function replayFrames(moves) {
   const steps = [{ board: emptyBoard(), last: null, turn: 0 }];
   let board = emptyBoard();
   for (const mv of moves) {
@@ -56,9 +56,74 @@ export function replay(moves) {
   return steps;
 }
 
-// createBoard returns the 3x3 board. onMove(cell) is called when the viewer
+// isDraw: a full board without a line.
+export function isDraw(state) {
+  const b = state && state.board;
+  return Array.isArray(b) && b.length === 9 && b.every(Boolean) && !winningLine(b);
+}
+
+export function endText(reason, { winnerName }) {
+  if (reason === 'line') return { text: `${winnerName} got three in a row.`, short: 'Three in a row' };
+  if (reason === 'board_full') return { text: 'The board is full — nobody got three in a row.', short: 'The board filled up' };
+  return null;
+}
+
+export function seatBadge(seat) {
+  const m = markOf(seat);
+  return m ? { text: m, className: `seat-${m.toLowerCase()}`, label: `plays ${m}` } : null;
+}
+
+export function owesMove(view) {
+  return !!view.live && view.you !== null && view.turn === view.you;
+}
+
+export function statusLine({ turn, you, names }) {
+  const seated = turn !== null && turn !== undefined;
+  if (you !== null) {
+    const mine = turn === you;
+    return { mine, title: mine ? 'Your move' : 'Opponent’s move', sub: mine ? `You play ${markOf(you)}` : `${names[1 - you]} is thinking…` };
+  }
+  return { mine: false, title: seated ? `${names[turn]}’s move` : 'Live', sub: seated ? `${markOf(turn)} to play` : '' };
+}
+
+// moveLanded: the sent cell is taken, or the turn moved on.
+export function moveLanded(move, before, after, you) {
+  const b = after.state && after.state.board;
+  return (Array.isArray(b) && !!b[move.cell]) || after.turn !== you;
+}
+
+// createBoard is the live board: onMove({cell}) plays; update(view) redraws.
+// The last move is the cell that filled since the previous update.
+export function createBoard({ onMove } = {}) {
+  const grid = createGrid({ onMove: (cell) => onMove && onMove({ cell }) });
+  let prevBoard = null;
+  let lastMoveCell = null;
+  function update(view) {
+    const s = view.state || {};
+    const board = Array.isArray(s.board) ? s.board : emptyBoard();
+    if (Array.isArray(s.board)) {
+      if (prevBoard) for (let i = 0; i < 9; i++) if (board[i] && !prevBoard[i]) lastMoveCell = i;
+      prevBoard = board.slice();
+    }
+    grid.update({
+      board,
+      canMove: owesMove(view),
+      pending: view.pending && typeof view.pending.cell === 'number' ? view.pending.cell : null,
+      last: lastMoveCell,
+      turnMark: view.you !== null ? markOf(view.you) : '',
+    });
+  }
+  return { el: grid.el, update, destroy() {} };
+}
+
+export function createReplayBoard() {
+  const grid = createGrid({ label: 'Replay board' });
+  return { el: grid.el, show: (f) => grid.update({ board: f.board, last: f.last, animate: false }), destroy() {} };
+}
+
+// createGrid returns the 3x3 board. onMove(cell) is called when the viewer
 // plays; update({board, canMove, pending, last, turnMark}) redraws it.
-export function createBoard({ onMove, label = 'Tic-tac-toe board' } = {}) {
+function createGrid({ onMove, label = 'Tic-tac-toe board' } = {}) {
   const cells = [];
   const grid = h('div', { class: 'ttt', role: 'grid', 'aria-label': label });
   for (let r = 0; r < 3; r++) {

@@ -5,7 +5,7 @@ import { conn } from '../conn.js';
 import { session } from '../session.js';
 import { h, svg, append, clock, ago, toast, errorText, rating, setTitle, spinner } from '../ui.js';
 import { icons } from '../icons.js';
-import { gameModule, gameTitle, gameIcon } from '../games/index.js';
+import { gameModule, gameTitle, gameIcon, knownGames } from '../games/index.js';
 import { authCard, upgradeCard } from './auth.js';
 
 const GAME_KEY = 'turnbase.game';
@@ -69,7 +69,7 @@ export function mount(root, ctx) {
   }
 
   function gamePicker(disabled) {
-    const list = games.length ? games : [{ id: 'tictactoe', name: 'Tic-tac-toe', players: 2 }, { id: 'rps', name: 'Rock paper scissors', players: 2 }];
+    const list = games.length ? games : knownGames();
     if (!list.some((g) => g.id === selected)) selected = list[0].id;
     return h('fieldset', { class: 'game-picker', disabled },
       h('legend', { class: 'sr-only', text: 'Game' }),

@@ -6,8 +6,6 @@ import { conn } from '../conn.js';
 import { h, svg, append, clock, toast, errorText, rating, signed, avatar, setTitle, confirmDialog, emptyState, link, spinner } from '../ui.js';
 import { icons } from '../icons.js';
 import { gameModule, gameTitle, gameIcon, winnerFromState } from '../games/index.js';
-import * as ttt from '../games/tictactoe.js';
-import * as rps from '../games/rps.js';
 
 const URGENT_MS = 5000;
 
@@ -17,14 +15,14 @@ export function mount(root, ctx) {
   let games = [];
   let board = null; // the game component
   let boardGame = null;
-  let pending = null; // a move sent and not yet reflected: cell number or rps choice
+  let pending = null; // the wire move sent and not yet reflected in a state
+  let sentFrom = null; // {state, turn} when pending was sent
   let iOfferedRematch = false;
   let watchError = null;
   let summary = null; // GET /api/matches/{id} for a finished match without match.over
   let summaryAsked = false;
   let disconnectedSince = [0, 0]; // server time when each seat was first seen away
   let lastVersion = -1;
-  let pendingRounds = 0; // rps rounds already revealed when our choice was sent
 
   setTitle('Game');
   const page = h('div', { class: 'page match-page' });
@@ -54,6 +52,15 @@ export function mount(root, ctx) {
     const status = st ? st.status : summary ? summary.status : null;
     const over = (m && m.over) || null;
     return { m, st, game, players, you, status, over, live: status === 'live' };
+  }
+
+  // gameView is what the game module is asked about (see games/index.js).
+  function gameView(v) {
+    const st = v.st;
+    return {
+      state: st ? st.state : null, turn: st && st.turn !== undefined ? st.turn : null, you: v.you,
+      live: v.live, names: [nameOf(v, 0), nameOf(v, 1)], pending,
+    };
   }
 
   function opponentSeat(v) { return v.you === 0 ? 1 : v.you === 1 ? 0 : null; }
@@ -104,15 +111,26 @@ export function mount(root, ctx) {
       : v.status === 'aborted' ? h('span', { class: 'pill pill-muted', text: 'Aborted' })
         : v.status ? h('span', { class: 'pill pill-done', text: 'Finished' }) : null;
     const spect = st ? st.spectators || 0 : 0;
+    const found = v.m && v.m.found;
+    const rated = st && st.rated !== undefined ? st : found;
+    const unratedPill = rated && rated.rated === false ? unratedChip(rated.unrated_reason || '') : null;
     head.replaceChildren();
     append(head, [
       h('a', { class: 'back-link', href: '/', 'data-link': true }, svg(icons.back), h('span', { text: 'Lobby' })),
       h('div', { class: 'match-title' },
         h('span', { class: ['match-game-icon', `game-art-${v.game}`] }, svg(gameIcon(v.game))),
-        h('h1', { text: gameTitle(v.game, games) }), statusPill),
+        h('h1', { text: gameTitle(v.game, games) }), statusPill, unratedPill),
       h('span', { class: 'spectators', title: 'People watching', 'data-count': String(spect) },
         svg(icons.eye, 'inline-icon'), h('span', { text: `${spect}` }), h('span', { class: 'spectators-word', text: ' watching' })),
     ]);
+  }
+
+  // unratedChip says that this game's result will not change ratings, and why.
+  function unratedChip(reason) {
+    const why = reason === 'pair_limit' ? 'You two have played your rated games for today; this one doesn’t count for ratings.'
+      : `This game doesn’t count for ratings${reason ? ` (${reason.replace(/_/g, ' ')})` : ''}.`;
+    const short = reason === 'pair_limit' ? 'daily limit for this pair' : reason.replace(/_/g, ' ');
+    return h('span', { class: 'pill pill-muted pill-unrated', title: why, 'data-reason': reason, text: short ? `Unrated · ${short}` : 'Unrated' });
   }
 
   function trackConnections(v) {
@@ -133,7 +151,6 @@ export function mount(root, ctx) {
       const sp = st && st.players ? st.players[seat] : null;
       const isYou = v.you === seat;
       const toMove = v.live && st && st.turn === seat;
-      const rpsWaiting = v.live && v.game === 'rps' && st && st.state && Array.isArray(st.state.chosen) && !st.state.chosen[seat];
       const away = sp && sp.connected === false && v.live;
       const change = ratingChange(v, p.id);
       const card = h('div', { class: ['player', idx === 1 && 'player-right', toMove && 'to-move', away && 'away', isYou && 'is-you'], 'data-seat': String(seat) },
@@ -145,22 +162,26 @@ export function mount(root, ctx) {
           h('div', { class: 'player-sub' },
             h('span', { class: 'player-rating', title: 'Rating' }, rating(p.rating)),
             change ? h('span', { class: ['delta', change.d > 0 ? 'up' : change.d < 0 ? 'down' : ''], text: signed(change.d) }) : null),
-          h('div', { class: 'player-state', dataset: { seat: String(seat) } }, playerStateText(v, seat, sp, toMove, rpsWaiting))));
+          h('div', { class: 'player-state', dataset: { seat: String(seat) } }, playerStateText(v, seat, sp, toMove))));
       return idx === 0 ? [card, h('div', { class: 'players-vs', 'aria-hidden': 'true', text: 'vs' })] : [card];
     }));
   }
 
-  function playerStateText(v, seat, sp, toMove, rpsWaiting) {
+  function playerStateText(v, seat, sp, toMove) {
     if (!v.live) return '';
     if (sp && sp.connected === false) return h('span', { class: 'conn-away' }, h('span', { class: 'dot dot-away' }), h('span', { class: 'away-text', text: 'Disconnected' }));
     if (toMove) return h('span', { class: 'conn-turn' }, h('span', { class: 'dot dot-turn' }), 'To move');
-    if (v.game === 'rps') return rpsWaiting ? h('span', { class: 'muted' }, 'Choosing…') : h('span', { class: 'conn-ready' }, svg(icons.check, 'inline-icon'), 'Ready');
+    const mod = gameModule(v.game);
+    const note = mod && mod.seatNote ? mod.seatNote(gameView(v), seat) : null;
+    if (note === 'choosing') return h('span', { class: 'muted' }, 'Choosing…');
+    if (note === 'ready') return h('span', { class: 'conn-ready' }, svg(icons.check, 'inline-icon'), 'Ready');
     return h('span', { class: 'muted' }, h('span', { class: 'dot dot-on' }), 'Online');
   }
 
   function seatBadge(game, seat) {
-    if (game === 'tictactoe') return h('span', { class: ['seat-badge', `seat-${ttt.markOf(seat).toLowerCase()}`], text: ttt.markOf(seat), 'aria-label': `plays ${ttt.markOf(seat)}` });
-    return null;
+    const mod = gameModule(game);
+    const b = mod ? mod.seatBadge(seat) : null;
+    return b ? h('span', { class: ['seat-badge', b.className], text: b.text, 'aria-label': b.label }) : null;
   }
 
   function ratingChange(v, playerId) {
@@ -180,38 +201,12 @@ export function mount(root, ctx) {
     }
     if (boardGame !== v.game) {
       if (board && board.destroy) board.destroy();
-      board = v.game === 'tictactoe' ? ttt.createBoard({ onMove: playCell }) : rps.createArena({ onChoose: playChoice });
+      board = mod.createBoard({ onMove: play });
       boardGame = v.game;
       boardSlot.replaceChildren(h('div', { class: ['board-wrap', `board-${v.game}`] }, board.el));
     }
-    const st = v.st;
-    if (!st) return;
-    if (v.game === 'tictactoe') {
-      const s = st.state || {};
-      const canMove = v.live && v.you !== null && st.turn === v.you && conn.online;
-      board.update({
-        board: Array.isArray(s.board) ? s.board : ttt.emptyBoard(),
-        canMove, pending: typeof pending === 'number' ? pending : null,
-        last: lastCell(s.board), turnMark: v.you !== null ? ttt.markOf(v.you) : '',
-      });
-    } else {
-      board.update({
-        state: st.state, you: v.you, live: v.live && conn.online,
-        names: [nameOf(v, 0), nameOf(v, 1)], pending: typeof pending === 'string' ? pending : null,
-      });
-    }
-  }
-
-  // lastCell finds the cell that changed since the previous board seen.
-  let prevBoard = null;
-  let lastMoveCell = null;
-  function lastCell(b) {
-    if (!Array.isArray(b)) return null;
-    if (prevBoard) {
-      for (let i = 0; i < 9; i++) if (b[i] && !prevBoard[i]) lastMoveCell = i;
-    }
-    prevBoard = b.slice();
-    return lastMoveCell;
+    if (!v.st) return;
+    board.update({ ...gameView(v), live: v.live && conn.online });
   }
 
   function renderStatus(v) {
@@ -220,27 +215,9 @@ export function mount(root, ctx) {
     statusEl.className = 'status';
     if (!st) return;
     if (!v.live) return; // the result card takes its place
-    const opp = opponentSeat(v);
-    let title;
-    let sub = '';
-    let mine = false;
-    if (v.game === 'rps') {
-      const chosen = (st.state && st.state.chosen) || [false, false];
-      if (v.you !== null) {
-        if (chosen[v.you] || pending) { title = 'Waiting for opponent…'; sub = chosen[opp] ? 'They’re ready too' : `${nameOf(v, opp)} is still choosing`; }
-        else { title = 'Your move'; sub = chosen[opp] ? `${nameOf(v, opp)} has chosen — your turn` : 'Pick rock, paper or scissors'; mine = true; }
-      } else {
-        title = `Round ${(st.state && st.state.round) || 1}`;
-        sub = chosen[0] && chosen[1] ? 'Revealing…' : chosen[0] ? `${nameOf(v, 1)} is choosing` : chosen[1] ? `${nameOf(v, 0)} is choosing` : 'Both are choosing';
-      }
-    } else if (v.you !== null) {
-      mine = st.turn === v.you;
-      title = mine ? 'Your move' : 'Opponent’s move';
-      sub = mine ? `You play ${ttt.markOf(v.you)}` : `${nameOf(v, opp)} is thinking…`;
-    } else {
-      title = st.turn !== null && st.turn !== undefined ? `${nameOf(v, st.turn)}’s move` : 'Live';
-      sub = st.turn !== null && st.turn !== undefined ? `${ttt.markOf(st.turn)} to play` : '';
-    }
+    const mod = gameModule(v.game);
+    const line = mod ? mod.statusLine(gameView(v)) : { title: 'Live', sub: '', mine: false };
+    const { title, sub, mine } = line;
     statusEl.classList.add(mine ? 'status-mine' : 'status-theirs');
     statusEl.dataset.turn = mine ? 'you' : 'other';
     const awayNotes = [0, 1].filter((s) => st.players && st.players[s] && st.players[s].connected === false)
@@ -269,7 +246,8 @@ export function mount(root, ctx) {
     let title;
     if (aborted) { kind = 'draw'; title = 'Game aborted'; }
     else if (winner === null || winner === undefined) {
-      const known = over || summary || (v.game === 'tictactoe' && reason === '' && st && st.state && Array.isArray(st.state.board) && st.state.board.every(Boolean));
+      const mod = gameModule(v.game);
+      const known = over || summary || (reason === '' && !!mod && !!mod.isDraw && !!st && mod.isDraw(st.state));
       kind = 'draw';
       title = known ? 'It’s a draw' : 'Game over';
     } else if (v.you === null) { kind = 'neutral'; title = `${nameOf(v, winner)} wins`; }
@@ -282,16 +260,13 @@ export function mount(root, ctx) {
     const loser = winner === 0 ? 1 : winner === 1 ? 0 : null;
     const lname = loser === null ? '' : v.you === loser ? 'You' : nameOf(v, loser);
     const wname = winner === null ? '' : v.you === winner ? 'You' : nameOf(v, winner);
+    const mod = gameModule(v.game);
+    const own = mod && mod.endText && reason ? mod.endText(reason, { winnerName: wname, loserName: lname, winner, state: v.st && v.st.state }) : null;
+    if (own) return own.text;
     switch (reason) {
-      case 'line': return `${wname} got three in a row.`;
-      case 'board_full': return 'The board is full — nobody got three in a row.';
       case 'timeout': return loser === null ? 'Both players ran out of time.' : `${lname} ran out of time.`;
-      case 'resign': return `${lname} resigned.`;
+      case 'resign': return loser === null ? 'A player resigned before their first move, so it doesn’t count for ratings.' : `${lname} resigned.`;
       case 'abandoned': return `${lname} left the game and didn’t come back.`;
-      case 'rounds': {
-        const sc = v.st && v.st.state && v.st.state.score;
-        return winner === null ? 'Nine rounds played and the score is level.' : `${wname} won ${sc ? `${Math.max(...sc)}–${Math.min(...sc)}` : 'the match'} in rounds.`;
-      }
       case 'no_moves': return 'Nobody moved, so it doesn’t count for ratings.';
       case 'server_error': return 'The server couldn’t continue this game. It doesn’t count for ratings.';
       case '': return '';
@@ -358,7 +333,8 @@ export function mount(root, ctx) {
     const name = gameTitle(v.game, games);
     if (!v.live) { setTitle(`${resultInfo(v).title} · ${name}`); return; }
     const st = v.st;
-    const mine = v.you !== null && st && (v.game === 'rps' ? !(st.state && st.state.chosen && st.state.chosen[v.you]) : st.turn === v.you);
+    const mod = gameModule(v.game);
+    const mine = !!st && !!mod && mod.owesMove(gameView(v));
     setTitle(mine ? `● Your move · ${name}` : name);
   }
 
@@ -407,22 +383,15 @@ export function mount(root, ctx) {
 
   // ---- actions ----
 
-  function playCell(cell) {
+  // play sends the move the board made (a wire move object).
+  function play(move) {
     const v = view();
-    if (!v.live || v.you === null || v.st.turn !== v.you || pending !== null) return;
-    pending = cell;
-    const ok = conn.send({ type: 'match.move', match: id, move: { cell } }, moveFailed);
-    if (!ok) { pending = null; toast('Not connected — your move wasn’t sent.', 'error'); }
-    render();
-  }
-
-  function playChoice(choice) {
-    const v = view();
-    if (!v.live || v.you === null || pending !== null) return;
-    pending = choice;
-    pendingRounds = (v.st.state && Array.isArray(v.st.state.rounds)) ? v.st.state.rounds.length : 0;
-    const ok = conn.send({ type: 'match.move', match: id, move: { choice } }, moveFailed);
-    if (!ok) { pending = null; toast('Not connected — your choice wasn’t sent.', 'error'); }
+    const mod = gameModule(v.game);
+    if (!mod || !v.live || v.you === null || pending !== null || !mod.owesMove(gameView(v))) return;
+    pending = move;
+    sentFrom = { state: v.st.state, turn: v.st.turn };
+    const ok = conn.send({ type: 'match.move', match: id, move }, moveFailed);
+    if (!ok) { pending = null; toast(`Not connected — your ${mod.moveNoun || 'move'} wasn’t sent.`, 'error'); }
     render();
   }
 
@@ -493,11 +462,8 @@ export function mount(root, ctx) {
   // moveLanded says whether a state shows the move we sent as done.
   function moveLanded(msg) {
     if (msg.status !== 'live') return true;
-    const s = msg.state || {};
-    if (typeof pending === 'number') return (Array.isArray(s.board) && !!s.board[pending]) || msg.turn !== msg.you;
-    const you = msg.you;
-    return (Array.isArray(s.chosen) && you !== null && !!s.chosen[you])
-      || (Array.isArray(s.rounds) && s.rounds.length > pendingRounds);
+    const mod = gameModule(view().game);
+    return !mod || mod.moveLanded(pending, sentFrom || {}, { state: msg.state, turn: msg.turn }, msg.you);
   }
 
   function fetchSummarySoon() {

@@ -4,8 +4,6 @@ import { api, getGames } from '../api.js';
 import { h, svg, setTitle, emptyState, link, rating, avatar, fullDate, errorText } from '../ui.js';
 import { icons } from '../icons.js';
 import { gameModule, gameTitle, gameIcon } from '../games/index.js';
-import * as ttt from '../games/tictactoe.js';
-import * as rps from '../games/rps.js';
 
 const AUTOPLAY_MS = 900;
 
@@ -49,11 +47,15 @@ export function mount(root, ctx) {
       return null;
     }
 
-    const steps = mod.replay(moves);
+    const steps = mod.replayFrames(moves);
     let at = steps.length - 1; // open at the final position
     let timer = 0;
 
-    const board = game === 'tictactoe' ? ttt.createBoard({ label: 'Replay board' }) : rps.createArena({ replayMode: true });
+    const board = mod.createReplayBoard({ names });
+    const badge = (seat, cls, labelled) => {
+      const b = mod.seatBadge(seat);
+      return b ? h('span', { class: [cls, b.className], text: b.text, 'aria-label': labelled ? b.label : null }) : null;
+    };
     const caption = h('p', { class: 'replay-caption', 'aria-live': 'polite' });
     const counter = h('span', { class: 'replay-counter' });
     const slider = h('input', { type: 'range', min: '0', max: String(steps.length - 1), value: String(at), class: 'replay-slider', 'aria-label': 'Move' });
@@ -68,7 +70,7 @@ export function mount(root, ctx) {
     const moveList = h('ol', { class: 'move-list' }, moves.map((mv, i) => h('li', {},
       h('button', { type: 'button', class: 'move-btn', onclick: () => { stop(); show(i + 1); } },
         h('span', { class: 'move-n', text: `${i + 1}.` }),
-        game === 'tictactoe' ? h('span', { class: ['seat-dot', `seat-${ttt.markOf(mv.seat).toLowerCase()}`], text: ttt.markOf(mv.seat) }) : null,
+        badge(mv.seat, 'seat-dot', false),
         h('span', { text: mod.describeMove(mv.move, mv.seat, names) })))));
 
     const winner = data.winner;
@@ -86,7 +88,7 @@ export function mount(root, ctx) {
             ...[0, 1].flatMap((s) => {
               const p = players[s] || { name: names[s] };
               const card = h('a', { class: ['player', s === 1 && 'player-right', winner === s && 'winner'], href: p.id ? `/players/${encodeURIComponent(p.id)}` : null, 'data-link': p.id ? true : null },
-                h('div', { class: 'player-avatar' }, avatar(p), game === 'tictactoe' ? h('span', { class: ['seat-badge', `seat-${ttt.markOf(s).toLowerCase()}`], text: ttt.markOf(s) }) : null),
+                h('div', { class: 'player-avatar' }, avatar(p), badge(s, 'seat-badge', true)),
                 h('div', { class: 'player-info' },
                   h('div', { class: 'player-name' }, h('span', { class: 'player-name-text', text: p.name }), winner === s ? svg(icons.trophy, 'inline-icon trophy') : null),
                   h('div', { class: 'player-sub' }, h('span', { class: 'player-rating', text: rating(p.rating) }))));
@@ -100,7 +102,7 @@ export function mount(root, ctx) {
           h('div', { class: 'replay-result' },
             h('span', { class: 'eyebrow', text: 'Result' }),
             h('strong', { text: resultText }),
-            data.reason ? h('span', { class: 'muted small', text: reasonWords(data.reason) }) : null,
+            data.reason ? h('span', { class: 'muted small', text: reasonWords(mod, data) }) : null,
             h('span', { class: 'muted small', text: fullDate(data.ended_ms || data.started_ms) })),
           h('h2', { class: 'card-title-sm', text: `Moves (${moves.length})` }),
           moves.length ? moveList : h('p', { class: 'muted small', text: 'No moves were made.' }))));
@@ -108,8 +110,7 @@ export function mount(root, ctx) {
     function show(i) {
       at = Math.max(0, Math.min(steps.length - 1, i));
       const st = steps[at];
-      if (game === 'tictactoe') board.update({ board: st.board, last: st.last, animate: false });
-      else board.update({ state: { ...st, chosen: [false, false] }, you: null, live: false, names, open: st.open });
+      board.show(st);
       slider.value = String(at);
       counter.textContent = `${at} / ${steps.length - 1}`;
       caption.textContent = at === 0 ? 'Start position' : `Move ${at}: ${mod.describeMove(moves[at - 1].move, moves[at - 1].seat, names)}`;
@@ -136,7 +137,7 @@ export function mount(root, ctx) {
     }
     function onKey(e) {
       if (e.target && (e.target.tagName === 'INPUT' || e.target.tagName === 'TEXTAREA')) return;
-      if (e.target && e.target.closest && e.target.closest('.ttt')) return;
+      if (e.target && e.target.closest && e.target.closest('.board-wrap')) return; // the board's own keys
       if (e.key === 'ArrowLeft') { stop(); show(at - 1); e.preventDefault(); }
       else if (e.key === 'ArrowRight') { stop(); show(at + 1); e.preventDefault(); }
       else if (e.key === 'Home') { stop(); show(0); e.preventDefault(); }
@@ -150,9 +151,13 @@ export function mount(root, ctx) {
   return () => { alive = false; cleanup(); };
 }
 
-function reasonWords(r) {
+// reasonWords: the game's own words for its end reasons, else these.
+function reasonWords(mod, data) {
+  const r = data.reason;
+  const own = mod.endText ? mod.endText(r, { winnerName: '', loserName: '', winner: data.winner ?? null, state: null }) : null;
+  if (own) return own.short;
   return {
-    line: 'Three in a row', board_full: 'The board filled up', timeout: 'Ran out of time', resign: 'By resignation',
-    abandoned: 'A player left', rounds: 'On rounds', no_moves: 'No moves — unrated', server_error: 'Server error — unrated',
+    timeout: 'Ran out of time', resign: 'By resignation',
+    abandoned: 'A player left', no_moves: 'No moves — unrated', server_error: 'Server error — unrated',
   }[r] || r.replace(/_/g, ' ');
 }
