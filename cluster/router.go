@@ -131,6 +131,7 @@ func New(local Local, bus Bus, dir Directory, logger *slog.Logger, cfg Config) *
 	if cfg.LookupTimeout <= 0 {
 		cfg.LookupTimeout = 2 * time.Second
 	}
+
 	if cfg.Code == nil {
 		cfg.Code = func(error) string { return "internal" }
 	}
@@ -402,8 +403,14 @@ func (r *Router) SetAlive(nodes []string) {
 	}
 	for _, w := range again {
 		node, err := r.owner(w.match)
-		if err != nil || node == "" {
-			continue // ended, or the directory is down: try on the next call
+		if err == nil && node == "" { // ended: nothing to follow
+			r.mu.Lock()
+			delete(w.s.watches, w.match)
+			r.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			continue // between nodes, or the directory is down: try on the next call
 		}
 		r.mu.Lock()
 		if r.sockets[w.s.conn] != w.s || !alive[node] {
@@ -626,6 +633,7 @@ func (e *remoteError) Unwrap() error { return e.base }
 // sentinels by wire code, for the errors a match replies with.
 var sentinels = map[string]error{
 	"not_found":        match.ErrNotFound,
+	"rate_limited":     match.ErrWatchLimit,
 	"not_a_player":     match.ErrNotAPlayer,
 	"match_over":       match.ErrMatchOver,
 	"in_match":         match.ErrInMatch,
