@@ -26,6 +26,7 @@ type config struct {
 	Grace        time.Duration
 	Linger       time.Duration
 	ChallengeTTL time.Duration
+	DeadAfter    time.Duration
 
 	BotOfferAfter   time.Duration
 	BotDelayMin     time.Duration
@@ -121,6 +122,7 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.BotOfferAfter, "bot-offer-after", "TURNBASE_BOT_OFFER_AFTER", 15*time.Second, "offer a computer game to a player who waited this long in the queue with nobody in range; 0: never")
 	dur(&c.BotDelayMin, "bot-delay-min", "TURNBASE_BOT_DELAY_MIN", 400*time.Millisecond, "least pause before a computer player moves")
 	dur(&c.BotDelayMax, "bot-delay-max", "TURNBASE_BOT_DELAY_MAX", 1200*time.Millisecond, "longest pause before a computer player moves (at most half of move-timeout)")
+	dur(&c.DeadAfter, "dead-after", "TURNBASE_DEAD_AFTER", 5*time.Second, "with DATABASE_URL (a cluster): a node silent this long is dead and the others take over its matches")
 	num(&c.RatedPairLimit, "rated-pair-limit", "TURNBASE_RATED_PAIR_LIMIT", 5, "rated results two players may have together per rated-pair-window; later matches are unrated (0: no limit)")
 	dur(&c.RatedPairWindow, "rated-pair-window", "TURNBASE_RATED_PAIR_WINDOW", 24*time.Hour, "rolling period of rated-pair-limit")
 	dur(&c.SpectatorEvery, "spectator-every", "TURNBASE_SPECTATOR_EVERY", time.Second, "a match shows a changed spectator count at most this often")
@@ -192,8 +194,8 @@ func (c config) validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL,
-		"rated-pair-window": c.RatedPairWindow,
-		"hello-timeout":     c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
+		"dead-after": c.DeadAfter, "rated-pair-window": c.RatedPairWindow,
+		"hello-timeout": c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
 		"spectator-every": c.SpectatorEvery, "ops-sample": c.OpsSample, "login-fresh-after": c.LoginFreshAfter,
 	} {
 		if d <= 0 {

@@ -21,7 +21,7 @@ import (
 	"github.com/turnbase/turnbase/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Wrap(m)) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(removeBuilt{pgtest.Wrap(m)}) }
 
 // lockedBuffer collects the server's output for the test to show on failure.
 type lockedBuffer struct {

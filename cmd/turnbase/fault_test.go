@@ -706,11 +706,45 @@ func (l *load) firstClosed(timeout time.Duration) *loadPlayer {
 
 // resumeAndPlayOut reconnects every player to s and checks what each is
 // told: players of a match stored as live find it in welcome.active and,
-// watching it, the state of its stored moves; they then play it to its
-// end. Players whose match is over find nothing active.
+// watching it, the state of its stored moves, at a version above any they
+// saw before; they then play it to its end. Players whose match is over
+// find nothing active.
 func (l *load) resumeAndPlayOut(s *server, st map[string]*storedMatch) {
 	l.t.Helper()
-	l.connect(s, l.players)
+	l.resumeAndPlayOutOn(func(*loadMatch) *server { return s }, st)
+}
+
+// resumeAndPlayOutOn is resumeAndPlayOut with each match's players
+// reconnecting to the server on(match) (in a cluster, the node that runs
+// it now).
+func (l *load) resumeAndPlayOutOn(on func(*loadMatch) *server, st map[string]*storedMatch) {
+	l.t.Helper()
+	seen := map[*loadPlayer]int{} // the highest version each saw of its match
+	for _, m := range l.matches {
+		for _, p := range m.seats {
+			p.conn.mu.Lock()
+			seen[p] = num(p.conn.states[m.id]["version"])
+			p.conn.mu.Unlock()
+		}
+	}
+	err := parallel(len(l.matches), 16, func(i int) error {
+		m := l.matches[i]
+		s := on(m)
+		for _, p := range m.seats {
+			if p.conn != nil {
+				p.conn.close()
+			}
+			c, err := dialLoad(s.ws, p.name, p.token)
+			p.conn = c // nil on error
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.t.Fatal(err)
+	}
 	l.phase("%d players reconnected", len(l.players))
 	var resumable []*loadMatch
 	wrong := 0
@@ -751,6 +785,9 @@ func (l *load) resumeAndPlayOut(s *server, st map[string]*storedMatch) {
 			}
 			if got := stateMoves(state); got != stored || state["status"] != "live" {
 				return fmt.Errorf("%s: resumed %s is %v with %d moves; %d stored", c.name, m.id, state["status"], got, stored)
+			}
+			if v := num(state["version"]); v <= seen[p] {
+				return fmt.Errorf("%s: resumed %s at version %d, not above the %d seen before", c.name, m.id, v, seen[p])
 			}
 		}
 		// Play on from what is stored, whatever the players had seen.

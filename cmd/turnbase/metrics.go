@@ -30,6 +30,7 @@ type metrics struct {
 	queueWait     *prometheus.HistogramVec // game
 	storeLatency  prometheus.Histogram
 	storeBatch    prometheus.Histogram
+	takenOver     prometheus.Counter
 }
 
 // sources are what the scrape-time gauges read.
@@ -79,12 +80,15 @@ func newMetrics(src sources) *metrics {
 			Help:    "Writes committed together in one journal transaction (group commit).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
 		}),
+		takenOver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "turnbase_matches_taken_over_total", Help: "Matches this node took over from a dead or stopped node of its cluster.",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.movesAccepted, m.movesRejected, m.moveLatency, m.matchesStart, m.matchesEnd,
-		m.dropped, m.queueWait, m.storeLatency, m.storeBatch,
+		m.dropped, m.queueWait, m.storeLatency, m.storeBatch, m.takenOver,
 		gaugeFunc("turnbase_connections", "Open WebSocket connections past hello.", map[string]string{"kind": "player"},
 			func() float64 { return float64(src.web().Players) }),
 		gaugeFunc("turnbase_connections", "Open WebSocket connections past hello.", map[string]string{"kind": "spectator"},

@@ -54,16 +54,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := n.openStores(ctx, cfg, db, host.owner, logger, &st); err != nil {
 		return err
 	}
+	if err := n.joinCluster(ctx, cfg, db, host.owner, logger, &st); err != nil {
+		return err
+	}
 	if err := n.startMatches(ctx, cfg, logger, &st); err != nil {
 		return err
 	}
+	n.watchCluster(logger, &st)
 	n.startLobby(cfg, logger, &st)
 	if err := n.startOps(cfg, db, logger, &st); err != nil {
 		return err
 	}
+	var matches web.Matches = n.matches
+	if n.cluster != nil {
+		matches = n.cluster.router // requests about other nodes' matches go there
+	}
 	n.srv = web.New(logger, web.Deps{
 		Games:     n.games,
-		Matches:   n.matches,
+		Matches:   matches,
 		Lobby:     n.lobby,
 		Accounts:  n.accounts,
 		Records:   n.ratings,
@@ -145,6 +153,7 @@ type node struct {
 	ops      *postgres.Ops
 	mon      *web.Monitor               // the operators' overview, fed by the matches and the lobby
 	offerTo  atomic.Pointer[web.Server] // srv, once made, for the lobby's OfferFunc
+	cluster  *clusterNode               // nil: one node (embedded database)
 }
 
 // openStores opens the accounts, the rater and the journal, and replays
@@ -164,7 +173,7 @@ func (n *node) openStores(ctx context.Context, cfg config, db *database, owner s
 		Games: n.games,
 		// The one way a rating reaches a match (startMatches sets matches
 		// before the rater runs).
-		OnRated: func(id string, changes []match.RatingChange) { n.matches.Rated(id, changes) },
+		OnRated: n.onRated,
 	})
 	var err error
 	n.journal, err = postgres.NewJournal(db.pool, logger.With("component", "journal"), postgres.JournalConfig{
