@@ -31,7 +31,7 @@ func TestNewDB(t *testing.T) {
 
 		other, _ := NewDB(t)
 		var n int
-		if err := other.QueryRow(t.Context(), "SELECT count(*) FROM players").Scan(&n); err != nil || n != 0 {
+		if err := other.QueryRow(t.Context(), "SELECT count(*) FROM players WHERE id = 'p'").Scan(&n); err != nil || n != 0 {
 			t.Errorf("second database sees %d players, %v", n, err)
 		}
 	})
