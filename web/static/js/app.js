@@ -158,8 +158,11 @@ conn.on('closed', (code) => {
   if (code === 1008) toast('The server refused this page’s origin.', 'error');
 });
 
-// Tokens last a day: swap for a fresh one once less than half is left.
-// The server may not offer refresh yet; then the token simply runs out.
+// Tokens last a day by default (the server's token TTL). At load and
+// every 30 minutes, a token with less than 12 hours left is swapped for a
+// fresh one (POST /api/auth/refresh, which the server offers). A token the
+// server refuses (401) signs the player out (api.js clears the session);
+// any other failure leaves the token as it is until the next check.
 const REFRESH_BELOW_MS = 12 * 3600e3;
 async function refreshToken() {
   if (!session.token || !session.expiresMs || session.expiresMs - Date.now() > REFRESH_BELOW_MS) return;

@@ -350,17 +350,12 @@ export function mount(root, ctx) {
     for (const s of [0, 1]) {
       if (!disconnectedSince[s]) continue;
       const sp = st && st.players && st.players[s];
-      // grace_ms is optional: a Unix time when the grace ends, or (small) a length.
-      const g = (sp && typeof sp.grace_ms === 'number' && sp.grace_ms) || (st && typeof st.grace_ms === 'number' && st.grace_ms) || 0;
-      const graceEnd = g > 1e12 ? g : 0;
-      const graceMs = g > 0 && g <= 1e12 ? g : 0;
-      const elapsed = now - disconnectedSince[s];
-      let text;
-      if (graceEnd) text = `${clock(graceEnd - now)} left to return`;
-      else if (graceMs) text = `${clock(graceMs - elapsed)} left to return`;
-      else text = `waiting ${clock(elapsed)}`;
+      // grace_ms (an addition, docs/protocol.md) is the Unix time at which
+      // the grace ends; without it, the time waited so far is shown.
+      const graceEnd = (sp && typeof sp.grace_ms === 'number' && sp.grace_ms) || 0;
+      const text = graceEnd ? `${clock(graceEnd - now)} left to return` : `waiting ${clock(now - disconnectedSince[s])}`;
       const who = v.you === s ? 'You are' : `${nameOf(v, s)} is`;
-      playersEl.querySelectorAll(`.player-state[data-seat="${s}"] .away-text`).forEach((el) => { el.textContent = `Disconnected · ${clock(graceEnd ? graceEnd - now : graceMs ? graceMs - elapsed : elapsed)}`; });
+      playersEl.querySelectorAll(`.player-state[data-seat="${s}"] .away-text`).forEach((el) => { el.textContent = `Disconnected · ${clock(graceEnd ? graceEnd - now : now - disconnectedSince[s])}`; });
       statusEl.querySelectorAll(`.status-away[data-seat="${s}"] .away-line`).forEach((el) => { el.textContent = `${who} disconnected — ${text}`; });
     }
   }
