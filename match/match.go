@@ -23,7 +23,8 @@ const (
 	reqMove
 	reqResign
 	reqRematch
-	reqRecorded // the rater reported the rating changes (Registry.Rated)
+	reqRecorded  // the rater reported the rating changes (Registry.Rated)
+	reqRematched // the rematch started (askRematch): tell every subscriber where
 )
 
 type request struct {
@@ -32,6 +33,7 @@ type request struct {
 	move     json.RawMessage
 	reply    ReplyFunc
 	ratings  []RatingChange // reqRecorded
+	next     string         // reqRematched: the rematch's id
 	received time.Time      // reqMove: when the registry got it
 }
 
@@ -79,6 +81,7 @@ type Match struct {
 	over       []byte       // the match.over frame, once known
 	after      [2]float64   // the seats' ratings after the match, once rated (0: unknown)
 	rematch    [2]bool      // seats that asked for a rematch
+	rematched  []byte       // match.rematch_started, once the rematch runs; sent to later watchers too
 	frames     [3][]byte    // match.state encoded per viewer (spectator, seat 0, seat 1) for the current version
 	buf        []byte       // scratch for encoding frames; nil once lingering
 	pending    ReplyFunc    // the reply of the request being handled, for a panic to answer
@@ -346,6 +349,8 @@ func (m *Match) handle(ctx context.Context, r request) {
 		m.askRematch(r.conn, r.reply)
 	case reqRecorded:
 		m.finishOver(r.ratings)
+	case reqRematched:
+		m.announceRematch(r.next)
 	}
 }
 
@@ -607,16 +612,29 @@ func (m *Match) askRematch(c Conn, f ReplyFunc) {
 		}
 	}
 	started := m.reg.spawn(func() {
-		_, err := m.reg.start(m.reg.ctx, m.game.ID(), players, m.id)
+		next, err := m.reg.start(m.reg.ctx, m.game.ID(), players, m.id)
 		if err != nil {
 			m.mu.Lock()
 			m.rematch[1-seat] = true // the other's offer stands
 			m.mu.Unlock()
+		} else {
+			// The match may still be run's or linger by now: deliver handles both.
+			_ = m.deliver(request{kind: reqRematched, next: next}, false)
 		}
 		reply(f, err)
 	})
 	if !started {
 		reply(f, ErrShuttingDown)
+	}
+}
+
+// announceRematch tells every subscriber, spectators included, the id of
+// the rematch that follows this match (match.rematch_started), so that
+// spectators can follow the players; later watchers get it too.
+func (m *Match) announceRematch(next string) {
+	m.rematched = mustEncode(rematchStartedFrame{Type: "match.rematch_started", Match: m.id, Next: next})
+	for c := range m.subs {
+		m.send(c, m.rematched)
 	}
 }
 
@@ -629,6 +647,9 @@ func (m *Match) watch(c Conn) {
 	}
 	if m.over != nil {
 		m.send(c, m.over)
+	}
+	if m.rematched != nil {
+		m.send(c, m.rematched)
 	}
 }
 
