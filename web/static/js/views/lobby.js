@@ -150,6 +150,7 @@ export function mount(root, ctx) {
         h('div', { class: 'queue-alone-actions' },
           h('button', { class: 'btn btn-secondary btn-sm', type: 'button', onclick: queueToChallenge, 'data-action': 'queue-to-challenge' }, svg(icons.link), h('span', { text: 'Send a challenge link' }))));
       hint.hidden = false;
+      hint.scrollIntoView({ block: 'nearest' });
     };
     const waitedMs = since ? conn.serverNow() - since : 0;
     timers.push(setTimeout(async () => {
