@@ -30,6 +30,10 @@ var (
 	ErrUnavailable = errors.New("storage unavailable")
 	// ErrJournalClosed: the Journal has stopped.
 	ErrJournalClosed = errors.New("journal closed")
+	// ErrUnresumable: Resume could not rebuild a stored match (its game is
+	// not offered, or its moves do not replay); it stored the match's end
+	// as aborted (server_error) instead.
+	ErrUnresumable = errors.New("match cannot be resumed")
 	// Rule errors come from the game and are matched with errors.Is against
 	// game.ErrNotYourTurn, game.ErrIllegalMove, game.ErrBadMove.
 )
@@ -97,6 +101,15 @@ const (
 	StatusFinished = "finished"
 	StatusAborted  = "aborted"
 )
+
+// UnratedPairLimit is Record.Unrated (and the wire unrated_reason) of a
+// match created when its two players already had as many rated results
+// together as the pair limit allows in its window.
+const UnratedPairLimit = "pair_limit"
+
+// ReasonServerError is the reason of a match aborted because the server
+// could not continue it.
+const ReasonServerError = "server_error"
 
 // Summary is a match as listed by the HTTP API (PROTOCOL.md MatchSummary).
 type Summary struct {
@@ -172,6 +185,10 @@ type Record struct {
 	Players   [2]Player
 	Started   time.Time
 	RematchOf string // "" unless this match is a rematch
+	// Unrated says why the match's result will not move ratings, decided
+	// when it is created (Deps.RatedFunc), e.g. UnratedPairLimit; "": it
+	// will (unless the match is aborted, which never does).
+	Unrated string
 	// Version is the match's durable version ceiling as RaiseVersion last
 	// made it (0: never), for Resume; CreateMatch ignores it.
 	Version int64

@@ -32,6 +32,8 @@ type foundFrame struct {
 	Game    string        `json:"game"`
 	Players [2]wirePlayer `json:"players"`
 	You     int           `json:"you"`
+	Rated   bool          `json:"rated"`                    // extension: whether a finished result moves ratings
+	Unrated string        `json:"unrated_reason,omitempty"` // extension: why not, when rated is false
 }
 
 // stateFrame is match.state as one viewer sees it. appendJSON writes it;
@@ -49,7 +51,9 @@ type stateFrame struct {
 	DeadlineMS *int64      `json:"deadline_ms"`
 	State      any         `json:"state"` // unused by appendJSON, which is given the game state
 	Spectators int         `json:"spectators"`
-	ServerMS   int64       `json:"server_ms"` // extension: lets clients correct deadline_ms for clock skew
+	ServerMS   int64       `json:"server_ms"`                // extension: lets clients correct deadline_ms for clock skew
+	Rated      bool        `json:"rated"`                    // extension: as in match.found
+	Unrated    string      `json:"unrated_reason,omitempty"` // extension: as in match.found
 }
 
 // appendHead opens a match frame: {"type":…,"match":…,"game":…
@@ -104,7 +108,18 @@ func (f *stateFrame) appendJSON(b []byte, s game.State, viewer int) ([]byte, err
 	b = strconv.AppendInt(b, int64(f.Spectators), 10)
 	b = append(b, `,"server_ms":`...)
 	b = strconv.AppendInt(b, f.ServerMS, 10)
-	return append(b, '}'), nil
+	return append(appendRated(b, f.Rated, f.Unrated), '}'), nil
+}
+
+// appendRated appends the rated and unrated_reason members.
+func appendRated(b []byte, rated bool, unrated string) []byte {
+	b = append(b, `,"rated":`...)
+	b = strconv.AppendBool(b, rated)
+	if unrated != "" {
+		b = append(b, `,"unrated_reason":`...)
+		b = game.AppendString(b, unrated)
+	}
+	return b
 }
 
 // appendJSON appends the frame as encoding/json would write it.
@@ -119,7 +134,7 @@ func (f *foundFrame) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `],"you":`...)
 	b = strconv.AppendInt(b, int64(f.You), 10)
-	return append(b, '}')
+	return append(appendRated(b, f.Rated, f.Unrated), '}')
 }
 
 // appendPlayer appends a player object without its closing brace, so that

@@ -42,6 +42,9 @@ func randomFrame(rng *rand.Rand, s game.State, viewer int) frameCase {
 	if f.Status == StatusLive {
 		f.Turn = seatPtr(s.Turn())
 	}
+	if f.Rated = rng.IntN(2) == 0; !f.Rated {
+		f.Unrated = UnratedPairLimit
+	}
 	for i := range f.Players {
 		f.Players[i] = wireSeat{
 			ID: wireNames[rng.IntN(len(wireNames))], Name: wireNames[rng.IntN(len(wireNames))],
@@ -129,8 +132,11 @@ func TestStateFrameBadView(t *testing.T) {
 func TestFoundFrameEncoding(t *testing.T) {
 	for i, a := range wireNames {
 		b := wireNames[(i+3)%len(wireNames)]
-		f := foundFrame{Type: "match.found", Match: newID(), Game: "rps", You: i % 2,
+		f := foundFrame{Type: "match.found", Match: newID(), Game: "rps", You: i % 2, Rated: i%3 != 0,
 			Players: wirePlayers([2]Player{{ID: a, Name: b, Rating: 1612.5}, {ID: b, Name: a, Rating: -0.4}})}
+		if !f.Rated {
+			f.Unrated = a
+		}
 		want, err := json.Marshal(f)
 		if err != nil {
 			t.Fatal(err)

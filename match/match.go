@@ -53,6 +53,7 @@ type Match struct {
 	players   [2]Player // immutable
 	started   time.Time // immutable
 	rematchOf string    // immutable
+	unrated   string    // immutable: why the result will not be rated (Record.Unrated); "": it will
 	cfg       Config    // immutable
 	reg       *Registry // immutable
 	summary   atomic.Pointer[Summary]
@@ -70,6 +71,7 @@ type Match struct {
 	version    int64
 	ceiling    int64 // the highest version the journal lets this match send (VersionHeadroom); math.MaxInt64: no limit
 	moves      int
+	seatMoves  [2]int // moves made by each seat
 	phase      int
 	deadline   time.Time    // zero once the match is over
 	subs       map[Conn]sub // everyone who receives match.state
@@ -98,6 +100,7 @@ func newMatch(reg *Registry, rec Record, g game.Game, state game.State, moves in
 		players:   rec.Players,
 		started:   rec.Started,
 		rematchOf: rec.RematchOf,
+		unrated:   rec.Unrated,
 		cfg:       cfg,
 		reg:       reg,
 		wake:      make(chan struct{}, 1),
@@ -380,7 +383,14 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 	if m.status != StatusLive {
 		return ErrMatchOver
 	}
-	next, err := m.state.Apply(seat, mv)
+	// The game reads the move strictly and gives its canonical form: that
+	// is what is applied, stored and replayed, never the client's text, so
+	// that a replay plays exactly the move that was played live.
+	canon, err := m.game.ParseMove(mv)
+	if err != nil {
+		return err
+	}
+	next, err := m.state.Apply(seat, canon)
 	if err != nil {
 		return err
 	}
@@ -394,7 +404,7 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 		// The move is stored with the version it makes (changed or finish
 		// takes the next one) and the deadline it shows, so that a match
 		// resumed from it continues above that version, with that deadline.
-		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: mv, At: now, Version: m.version + 1, Deadline: deadline}
+		stored := StoredMove{Seq: m.moves + 1, Seat: seat, Move: canon, At: now, Version: m.version + 1, Deadline: deadline}
 		if done {
 			stored.Deadline = time.Time{}
 		}
@@ -405,6 +415,7 @@ func (m *Match) move(ctx context.Context, c Conn, mv json.RawMessage) error {
 	}
 	m.state = next
 	m.moves++
+	m.seatMoves[seat]++
 	m.phase, m.deadline = phase, deadline
 	if out := next.Outcome(); out.Done {
 		m.finish(ctx, StatusFinished, out)
@@ -421,6 +432,13 @@ func (m *Match) resign(ctx context.Context, c Conn) error {
 	}
 	if m.status != StatusLive {
 		return ErrMatchOver
+	}
+	if m.seatMoves[seat] == 0 {
+		// A resign before the resigner's own first move is an abort,
+		// unrated, as a timeout before the first move is: otherwise two
+		// accounts could trade rated wins without playing (rating farming).
+		m.finish(ctx, StatusAborted, game.Outcome{Done: true, Winner: game.NoSeat, Reason: "resign"})
+		return nil
 	}
 	m.finish(ctx, StatusFinished, game.Outcome{Done: true, Winner: 1 - seat, Reason: "resign"})
 	return nil
@@ -478,7 +496,7 @@ func (m *Match) finish(ctx context.Context, status string, out game.Outcome) {
 	res := Result{
 		MatchID: m.id, Game: m.game.ID(), Players: m.players,
 		Status: status, Winner: out.Winner, Reason: out.Reason,
-		Rated:   status == StatusFinished,
+		Rated:   status == StatusFinished && m.unrated == "",
 		Started: m.started, Ended: now, Moves: m.moves,
 	}
 	awaitRating := res.Rated && m.reg.rated
@@ -786,6 +804,8 @@ func (m *Match) stateFrame(viewer int) []byte {
 		DeadlineMS: msPtr(m.deadline),
 		Spectators: m.spectators,
 		ServerMS:   time.Now().UnixMilli(),
+		Rated:      m.unrated == "",
+		Unrated:    m.unrated,
 	}
 	if m.status == StatusLive {
 		f.Turn = seatPtr(m.state.Turn())
@@ -815,7 +835,8 @@ func (m *Match) stateFrame(viewer int) []byte {
 }
 
 func (m *Match) foundFrame(seat int) []byte {
-	f := foundFrame{Type: "match.found", Match: m.id, Game: m.game.ID(), Players: wirePlayers(m.players), You: seat}
+	f := foundFrame{Type: "match.found", Match: m.id, Game: m.game.ID(), Players: wirePlayers(m.players), You: seat,
+		Rated: m.unrated == "", Unrated: m.unrated}
 	return f.appendJSON(make([]byte, 0, 256))
 }
 

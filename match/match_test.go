@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -149,6 +150,17 @@ func (e *env) move(c *fakeConn, mv string) error {
 	e.reg.Move(c, e.id, json.RawMessage(mv), b.reply)
 	synctest.Wait()
 	return b.get(e.t)
+}
+
+// playOpening makes one tic-tac-toe move for each seat, so that either
+// may then resign (a resign before one's own first move is an abort).
+func (e *env) playOpening() {
+	e.t.Helper()
+	for i, c := range []*fakeConn{e.a, e.b} {
+		if err := e.move(c, fmt.Sprintf(`{"cell":%d}`, i)); err != nil {
+			e.t.Fatalf("opening move: %v", err)
+		}
+	}
 }
 
 func num(v any) int { return int(v.(float64)) }
@@ -401,6 +413,7 @@ func TestRematch(t *testing.T) {
 		if !errors.Is(b.get(t), ErrNoRematch) {
 			t.Errorf("rematch while live: %v", b.get(t))
 		}
+		e.playOpening()
 		e.reg.Resign(e.b, e.id, func(error) {})
 		synctest.Wait()
 		if over := e.a.last("match.over"); over == nil || over["reason"] != "resign" || over["winner"] != 0.0 {
@@ -499,6 +512,7 @@ func TestInMatchAndValidation(t *testing.T) {
 func TestRatedResultWaitsForTheRater(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, "tictactoe", Deps{Rated: true}, testCfg)
+		e.playOpening()
 		e.reg.Resign(e.b, e.id, func(error) {})
 		synctest.Wait()
 		if over := e.a.last("match.over"); over != nil {
@@ -531,6 +545,7 @@ func TestRatedResultWithoutRaterAnswer(t *testing.T) {
 		cfg := testCfg
 		cfg.RatingWait = 3 * time.Second
 		e := newEnv(t, "tictactoe", Deps{Rated: true}, cfg)
+		e.playOpening()
 		e.reg.Resign(e.b, e.id, func(error) {})
 		time.Sleep(2 * time.Second)
 		synctest.Wait()

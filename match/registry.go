@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -24,6 +25,7 @@ type Registry struct {
 	rated    bool           // immutable: a rater reports rated results through Rated
 	journal  Journal        // immutable; nil: matches live in memory only
 	observer Observer       // immutable; never nil
+	ratedFn  RatedFunc      // immutable; nil: every match is rated
 
 	ctx    context.Context // parent of every match; cancelled by Shutdown
 	cancel context.CancelFunc
@@ -56,7 +58,15 @@ type Deps struct {
 	Rated    bool
 	Journal  Journal  // nil: matches live in memory only
 	Observer Observer // nil: nothing is measured
+	// RatedFunc decides, as a match is created, whether its result will
+	// be rated. nil: every match is.
+	RatedFunc RatedFunc
 }
+
+// RatedFunc returns "" when a new match between players (seated in that
+// order) of gameID will be rated, else why not (e.g. UnratedPairLimit).
+// An error refuses the start.
+type RatedFunc func(ctx context.Context, gameID string, players [2]Player) (unrated string, err error)
 
 // NewRegistry returns an empty registry.
 func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Config) *Registry {
@@ -71,6 +81,7 @@ func NewRegistry(logger *slog.Logger, games *game.Registry, deps Deps, cfg Confi
 		rated:    deps.Rated,
 		journal:  deps.Journal,
 		observer: deps.Observer,
+		ratedFn:  deps.RatedFunc,
 		ctx:      ctx,
 		cancel:   cancel,
 		matches:  make(map[string]*Match),
@@ -124,8 +135,15 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 	if players[0].ID == "" || players[0].ID == players[1].ID {
 		return "", fmt.Errorf("start %s: players %q and %q: %w", gameID, players[0].ID, players[1].ID, ErrNotAPlayer)
 	}
+	var unrated string
+	if r.ratedFn != nil {
+		var err error
+		if unrated, err = r.ratedFn(ctx, gameID, players); err != nil {
+			return "", fmt.Errorf("start %s: decide whether rated: %w", gameID, err)
+		}
+	}
 	now := time.Now()
-	rec := Record{ID: newID(), Game: gameID, Players: players, Started: now, RematchOf: rematchOf}
+	rec := Record{ID: newID(), Game: gameID, Players: players, Started: now, RematchOf: rematchOf, Unrated: unrated}
 	m := newMatch(r, rec, g, g.Start(), 0, r.cfg, now)
 	if err := r.reserve(m); err != nil {
 		return "", fmt.Errorf("start %s: %w", gameID, err)
@@ -151,24 +169,24 @@ func (r *Registry) start(ctx context.Context, gameID string, players [2]Player, 
 // turn's (its start plus MoveTimeout). A deadline that passed while the
 // server was down is moved to ResumeMinimum (at most MoveTimeout) from now.
 // Both players get a fresh grace period to come back.
+//
+// A match that cannot be rebuilt (its game is gone, its moves have a gap
+// or do not replay, a player sits in another live match) is not left live, where its lease would be renewed
+// forever and its result never rated: its end is stored as aborted with
+// reason server_error, unrated, and Resume returns why (wrapping
+// ErrUnresumable).
 func (r *Registry) Resume(rec Record, moves []StoredMove) error {
-	g, ok := r.games.Lookup(rec.Game)
-	if !ok {
-		return fmt.Errorf("resume match %s: %q: %w", rec.ID, rec.Game, ErrUnsupported)
-	}
-	replay := make([]game.Move, len(moves))
-	for i, mv := range moves {
-		if mv.Seq != i+1 {
-			return fmt.Errorf("resume match %s: move %d has seq %d", rec.ID, i+1, mv.Seq)
-		}
-		replay[i] = game.Move{Seat: mv.Seat, Move: mv.Move}
-	}
-	state, err := game.Replay(g, replay)
+	g, state, err := r.rebuild(rec, moves)
 	if err != nil {
-		return fmt.Errorf("resume match %s: %w", rec.ID, err)
+		return r.abortUnresumable(rec, moves, err)
 	}
 	now := time.Now()
 	m := newMatch(r, rec, g, state, len(moves), r.cfg, now)
+	for _, mv := range moves {
+		if mv.Seat == 0 || mv.Seat == 1 {
+			m.seatMoves[mv.Seat]++
+		}
+	}
 	ceiling := max(rec.Version, VersionHeadroom) // as if no move
 	m.deadline = rec.Started.Add(r.cfg.MoveTimeout)
 	if n := len(moves); n > 0 {
@@ -194,9 +212,55 @@ func (r *Registry) Resume(rec Record, moves []StoredMove) error {
 		m.ceiling = ceiling
 	}
 	if err := r.reserve(m); err != nil {
-		return fmt.Errorf("resume match %s: %w", rec.ID, err)
+		err = fmt.Errorf("resume match %s: %w", rec.ID, err)
+		if errors.Is(err, ErrInMatch) {
+			// A player already sits in another resumed match: this one
+			// can never run.
+			return r.abortUnresumable(rec, moves, err)
+		}
+		return err
 	}
 	return r.launch(m, false)
+}
+
+// rebuild replays a stored match's moves.
+func (r *Registry) rebuild(rec Record, moves []StoredMove) (game.Game, game.State, error) {
+	g, ok := r.games.Lookup(rec.Game)
+	if !ok {
+		return nil, nil, fmt.Errorf("resume match %s: %q: %w", rec.ID, rec.Game, ErrUnsupported)
+	}
+	replay := make([]game.Move, len(moves))
+	for i, mv := range moves {
+		if mv.Seq != i+1 {
+			return nil, nil, fmt.Errorf("resume match %s: move %d has seq %d", rec.ID, i+1, mv.Seq)
+		}
+		replay[i] = game.Move{Seat: mv.Seat, Move: mv.Move}
+	}
+	state, err := game.Replay(g, replay)
+	if err != nil {
+		return nil, nil, fmt.Errorf("resume match %s: %w", rec.ID, err)
+	}
+	return g, state, nil
+}
+
+// abortUnresumable stores the end of a match that cannot be resumed:
+// aborted, server_error, unrated. It returns cause wrapped with
+// ErrUnresumable (and the journal's error, should storing fail too).
+func (r *Registry) abortUnresumable(rec Record, moves []StoredMove, cause error) error {
+	err := fmt.Errorf("%w: %w", ErrUnresumable, cause)
+	if r.journal == nil {
+		return err
+	}
+	res := Result{
+		MatchID: rec.ID, Game: rec.Game, Players: rec.Players,
+		Status: StatusAborted, Winner: game.NoSeat, Reason: ReasonServerError,
+		Started: rec.Started, Ended: time.Now(), Moves: len(moves),
+	}
+	if ferr := r.journal.FinishMatch(r.ctx, res); ferr != nil {
+		return errors.Join(err, fmt.Errorf("store abort of match %s: %w", rec.ID, ferr))
+	}
+	r.observer.MatchEnded(rec.Game, StatusAborted, ReasonServerError)
+	return err
 }
 
 // legacyCeiling is the version ceiling Resume assumes for a match whose

@@ -399,10 +399,10 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 			SELECT id, name, true FROM unnest($1::text[], $2::text[]) AS v(id, name)
 			ON CONFLICT (id) DO NOTHING`, c.playerIDs, c.playerNames)
 		b.Queue(`INSERT INTO matches (id, game, seat0, seat1, rated, rematch_of, started_at, owner, lease_until)
-			SELECT id, game, s0, s1, true, nullif(rm, ''), st, $7, now() + $8::interval
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS v(id, game, s0, s1, rm, st)
+			SELECT id, game, s0, s1, rated, nullif(rm, ''), st, $7, now() + $8::interval
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $9::bool[]) AS v(id, game, s0, s1, rm, st, rated)
 			ON CONFLICT (id) DO NOTHING`,
-			c.ids, c.games, c.seat0, c.seat1, c.rematchOf, c.started, j.cfg.Owner, j.cfg.Lease)
+			c.ids, c.games, c.seat0, c.seat1, c.rematchOf, c.started, j.cfg.Owner, j.cfg.Lease, c.rated)
 	}
 	movesAt := -1 // the batch index of the moves statement
 	if len(mv.ids) > 0 {
@@ -526,6 +526,7 @@ func (j *Journal) apply(ctx context.Context, ops []*op, replaying bool) error {
 type createCols struct {
 	ids, games, seat0, seat1, rematchOf []string
 	started                             []time.Time
+	rated                               []bool // decided at creation (Record.Unrated)
 	playerIDs, playerNames              []string
 }
 
@@ -536,6 +537,7 @@ func (c *createCols) add(rec *match.Record) {
 	c.seat1 = append(c.seat1, rec.Players[1].ID)
 	c.rematchOf = append(c.rematchOf, rec.RematchOf)
 	c.started = append(c.started, rec.Started)
+	c.rated = append(c.rated, rec.Unrated == "")
 	for _, p := range rec.Players {
 		c.playerIDs = append(c.playerIDs, p.ID)
 		c.playerNames = append(c.playerNames, p.Name)
@@ -729,7 +731,7 @@ func (j *Journal) Claim(ctx context.Context) ([]Resumable, error) {
 		FROM players p0, players p1
 		WHERE m.status = 'live' AND (m.owner = $1 OR m.owner IS NULL OR m.lease_until < now())
 			AND p0.id = m.seat0 AND p1.id = m.seat1
-		RETURNING m.id, m.game, m.started_at, coalesce(m.rematch_of, ''), m.version,
+		RETURNING m.id, m.game, m.started_at, coalesce(m.rematch_of, ''), m.version, m.rated,
 			p0.id, p0.name, p1.id, p1.name`, j.cfg.Owner, j.cfg.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("claim live matches: %w", err)
@@ -738,10 +740,17 @@ func (j *Journal) Claim(ctx context.Context) ([]Resumable, error) {
 	for rows.Next() {
 		var r Resumable
 		rec := &r.Record
-		if err := rows.Scan(&rec.ID, &rec.Game, &rec.Started, &rec.RematchOf, &rec.Version,
+		var rated bool
+		if err := rows.Scan(&rec.ID, &rec.Game, &rec.Started, &rec.RematchOf, &rec.Version, &rated,
 			&rec.Players[0].ID, &rec.Players[0].Name, &rec.Players[1].ID, &rec.Players[1].Name); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("claim live matches: %w", err)
+		}
+		if !rated {
+			// A live match is unrated only by the decision made at its
+			// creation, and the pair limit is the one such reason (the
+			// reason itself is not stored).
+			rec.Unrated = match.UnratedPairLimit
 		}
 		out = append(out, r)
 	}

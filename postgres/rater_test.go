@@ -89,11 +89,6 @@ func rtMatch(t testing.TB, db *pgxpool.Pool, m rtMatchRow) {
 		m.started, m.status, m.ended, winner, reason)
 }
 
-// rtResult is the match.Result a match hands over for a stored match.
-func rtResult(id string) match.Result {
-	return match.Result{MatchID: id, Status: match.StatusFinished, Rated: true}
-}
-
 // storedRating reads a ratings row.
 type storedRating struct {
 	Rating                     leaderboard.Rating

@@ -188,3 +188,45 @@ func TestRaiseVersion(t *testing.T) {
 		t.Fatalf("ceiling = %d, want 100", v)
 	}
 }
+
+// TestUnresumableMatchEndsAborted: a live match whose stored moves do not
+// replay (a row planted with case-variant keys, as a client could store
+// before moves were read strictly) is claimed after a restart and ended
+// in the database as aborted, server_error, unrated, its lease released:
+// not left live with its lease renewed forever.
+func TestUnresumableMatchEndsAborted(t *testing.T) {
+	pool, _ := pgtest.NewDB(t)
+	ctx := context.Background()
+	games := game.NewRegistry(tictactoe.Game{})
+	j := startJournal(t, pool, JournalConfig{Owner: "node-a"})
+	rec := testRecord("bad1")
+	if err := j.CreateMatch(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO match_moves (match_id, seq, seat, move) VALUES ('bad1', 1, 0, '{"cell":8,"CELL":4}')`); err != nil {
+		t.Fatal(err)
+	}
+
+	j2 := startJournal(t, pool, JournalConfig{Owner: "node-a"})
+	claimed, err := j2.Claim(ctx)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v, %v", claimed, err)
+	}
+	reg := match.NewRegistry(discard(), games, match.Deps{Journal: j2, Rated: true}, match.Config{})
+	defer reg.Shutdown(ctx)
+	if err := reg.Resume(claimed[0].Record, claimed[0].Moves); !errors.Is(err, match.ErrUnresumable) {
+		t.Fatalf("resume: %v", err)
+	}
+	var (
+		status, reason string
+		rated, owned   bool
+	)
+	err = pool.QueryRow(ctx, `SELECT status, reason, rated, owner IS NOT NULL OR lease_until IS NOT NULL FROM matches WHERE id = 'bad1'`).
+		Scan(&status, &reason, &rated, &owned)
+	if err != nil || status != "aborted" || reason != "server_error" || rated || owned {
+		t.Fatalf("match row: %s %s rated=%v owned=%v (%v)", status, reason, rated, owned, err)
+	}
+	if again, err := j2.Claim(ctx); err != nil || len(again) != 0 {
+		t.Fatalf("claimed again: %v, %v", again, err)
+	}
+}

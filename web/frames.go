@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -66,6 +67,9 @@ func decodeFrame(data []byte) (request, error) {
 		if !ok || utf8.RuneCountInString(id) > maxIDLen {
 			return req, fmt.Errorf("%w: \"id\" is a string of at most %d characters", ErrBadRequest, maxIDLen)
 		}
+		if hasNUL(id) {
+			return req, errNUL("id")
+		}
 		req.ID, req.HasID = id, true
 	}
 	typ, err := fields.requiredString("type")
@@ -81,11 +85,17 @@ func decodeFrame(data []byte) (request, error) {
 			return req, fmt.Errorf("%w: missing field \"v\"", ErrBadRequest)
 		}
 		if err := json.Unmarshal(raw, &req.V); err != nil {
+			// Not err's text: it names Go types ("cannot unmarshal number
+			// 1e999 into Go value of type int").
 			return req, fmt.Errorf("%w: \"v\" is an integer", ErrBadRequest)
 		}
 		if raw, ok := fields.get("token"); ok && !isNull(raw) {
 			if req.Token, ok = jsonString(raw); !ok {
 				return req, fmt.Errorf("%w: \"token\" is a string", ErrBadRequest)
+			}
+			if hasNUL(req.Token) {
+				req.Token = ""
+				return req, errNUL("token")
 			}
 		}
 	case typeQueueJoin, typeChallengeCreate:
@@ -182,7 +192,20 @@ func (f frameFields) requiredString(name string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("%w: field %q is empty", ErrBadRequest, name)
 	}
+	if hasNUL(s) {
+		return "", errNUL(name)
+	}
 	return s, nil
+}
+
+// hasNUL reports whether s holds a NUL character (in a frame, only as the
+// escape \u0000: a raw one is not valid JSON). No field of the protocol may
+// hold one: it would reach logs, the database (which refuses it in text)
+// and other clients.
+func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+
+func errNUL(name string) error {
+	return fmt.Errorf("%w: field %q holds a NUL character", ErrBadRequest, name)
 }
 
 func skipSpace(data []byte, i int) int {

@@ -80,6 +80,40 @@ func TestDecodeFrame(t *testing.T) {
 	}
 }
 
+// TestDecodeFrameHostileValues: NUL characters in any string field and
+// numbers out of range or not integers are bad_request, with messages that
+// speak of the protocol's fields, never of Go types.
+func TestDecodeFrameHostileValues(t *testing.T) {
+	tests := map[string]string{
+		"NUL in id":           `{"type":"ping","id":"a\u0000b"}`,
+		"NUL in type":         `{"type":"ping\u0000"}`,
+		"NUL in game":         `{"type":"queue.join","game":"rps\u0000"}`,
+		"NUL in code":         `{"type":"challenge.accept","code":"\u0000"}`,
+		"NUL in match":        `{"type":"match.watch","match":"m\u0000"}`,
+		"NUL in move's match": `{"type":"match.move","match":"\u0000","move":{"cell":1}}`,
+		"NUL in token":        `{"type":"hello","v":1,"token":"t\u0000"}`,
+		"raw NUL":             "{\"type\":\"ping\",\"id\":\"a\x00\"}",
+		"v 1e1000000":         `{"type":"hello","v":1e1000000}`,
+		"v -1e1000000":        `{"type":"hello","v":-1e1000000}`,
+		"v 1e999":             `{"type":"hello","v":1e999}`,
+		"v 1.5":               `{"type":"hello","v":1.5}`,
+		"v huge integer":      `{"type":"hello","v":99999999999999999999999999}`,
+		"id 1e1000000":        `{"type":"ping","id":1e1000000}`,
+		"match 1e1000000":     `{"type":"match.watch","match":1e1000000}`,
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := decodeFrame([]byte(in))
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("%s: %v, want bad_request", in, err)
+			}
+			if msg := err.Error(); strings.Contains(msg, "Go ") || strings.Contains(msg, "unmarshal") || strings.Contains(msg, "of type") {
+				t.Fatalf("message names Go types: %s", msg)
+			}
+		})
+	}
+}
+
 func FuzzDecodeFrame(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"hello","v":1,"token":"abc"}`,
@@ -102,7 +136,15 @@ func FuzzDecodeFrame(f *testing.F) {
 			if !errors.Is(err, ErrBadRequest) {
 				t.Fatalf("error %v does not wrap ErrBadRequest", err)
 			}
+			if msg := err.Error(); strings.Contains(msg, "Go ") || strings.Contains(msg, "unmarshal") {
+				t.Fatalf("message names Go types: %s", msg)
+			}
 			return
+		}
+		for _, s := range []string{req.ID, req.Token, req.Type, req.Game, req.Code, req.Match} {
+			if strings.IndexByte(s, 0) >= 0 {
+				t.Fatalf("accepted a NUL character: %+v", req)
+			}
 		}
 		switch req.Type {
 		case typeQueueJoin, typeChallengeCreate:

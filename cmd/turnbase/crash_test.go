@@ -192,6 +192,9 @@ func TestEmbeddedDefaultKeepsGamesAcrossRestart(t *testing.T) {
 	x, o, id := pair(t, s, "tictactoe")
 	x.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 4}})
 	o.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 1 })
+	// o moves once: a resign before one's own first move is an unrated abort.
+	o.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}})
+	x.expect("match.state", func(f frame) bool { return num(f["state"].(map[string]any)["moves"]) == 2 })
 	o.send(frame{"type": "match.resign", "match": id})
 	over := x.expect("match.over", nil)
 	if len(over["ratings"].([]any)) != 2 {

@@ -140,6 +140,7 @@ type node struct {
 	accounts *postgres.Accounts
 	ratings  *postgres.Ratings
 	journal  *postgres.Journal
+	pairs    *postgres.PairLimit // decides which new matches are rated
 	matches  *match.Registry
 	lobby    *lobby.Lobby
 	srv      *web.Server
@@ -149,6 +150,11 @@ type node struct {
 // what the journal spooled before a crash.
 func (n *node) openStores(ctx context.Context, cfg config, db *database, owner string, logger *slog.Logger, st *stops) error {
 	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
+	limit := cfg.RatedPairLimit
+	if limit == 0 {
+		limit = -1 // the setting's 0 is no limit; the adapter's is its default
+	}
+	n.pairs = postgres.NewPairLimit(db.pool, postgres.PairLimitConfig{Limit: limit, Window: cfg.RatedPairWindow})
 	n.ratings = postgres.NewRatings(db.pool, logger.With("component", "ratings"), postgres.RatingsConfig{
 		Games: n.games,
 		// The one way a rating reaches a match (startMatches sets matches
@@ -176,7 +182,9 @@ func (n *node) openStores(ctx context.Context, cfg config, db *database, owner s
 // owned before a restart, and starts the rater, which drains the results
 // waiting to be rated at once, then whenever the journal stores an end.
 func (n *node) startMatches(ctx context.Context, cfg config, logger *slog.Logger, st *stops) error {
-	n.matches = match.NewRegistry(logger, n.games, match.Deps{Journal: n.journal, Rated: true, Observer: matchObserver{n.met}}, match.Config{
+	n.matches = match.NewRegistry(logger, n.games, match.Deps{
+		Journal: n.journal, Rated: true, Observer: matchObserver{n.met}, RatedFunc: n.pairs.Rated,
+	}, match.Config{
 		MoveTimeout: cfg.MoveTimeout,
 		Grace:       cfg.Grace,
 		Linger:      cfg.Linger,
@@ -220,6 +228,8 @@ func resumeMatches(ctx context.Context, journal *postgres.Journal, matches *matc
 	}
 	for _, c := range claimed {
 		if err := matches.Resume(c.Record, c.Moves); err != nil {
+			// An unresumable match was stored aborted (server_error); any
+			// other failure leaves it live for the next start.
 			logger.Error("could not resume a live match", "match_id", c.Record.ID, "err", err)
 		}
 	}

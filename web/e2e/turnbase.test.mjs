@@ -195,6 +195,8 @@ describe('turnbase in the browser', { timeout: 10 * 60 * 1000 }, () => {
     // Seats swap in a rematch: the old O moves first now.
     await o.waitForSelector('.status[data-turn="you"]');
     await play(o, 4, 'X', [x, o]);
+    // x moves once: a resign before one's own first move is an unrated abort.
+    await play(x, 0, 'O', [x, o]);
 
     // Resign, with a confirmation.
     await x.click('[data-action="resign"]');
@@ -306,9 +308,11 @@ describe('turnbase in the browser', { timeout: 10 * 60 * 1000 }, () => {
     await carol.waitForSelector('.player.is-you');
     await alice.waitForSelector('.player.away', { state: 'detached' });
 
+    // Nobody has moved: resigning now aborts the game, unrated.
     await carol.click('[data-action="resign"]');
     await carol.click('dialog#confirm [data-role="ok"]');
-    assert.equal(await resultTitle(alice), 'You won!');
+    assert.equal(await resultTitle(alice), 'Game aborted');
+    assert.match(await alice.textContent('.result-reason'), /before their first move/);
     assert.deepEqual(carolProblems, []);
     for (const p of [alice, carol, dave]) assert.deepEqual(p.problems, [], `no page errors on ${p.url()}`);
   });

@@ -177,15 +177,26 @@ export function mount(root, ctx) {
       : v.status === 'aborted' ? h('span', { class: 'pill pill-muted', text: 'Aborted' })
         : v.status ? h('span', { class: 'pill pill-done', text: 'Finished' }) : null;
     const spect = st ? st.spectators || 0 : 0;
+    const found = v.m && v.m.found;
+    const rated = st && st.rated !== undefined ? st : found;
+    const unratedPill = rated && rated.rated === false ? unratedChip(rated.unrated_reason || '') : null;
     head.replaceChildren();
     append(head, [
       h('a', { class: 'back-link', href: '/', 'data-link': true }, svg(icons.back), h('span', { text: 'Lobby' })),
       h('div', { class: 'match-title' },
         h('span', { class: ['match-game-icon', `game-art-${v.game}`] }, svg(gameIcon(v.game))),
-        h('h1', { text: gameTitle(v.game, games) }), statusPill),
+        h('h1', { text: gameTitle(v.game, games) }), statusPill, unratedPill),
       h('span', { class: 'spectators', title: 'People watching', 'data-count': String(spect) },
         svg(icons.eye, 'inline-icon'), h('span', { text: `${spect}` }), h('span', { class: 'spectators-word', text: ' watching' })),
     ]);
+  }
+
+  // unratedChip says that this game's result will not change ratings, and why.
+  function unratedChip(reason) {
+    const why = reason === 'pair_limit' ? 'You two have played your rated games for today; this one doesn’t count for ratings.'
+      : `This game doesn’t count for ratings${reason ? ` (${reason.replace(/_/g, ' ')})` : ''}.`;
+    const short = reason === 'pair_limit' ? 'daily limit for this pair' : reason.replace(/_/g, ' ');
+    return h('span', { class: 'pill pill-muted pill-unrated', title: why, 'data-reason': reason, text: short ? `Unrated · ${short}` : 'Unrated' });
   }
 
   function trackConnections(v) {
@@ -359,7 +370,7 @@ export function mount(root, ctx) {
     if (own) return own.text;
     switch (reason) {
       case 'timeout': return loser === null ? 'Both players ran out of time.' : `${lname} ran out of time.`;
-      case 'resign': return `${lname} resigned.`;
+      case 'resign': return loser === null ? 'A player resigned before their first move, so it doesn’t count for ratings.' : `${lname} resigned.`;
       case 'abandoned': return `${lname} left the game and didn’t come back.`;
       case 'no_moves': return 'Nobody moved, so it doesn’t count for ratings.';
       case 'server_error': return 'The server couldn’t continue this game. It doesn’t count for ratings.';
