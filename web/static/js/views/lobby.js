@@ -136,7 +136,7 @@ export function mount(root, ctx) {
     }, 250);
     timers.push(tick);
     // Alone for a while: say so, and offer the ways forward.
-    const hint = h('div', { class: 'queue-alone', hidden: true });
+    const hint = h('div', { class: 'queue-alone', role: 'status', hidden: true });
     const game = wantQueue || selected;
     const showHint = () => {
       if (!hint.isConnected || !conn.queue) return;
@@ -157,7 +157,9 @@ export function mount(root, ctx) {
       try { games = await api('/api/games'); } catch { /* keep what we had */ }
       showHint();
     }, Math.max(0, ALONE_AFTER_MS - waitedMs)));
-    return h('div', { class: 'queue-box' }, h('div', { class: 'waiting', role: 'status', 'data-state': 'queue' },
+    // Not a live region: its clock ticks. Screen readers hear the title once.
+    return h('div', { class: 'queue-box' }, h('div', { class: 'waiting', 'data-state': 'queue' },
+      h('span', { class: 'sr-only', role: 'status', text: mode === 'joining' ? '' : 'Looking for an opponent' }),
       h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), svg(gameIcon(wantQueue || selected))),
       h('div', { class: 'waiting-copy' },
         h('strong', { class: 'waiting-title', text: mode === 'joining' ? (conn.online ? 'Joining the queue…' : 'Reconnecting…') : 'Looking for an opponent…' }),
