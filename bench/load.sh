@@ -8,7 +8,7 @@
 #   bench/load.sh -players 5000 -idle -duration 40s           # memory per idle connection
 #
 # Environment: SERVER_CPU (default 0), LOADGEN_CPU (default 1), PORT (18090),
-# WARMUP (an unmeasured run first, e.g. 60s), PG_CPUS, PPROF_ADDR.
+# WARMUP (an unmeasured run first, e.g. 60s), PG_CPUS, OPS_PORT (the operator listener: /metrics, pprof; default PORT+1).
 # The server's embedded PostgreSQL inherits the server's core. Rate limits
 # are raised (see LIMITS below): the generator is one address sending as
 # fast as the server answers.
@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 PORT=${PORT:-18090}
+OPS_PORT=${OPS_PORT:-$((PORT + 1))}
 work=$(mktemp -d /tmp/turnbase-bench.XXXXXX)
 trap 'kill $srv 2>/dev/null || true; wait $srv 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -27,7 +28,7 @@ ulimit -n "$(ulimit -Hn)"
 LIMITS=(TURNBASE_CONN_RATE=100000 TURNBASE_CONN_BURST=100000 TURNBASE_PLAYER_RATE=100000 TURNBASE_PLAYER_BURST=100000
   TURNBASE_MAX_CONNS_PER_IP=1000000 TURNBASE_HANDSHAKE_RATE=100000 TURNBASE_HANDSHAKE_BURST=100000
   TURNBASE_HTTP_RATE=100000 TURNBASE_HTTP_BURST=100000 TURNBASE_LOG_LEVEL=warn)
-env "${LIMITS[@]}" TURNBASE_PPROF_ADDR=${PPROF_ADDR:-} taskset -c "$SERVER_CPU" "$work/turnbase" serve -addr "127.0.0.1:$PORT" -data "$work/data" >"$work/server.log" 2>&1 &
+env "${LIMITS[@]}" TURNBASE_OPS_ADDR=127.0.0.1:$OPS_PORT taskset -c "$SERVER_CPU" "$work/turnbase" serve -addr "127.0.0.1:$PORT" -data "$work/data" >"$work/server.log" 2>&1 &
 srv=$!
 for _ in $(seq 1 300); do
   curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
@@ -65,7 +66,7 @@ fi
 cpu0=$(cpu); rss0=$(rss); pg0=$(pgcpu)
 taskset -c "$LOADGEN_CPU" "$work/loadgen" -url "http://127.0.0.1:$PORT" -json "$@" >"$work/report.json" || true
 cpu1=$(cpu); rss1=$(rss); pg1=$(pgcpu)
-metrics=$(curl -fs "http://127.0.0.1:$PORT/metrics")
+metrics=$(curl -fs "http://127.0.0.1:$OPS_PORT/metrics")
 cat "$work/report.json"
 python3 - "$work/report.json" "$cpu0" "$cpu1" "$ticks" "$rss0" "$rss1" "$pg0" "$pg1" <<'PY'
 import json, sys

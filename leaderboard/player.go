@@ -23,6 +23,9 @@ var (
 	ErrNotGuest = errors.New("player is registered already")
 	// ErrBanned: an operator banned the player.
 	ErrBanned = errors.New("player is banned")
+	// ErrBusy: too many passwords are being checked at once; the client
+	// may try again in a moment.
+	ErrBusy = errors.New("busy")
 )
 
 // Name and password rules (PROTOCOL.md, "Names" and "Passwords").
@@ -44,6 +47,10 @@ type Player struct {
 	Name      string
 	Guest     bool
 	CreatedAt time.Time
+	// TokenGen is the player's token generation: tokens issued at an
+	// older one are revoked. An upgrade, a password change and a ban
+	// raise it.
+	TokenGen int64
 }
 
 // ValidName returns an error wrapping ErrBadRequest unless name is 3 to 20

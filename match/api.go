@@ -34,6 +34,9 @@ var (
 	// not offered, or its moves do not replay); it stored the match's end
 	// as aborted (server_error) instead.
 	ErrUnresumable = errors.New("match cannot be resumed")
+	// ErrWatchLimit: the connection watches Config.MaxWatched matches
+	// already.
+	ErrWatchLimit = errors.New("watching too many matches")
 	// Rule errors come from the game and are matched with errors.Is against
 	// game.ErrNotYourTurn, game.ErrIllegalMove, game.ErrBadMove.
 )
@@ -74,6 +77,16 @@ type Config struct {
 	// rating changes (Registry.Rated) before it goes out without them, as
 	// when the database is down; default 5s.
 	RatingWait time.Duration
+	// SpectatorEvery coalesces changes of the spectator count: a match
+	// broadcasts a new version for them at most once per SpectatorEvery
+	// (a move or any other change carries the current count at once), so
+	// that spectators coming and going cannot flood the players; default
+	// 1s.
+	SpectatorEvery time.Duration
+	// MaxWatched is how many matches one connection may watch at once
+	// (its own matches count); a watch beyond it is ErrWatchLimit;
+	// default 16.
+	MaxWatched int
 }
 
 func (c Config) withDefaults() Config {
@@ -91,6 +104,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RatingWait <= 0 {
 		c.RatingWait = 5 * time.Second
+	}
+	if c.SpectatorEvery <= 0 {
+		c.SpectatorEvery = time.Second
+	}
+	if c.MaxWatched <= 0 {
+		c.MaxWatched = 16
 	}
 	return c
 }
@@ -122,6 +141,9 @@ type Summary struct {
 	StartedMS  int64    `json:"started_ms"`
 	EndedMS    *int64   `json:"ended_ms"`
 	Spectators int      `json:"spectators"`
+	// Voided: an operator voided the match; it counts for no one. An
+	// addition to PROTOCOL.md, present only when true.
+	Voided bool `json:"voided,omitempty"`
 }
 
 // Result is the end of a match, handed to the Journal.

@@ -198,7 +198,9 @@ func maxVersion(c *fakeConn) int64 {
 func TestResumeContinuesVersionAndDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &memJournal{}
-		e := newEnv(t, "tictactoe", Deps{Journal: j}, testCfg)
+		cfg := testCfg
+		cfg.SpectatorEvery = time.Millisecond // each spectator change its own version
+		e := newEnv(t, "tictactoe", Deps{Journal: j}, cfg)
 		if err := e.move(e.a, `{"cell":4}`); err != nil {
 			t.Fatal(err)
 		}
@@ -214,9 +216,11 @@ func TestResumeContinuesVersionAndDeadline(t *testing.T) {
 			specs = append(specs, s)
 			e.reg.Watch(s, e.id, func(error) {})
 			if i%2 == 1 {
+				time.Sleep(cfg.SpectatorEvery)
 				e.reg.Unwatch(specs[i-1], e.id)
 			}
 			synctest.Wait()
+			time.Sleep(cfg.SpectatorEvery)
 		}
 		rec, moves, ceiling := j.resumable(e.id)
 		if len(moves) != 2 || moves[0].Version != 2 || moves[1].Version != 3 {

@@ -127,6 +127,13 @@ func TestLingeringMatch(t *testing.T) {
 			t.Errorf("live %d, finished %v", live, e.reg.List(StatusFinished))
 		}
 		e.reg.Unwatch(spec, e.id)
+		if s, _ := e.reg.Get(e.id); s.Spectators != 0 {
+			t.Errorf("unwatch not in the summary: %+v", s)
+		}
+		// The count, changed within SpectatorEvery of the last, shows
+		// once that has passed, though no goroutine runs the match.
+		time.Sleep(time.Second)
+		synctest.Wait()
 		if num(e.a.last("match.state")["spectators"]) != 0 {
 			t.Error("unwatch not seen")
 		}
@@ -198,7 +205,9 @@ func (j *blockingJournal) AppendMove(ctx context.Context, id string, mv StoredMo
 }
 
 // TestBusyMatch: a match stuck on its journal refuses requests past its
-// queue with ErrBusy, but never loses nor blocks on an unwatch.
+// queue with ErrBusy, but never loses nor blocks on an unwatch; watches
+// and unwatches have a bound of their own (half the queue), so that the
+// players' moves still get in behind any number of them.
 func TestBusyMatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &blockingJournal{release: make(chan struct{})}
@@ -210,23 +219,40 @@ func TestBusyMatch(t *testing.T) {
 		synctest.Wait()
 		e.reg.Move(e.a, e.id, json.RawMessage(`{"cell":4}`), func(error) {})
 		synctest.Wait() // run is now waiting on the journal
-		var replies [5]errBox
+		var replies [3]errBox
 		for i := range replies {
 			e.reg.Watch(&fakeConn{}, e.id, replies[i].reply)
 		}
-		if err := replies[4].get(t); !errors.Is(err, ErrBusy) {
-			t.Fatalf("fifth queued request: %v, want ErrBusy", err)
+		if err := replies[2].get(t); !errors.Is(err, ErrBusy) {
+			t.Fatalf("third queued watch: %v, want ErrBusy (watches take half the queue)", err)
+		}
+		for range 100 {
+			e.reg.Unwatch(&fakeConn{}, e.id) // never refused
+		}
+		var moves [5]errBox
+		e.reg.Move(e.b, e.id, json.RawMessage(`{"cell":0}`), moves[0].reply)
+		for i := 1; i < 4; i++ {
+			e.reg.Resign(e.b, e.id, moves[i].reply) // after the move: the first ends the match
+		}
+		e.reg.Move(e.b, e.id, json.RawMessage(`{"cell":1}`), moves[4].reply)
+		if err := moves[4].get(t); !errors.Is(err, ErrBusy) {
+			t.Fatalf("a player's fifth queued request: %v, want ErrBusy", err)
 		}
 		e.reg.Disconnect(spec) // returns at once, with the queue full
 		close(j.release)
 		synctest.Wait()
-		for i := range 4 {
+		for i := range 2 {
 			if err := replies[i].get(t); err != nil {
 				t.Errorf("queued watch %d: %v", i, err)
 			}
 		}
-		if got := num(e.a.last("match.state")["spectators"]); got != 4 {
-			t.Errorf("spectators = %d, want 4 (the unwatch was lost?)", got)
+		if err := moves[0].get(t); err != nil {
+			t.Errorf("the player's move behind the watches: %v", err)
+		}
+		time.Sleep(time.Second) // the count shows within SpectatorEvery
+		synctest.Wait()
+		if got := num(e.a.last("match.state")["spectators"]); got != 2 {
+			t.Errorf("spectators = %d, want 2 (the unwatch was lost?)", got)
 		}
 	})
 }

@@ -24,6 +24,8 @@ const (
 	reqResign
 	reqRematch
 	reqRecorded  // the rater reported the rating changes (Registry.Rated)
+	reqShowCount // a lingering match's timer: the spectator count is due
+	reqAbort     // an operator aborts the match (abort.go)
 	reqRematched // the rematch started (askRematch): tell every subscriber where
 )
 
@@ -61,6 +63,7 @@ type Match struct {
 	mu        sync.Mutex    // guards queue, head, lingering and gone; once lingering, also the fields run owned
 	queue     []request     // requests for run, oldest first from head
 	head      int           // queue[head:] are waiting
+	watches   int           // of those, watches and unwatches (see inboxFull)
 	lingering bool          // run has handed the ended match over: requests are handled under mu
 	gone      bool          // the match stopped (linger over, shutdown, crash): requests get ErrNotFound
 	wake      chan struct{} // capacity 1: a token when queue got a request; read only by run
@@ -78,6 +81,10 @@ type Match struct {
 	seatConns  [2]int       // subscribed connections per seat
 	graceEnd   [2]time.Time // zero while the seat is connected
 	spectators int          // subscribers who are not seated
+	shown      int          // the spectator count the current version shows
+	countDirty bool         // spectators differs from shown: a version is due (coalesced, see showCount)
+	countSent  time.Time    // when a version went out for the spectator count alone
+	countTimer bool         // lingering: a timer will bring reqShowCount
 	outcome    game.Outcome // set when the match ends
 	ended      time.Time    // zero while live
 	over       []byte       // the match.over frame, once known
@@ -159,8 +166,11 @@ func (m *Match) deliver(r request, bounded bool) error {
 	case m.lingering:
 		m.handleLingeringLocked(r)
 		return nil
-	case bounded && len(m.queue)-m.head >= m.cfg.InboxSize:
+	case bounded && m.inboxFullLocked(r.kind):
 		return ErrBusy
+	}
+	if r.kind == reqWatch || r.kind == reqUnwatch {
+		m.watches++
 	}
 	m.queue = append(m.queue, r)
 	select {
@@ -168,6 +178,19 @@ func (m *Match) deliver(r request, bounded bool) error {
 	default: // run has a token already
 	}
 	return nil
+}
+
+// inboxFullLocked reports whether a request of kind finds the queue full.
+// Watches and unwatches (spectators coming and going) and the other
+// requests (the players') are bounded apart: a watch is refused once half
+// of InboxSize of them wait, the others once InboxSize others wait, so
+// that spectators never take the players' room. (An unwatch is never
+// refused; its count bounds the watches.)
+func (m *Match) inboxFullLocked(kind requestKind) bool {
+	if kind == reqWatch {
+		return m.watches >= max(1, m.cfg.InboxSize/2)
+	}
+	return len(m.queue)-m.head-m.watches >= m.cfg.InboxSize
 }
 
 // compactAt is how many taken requests next lets pile up at the front of
@@ -185,6 +208,9 @@ func (m *Match) next() (request, bool) {
 	r := m.queue[m.head]
 	m.queue[m.head] = request{} // drop the references
 	m.head++
+	if r.kind == reqWatch || r.kind == reqUnwatch {
+		m.watches--
+	}
 	if m.head >= compactAt && 2*m.head >= len(m.queue) {
 		// A queue that never runs empty would otherwise keep every
 		// request it ever held: move the waiting ones to the front.
@@ -260,6 +286,7 @@ func (m *Match) run(ctx context.Context, initial []Conn) {
 func (m *Match) handOver() bool {
 	m.mu.Lock()
 	m.lingering = true
+	m.scheduleCount()
 	for m.head < len(m.queue) && !m.gone {
 		r := m.queue[m.head]
 		m.head++
@@ -270,7 +297,7 @@ func (m *Match) handOver() bool {
 	if gone {
 		stranded = m.queue[m.head:]
 	}
-	m.queue, m.head, m.wake = nil, 0, nil
+	m.queue, m.head, m.watches, m.wake = nil, 0, 0, nil
 	m.frames, m.buf = [3][]byte{}, nil
 	m.mu.Unlock()
 	for _, r := range stranded {
@@ -308,7 +335,7 @@ func (m *Match) stop() {
 	}
 	m.gone = true
 	stranded := m.queue[m.head:]
-	m.queue, m.head = nil, 0
+	m.queue, m.head, m.watches = nil, 0, 0
 	subs := m.subs
 	m.mu.Unlock()
 	m.reg.forget(m, subs)
@@ -326,6 +353,11 @@ func (m *Match) nextWake() time.Time {
 			wake = g
 		}
 	}
+	if m.countDirty {
+		if due := m.countSent.Add(m.cfg.SpectatorEvery); due.Before(wake) {
+			wake = due
+		}
+	}
 	return wake
 }
 
@@ -337,6 +369,8 @@ func (m *Match) handle(ctx context.Context, r request) {
 	case reqUnwatch:
 		if _, visible := m.unsubscribe(r.conn); visible {
 			m.changed()
+		} else {
+			m.showCount(time.Now())
 		}
 	case reqMove:
 		err := m.move(ctx, r.conn, r.move)
@@ -352,6 +386,12 @@ func (m *Match) handle(ctx context.Context, r request) {
 		m.askRematch(r.conn, r.reply)
 	case reqRecorded:
 		m.finishOver(r.ratings)
+	case reqShowCount:
+		m.countTimer = false
+		m.showCount(time.Now())
+		m.scheduleCount()
+	case reqAbort:
+		reply(r.reply, m.abort(ctx))
 	case reqRematched:
 		m.announceRematch(r.next)
 	}
@@ -449,6 +489,7 @@ func (m *Match) expire(ctx context.Context, now time.Time) {
 	if m.status != StatusLive {
 		return
 	}
+	m.showCount(now)
 	var gone [2]bool
 	for seat, g := range m.graceEnd {
 		gone[seat] = !g.IsZero() && !now.Before(g)
@@ -656,9 +697,13 @@ func (m *Match) announceRematch(next string) {
 	}
 }
 
-// watch subscribes c (again) and sends it the current state.
+// watch subscribes c (again) and sends it the current state: a new
+// version to everyone when a seat's connection came, or a spectator count
+// is due; else the current version to c alone.
 func (m *Match) watch(c Conn) {
-	if _, ok := m.subs[c]; !ok && m.subscribeLocked(c) && m.changed() {
+	_, had := m.subs[c]
+	visible := !had && m.subscribeLocked(c)
+	if (visible && m.changed()) || m.showCount(time.Now()) {
 		// Everyone saw the new count or connection, c included.
 	} else {
 		m.send(c, m.stateFrame(m.subs[c].seat))
@@ -672,7 +717,8 @@ func (m *Match) watch(c Conn) {
 }
 
 // subscribeLocked adds c and reports whether that changed what viewers
-// see: the spectator count, or a seat's connected flag. It is called by
+// see at once: a seat's connected flag. A new spectator changes the count,
+// which goes out coalesced (showCount). It is called by
 // run, before run starts, or under mu while the match lingers ("Locked":
 // the caller owns the match state).
 func (m *Match) subscribeLocked(c Conn) (visible bool) {
@@ -680,7 +726,8 @@ func (m *Match) subscribeLocked(c Conn) (visible bool) {
 	m.subs[c] = sub{seat: seat}
 	if seat == game.Spectator {
 		m.spectators++
-		return true
+		m.spectatorsChanged()
+		return false
 	}
 	m.seatConns[seat]++
 	m.graceEnd[seat] = time.Time{}
@@ -688,7 +735,8 @@ func (m *Match) subscribeLocked(c Conn) (visible bool) {
 }
 
 // unsubscribe removes c and reports whether it was subscribed and whether
-// its leaving changed what viewers see.
+// its leaving changed what viewers see at once (a spectator's leaving goes
+// out coalesced, as its coming does).
 func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 	s, ok := m.subs[c]
 	if !ok {
@@ -697,7 +745,8 @@ func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 	delete(m.subs, c)
 	if s.seat == game.Spectator {
 		m.spectators--
-		return true, true
+		m.spectatorsChanged()
+		return true, false
 	}
 	m.seatConns[s.seat]--
 	if m.seatConns[s.seat] > 0 {
@@ -707,6 +756,44 @@ func (m *Match) unsubscribe(c Conn) (was, visible bool) {
 		m.graceEnd[s.seat] = time.Now().Add(m.cfg.Grace)
 	}
 	return true, true
+}
+
+// spectatorsChanged notes a change of the spectator count. The HTTP
+// summary shows it at once; match.state shows it with the next version,
+// which showCount makes come within SpectatorEvery. Spectators coming and
+// going thus cost the players at most one frame per SpectatorEvery, however
+// fast they churn, and the journal at most one RaiseVersion per
+// VersionHeadroom of those.
+func (m *Match) spectatorsChanged() {
+	m.countDirty = m.spectators != m.shown
+	m.publishSummary()
+	m.scheduleCount()
+}
+
+// scheduleCount makes sure that a lingering match, which has no goroutine
+// to wake, shows a changed spectator count when it is due: a timer brings
+// it a reqShowCount then. A live match's run wakes for it (nextWake).
+func (m *Match) scheduleCount() {
+	if !m.lingering || !m.countDirty || m.countTimer {
+		return
+	}
+	m.countTimer = true
+	time.AfterFunc(time.Until(m.countSent.Add(m.cfg.SpectatorEvery)), func() {
+		_ = m.deliver(request{kind: reqShowCount}, false) // a match gone needs none
+	})
+}
+
+// showCount sends a new version for the spectator count if it changed
+// since the current version and the last version sent for it alone is
+// SpectatorEvery old; it reports whether a version went out. A live match
+// calls it when it wakes (nextWake counts the wait), a lingering one when
+// its timer says so (scheduleCount): a change shows within SpectatorEvery.
+func (m *Match) showCount(now time.Time) bool {
+	if !m.countDirty || now.Before(m.countSent.Add(m.cfg.SpectatorEvery)) {
+		return false
+	}
+	m.countSent = now
+	return m.changed()
 }
 
 // changed records a change every viewer can see: a new version goes out.
@@ -730,6 +817,7 @@ func (m *Match) nextVersion() bool {
 	}
 	m.version++
 	m.frames = [3][]byte{}
+	m.shown, m.countDirty = m.spectators, false
 	return true
 }
 
@@ -753,14 +841,18 @@ func (m *Match) raiseCeiling(v int64) bool {
 }
 
 // broadcast sends the current state to every subscriber, encoding it once
-// per kind of viewer. A connection that cannot take it is dropped; dropping
-// changes what others see, so broadcast again until nobody is dropped.
+// per kind of viewer, the players' connections first. A connection that
+// cannot take it is dropped; a seat's last connection dropping changes what
+// others see, so broadcast again until no such drop happens (a spectator
+// dropped shows with the next coalesced count).
 func (m *Match) broadcast() {
 	for {
 		var dropped []Conn
-		for c, s := range m.subs {
-			if !c.Send(m.stateFrame(s.seat)) {
-				dropped = append(dropped, c)
+		for _, players := range []bool{true, false} {
+			for c, s := range m.subs {
+				if (s.seat != game.Spectator) == players && !c.Send(m.stateFrame(s.seat)) {
+					dropped = append(dropped, c)
+				}
 			}
 		}
 		visible := false
@@ -802,7 +894,7 @@ func (m *Match) stateFrame(viewer int) []byte {
 		You:        seatPtr(viewer),
 		Turn:       nil,
 		DeadlineMS: msPtr(m.deadline),
-		Spectators: m.spectators,
+		Spectators: m.shown,
 		ServerMS:   time.Now().UnixMilli(),
 		Rated:      m.unrated == "",
 		Unrated:    m.unrated,

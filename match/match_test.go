@@ -395,6 +395,9 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		if err := e.move(e.a, `{"cell":0}`); err != nil {
 			t.Fatal(err)
 		}
+		// The drop shows with the next count, within SpectatorEvery.
+		time.Sleep(time.Second)
+		synctest.Wait()
 		if got := num(e.b.last("match.state")["spectators"]); got != 0 {
 			t.Errorf("spectators after drop = %d", got)
 		}

@@ -369,12 +369,22 @@ func (r *Registry) Disconnect(c Conn) {
 func (r *Registry) Watch(c Conn, matchID string, reply ReplyFunc) {
 	r.mu.Lock()
 	m := r.matches[matchID]
+	var limited bool
 	if m != nil {
-		r.watchingLocked(c)[m] = struct{}{}
+		set := r.watchingLocked(c)
+		if _, ok := set[m]; !ok && len(set) >= r.cfg.MaxWatched {
+			limited = true
+		} else {
+			set[m] = struct{}{}
+		}
 	}
 	r.mu.Unlock()
-	if m == nil {
+	switch {
+	case m == nil:
 		reply(ErrNotFound)
+		return
+	case limited:
+		reply(fmt.Errorf("%w: at most %d at once; unwatch one first", ErrWatchLimit, r.cfg.MaxWatched))
 		return
 	}
 	if err := m.submit(request{kind: reqWatch, conn: c, reply: reply}); err != nil {

@@ -69,7 +69,7 @@ func TestApplyFromEmpty(t *testing.T) {
 	if got, want := version(t, conn), latest(t); got != want {
 		t.Errorf("version %d, want %d", got, want)
 	}
-	want := []string{"match_moves", "matches", "players", "rating_changes", "ratings", "schema_version"}
+	want := []string{"audit_log", "match_moves", "matches", "players", "rating_changes", "ratings", "review_flags", "schema_version"}
 	if got := tables(t, conn); !slices.Equal(got, want) {
 		t.Errorf("tables %q, want %q", got, want)
 	}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -237,8 +238,10 @@ func TestRegister(t *testing.T) {
 
 func TestRegisterConcurrentlyOneWins(t *testing.T) {
 	t.Parallel()
-	a, _ := newTestAccounts(t, bcrypt.MinCost)
+	pool, _ := pgtest.NewDB(t)
 	const n = 16
+	// A line long enough for all of them: the race is the database's.
+	a := NewAccounts(pool, slog.New(slog.DiscardHandler), AccountsConfig{BcryptCost: bcrypt.MinCost, HashQueue: 4 * n})
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
@@ -369,17 +372,124 @@ func TestUpgrade(t *testing.T) {
 	}
 }
 
-func TestUpgradeNameTakenMeanwhile(t *testing.T) {
+// A registration renames the guests holding its name, ignoring case, so
+// that no guest keeps a registered name; the guest's upgrade then keeps
+// its new name.
+func TestRegisterRenamesGuests(t *testing.T) {
 	t.Parallel()
 	a, _ := newTestAccounts(t, bcrypt.MinCost)
 	ctx := t.Context()
-	g := mustGuest(t, a, "Heidi")
-	mustRegister(t, a, "HEIDI", "password1")
-	if _, err := a.Upgrade(ctx, g.ID, "password2"); !errors.Is(err, leaderboard.ErrNameTaken) {
-		t.Errorf("Upgrade = %v, want leaderboard.ErrNameTaken", err)
+	heidis := []leaderboard.Player{mustGuest(t, a, "Heidi"), mustGuest(t, a, "heidi"), mustGuest(t, a, "HEIDI")}
+	other := mustGuest(t, a, "Heidi2")
+	long := mustGuest(t, a, "Abcdefghijklmnopqrst")
+	registered := mustRegister(t, a, "hEiDi", "password1")
+	mustRegister(t, a, "abcdefghijklmnopqrst", "password1")
+
+	seen := map[string]bool{}
+	for _, g := range heidis {
+		got, err := a.Get(ctx, g.ID)
+		if err != nil || !got.Guest || got.ID != g.ID {
+			t.Fatalf("Get(%s) = %+v, %v", g.ID, got, err)
+		}
+		if !regexp.MustCompile(`^`+g.Name+`-[0-9a-f]{5}$`).MatchString(got.Name) || seen[got.Name] {
+			t.Errorf("guest %q renamed to %q, want %q-xxxxx, each its own", g.Name, got.Name, g.Name)
+		}
+		seen[got.Name] = true
+		if got.TokenGen != g.TokenGen {
+			t.Errorf("renaming changed the token generation of %s: %d", g.ID, got.TokenGen)
+		}
 	}
-	if got, err := a.Get(ctx, g.ID); err != nil || !got.Guest {
-		t.Errorf("guest after a failed upgrade = %+v, %v", got, err)
+	if got, _ := a.Get(ctx, other.ID); got.Name != "Heidi2" {
+		t.Errorf("guest Heidi2 is now %q", got.Name)
+	}
+	if got, _ := a.Get(ctx, long.ID); !regexp.MustCompile(`^Abcdefghijklmn-[0-9a-f]{5}$`).MatchString(got.Name) {
+		t.Errorf("guest Abcdefghijklmnopqrst is now %q", got.Name)
+	}
+	if got, _ := a.Get(ctx, registered.ID); got.Name != "hEiDi" || got.Guest {
+		t.Errorf("registered player %+v", got)
+	}
+
+	// The same for an upgrade: the other guests of the name give way.
+	g1, g2 := mustGuest(t, a, "Ivan"), mustGuest(t, a, "IVAN")
+	up, err := a.Upgrade(ctx, g1.ID, "password2")
+	if err != nil || up.Name != "Ivan" {
+		t.Fatalf("Upgrade = %+v, %v", up, err)
+	}
+	if got, _ := a.Get(ctx, g2.ID); !strings.HasPrefix(got.Name, "IVAN-") {
+		t.Errorf("the other guest of an upgraded name is %q", got.Name)
+	}
+	// A renamed guest upgrades under its new name.
+	renamed, _ := a.Get(ctx, heidis[0].ID)
+	if up, err := a.Upgrade(ctx, heidis[0].ID, "password3"); err != nil || up.Name != renamed.Name || up.Guest {
+		t.Errorf("Upgrade of a renamed guest = %+v, %v; want %s", up, err, renamed.Name)
+	}
+}
+
+// The token generation: 0 for a new player; an upgrade, a password change
+// and a ban raise it; an unban and a rehash do not.
+func TestTokenGen(t *testing.T) {
+	t.Parallel()
+	a, pool := newTestAccounts(t, bcrypt.MinCost)
+	ctx := t.Context()
+	gen := func(id string) int64 {
+		t.Helper()
+		var g int64
+		if err := pool.QueryRow(ctx, `SELECT token_gen FROM players WHERE id = $1`, id).Scan(&g); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g := mustGuest(t, a, "Judy")
+	r := mustRegister(t, a, "Ken", "password1")
+	if g.TokenGen != 0 || r.TokenGen != 0 {
+		t.Fatalf("new players' generations %d, %d", g.TokenGen, r.TokenGen)
+	}
+	if up, err := a.Upgrade(ctx, g.ID, "password1"); err != nil || up.TokenGen != 1 || gen(g.ID) != 1 {
+		t.Fatalf("Upgrade = %+v, %v; stored %d", up, err, gen(g.ID))
+	}
+	if p, err := a.Login(ctx, "judy", "password1"); err != nil || p.TokenGen != 1 {
+		t.Fatalf("Login = %+v, %v", p, err)
+	}
+
+	if _, err := a.ChangePassword(ctx, r.ID, "wrong-password", "password2"); !errors.Is(err, leaderboard.ErrBadCredentials) {
+		t.Errorf("ChangePassword with a wrong password = %v", err)
+	}
+	if _, err := a.ChangePassword(ctx, r.ID, "password1", "short"); !errors.Is(err, leaderboard.ErrBadRequest) {
+		t.Errorf("ChangePassword to a short password = %v", err)
+	}
+	guest := mustGuest(t, a, "Liam")
+	if _, err := a.ChangePassword(ctx, guest.ID, "password1", "password2"); !errors.Is(err, leaderboard.ErrBadRequest) {
+		t.Errorf("ChangePassword of a guest = %v", err)
+	}
+	if _, err := a.ChangePassword(ctx, "nosuchplayer", "password1", "password2"); !errors.Is(err, leaderboard.ErrNotFound) {
+		t.Errorf("ChangePassword of no one = %v", err)
+	}
+	p, err := a.ChangePassword(ctx, r.ID, "password1", "password2")
+	if err != nil || p.TokenGen != 1 || p.Name != "Ken" || gen(r.ID) != 1 {
+		t.Fatalf("ChangePassword = %+v, %v", p, err)
+	}
+	if _, err := a.Login(ctx, "Ken", "password1"); !errors.Is(err, leaderboard.ErrBadCredentials) {
+		t.Errorf("Login with the old password = %v", err)
+	}
+	if p, err := a.Login(ctx, "Ken", "password2"); err != nil || p.TokenGen != 1 {
+		t.Errorf("Login with the new password = %+v, %v", p, err)
+	}
+
+	ban(t, pool, r.ID)
+	if gen(r.ID) != 2 {
+		t.Errorf("generation after a ban: %d, want 2", gen(r.ID))
+	}
+	if _, err := a.ChangePassword(ctx, r.ID, "password2", "password3"); !errors.Is(err, leaderboard.ErrBanned) {
+		t.Errorf("ChangePassword of a banned player = %v", err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE players SET ban_reason = 'again' WHERE id = $1`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE players SET banned_at = NULL, ban_reason = NULL WHERE id = $1`, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.Get(ctx, r.ID); err != nil || p.TokenGen != 2 {
+		t.Errorf("after an unban: %+v, %v; want generation 2", p, err)
 	}
 }
 

@@ -363,7 +363,8 @@ const (
 				(SELECT r.rating FROM ratings r WHERE r.player_id = m.seat0 AND r.game = m.game), 1500),
 			m.seat1, (SELECT p.name FROM players p WHERE p.id = m.seat1),
 			coalesce((SELECT c.rating_before FROM rating_changes c WHERE c.match_id = m.id AND c.seat = 1),
-				(SELECT r.rating FROM ratings r WHERE r.player_id = m.seat1 AND r.game = m.game), 1500)
+				(SELECT r.rating FROM ratings r WHERE r.player_id = m.seat1 AND r.game = m.game), 1500),
+			m.voided_at IS NOT NULL
 		FROM m`
 
 	// recentSQL: a player's latest matches, through matches_seat0 and
@@ -410,7 +411,7 @@ func scanSummaries(rows pgx.Rows) ([]match.Summary, error) {
 		p0, p1  match.Player
 	)
 	_, err := pgx.ForEachRow(rows, []any{&s.ID, &s.Game, &s.Status, &winner, &reason, &started, &ended,
-		&p0.ID, &p0.Name, &p0.Rating, &p1.ID, &p1.Name, &p1.Rating}, func() error {
+		&p0.ID, &p0.Name, &p0.Rating, &p1.ID, &p1.Name, &p1.Rating, &s.Voided}, func() error {
 		sum := s
 		p0.Rating, p1.Rating = leaderboard.ShownRating(p0.Rating), leaderboard.ShownRating(p1.Rating)
 		sum.Players = []match.Player{p0, p1}

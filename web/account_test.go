@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,7 +47,7 @@ func (ts *testServer) checkAuth(t *testing.T, got authAnswer, name string, guest
 		t.Fatalf("expires_ms %d", got.ExpiresMS)
 	}
 	id, err := ts.tokens.Verify(got.Token)
-	if err != nil || id != (Identity{ID: got.Player.ID, Name: name, Guest: guest}) {
+	if err != nil || id.ID != got.Player.ID || id.Name != name || id.Guest != guest {
 		t.Fatalf("token says %+v, %v", id, err)
 	}
 }
@@ -132,10 +133,15 @@ func TestUpgrade(t *testing.T) {
 		{"short password", `{"password":"hunter2"}`, guest.Token, 400, "bad_request"},
 		{"no password", `{}`, guest.Token, 400, "bad_request"},
 		{"upgrade", `{"password":"hunter2hunter2"}`, guest.Token, 200, ""},
-		{"again", `{"password":"hunter2hunter2"}`, guest.Token, 409, "already_registered"},
+		// The upgrade revoked the guest's token.
+		{"again", `{"password":"hunter2hunter2"}`, guest.Token, 401, "unauthorized"},
+		{"again with the new token", `{"password":"hunter2hunter2"}`, "", 409, "already_registered"},
 	}
 	var upgraded authAnswer
 	for _, st := range steps {
+		if st.name == "again with the new token" {
+			st.token = upgraded.Token
+		}
 		resp, got := ts.post(t, "/api/auth/upgrade", st.body, st.token, nil)
 		if resp.StatusCode != st.status || got.Error.Code != st.code {
 			t.Fatalf("%s: status %d, error %+v; want %d %q", st.name, resp.StatusCode, got.Error, st.status, st.code)
@@ -149,8 +155,11 @@ func TestUpgrade(t *testing.T) {
 		t.Fatalf("upgrade changed the id from %s to %s", guest.Player.ID, upgraded.Player.ID)
 	}
 
-	// The old guest token still works, and a refresh reads the player anew.
-	resp, refreshed := ts.post(t, "/api/auth/refresh", "", guest.Token, nil)
+	// The old guest token is revoked; the new one refreshes.
+	if resp, got := ts.post(t, "/api/auth/refresh", "", guest.Token, nil); resp.StatusCode != 401 || got.Error.Code != "unauthorized" {
+		t.Fatalf("refresh with the guest token: %d %+v", resp.StatusCode, got.Error)
+	}
+	resp, refreshed := ts.post(t, "/api/auth/refresh", "", upgraded.Token, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("refresh: %d", resp.StatusCode)
 	}
@@ -166,18 +175,23 @@ func TestUpgrade(t *testing.T) {
 		t.Fatalf("guest with the upgraded name: %d %+v", resp.StatusCode, got.Error)
 	}
 	var me meAnswer
-	httpDo(t, "GET", ts.url+"/api/me", nil, http.Header{"Authorization": {"Bearer " + guest.Token}}, &me)
+	httpDo(t, "GET", ts.url+"/api/me", nil, http.Header{"Authorization": {"Bearer " + upgraded.Token}}, &me)
 	if me.Player.ID != guest.Player.ID || me.Player.Guest {
 		t.Fatalf("me %+v", me)
 	}
+	if resp := httpDo(t, "GET", ts.url+"/api/me", nil, http.Header{"Authorization": {"Bearer " + guest.Token}}, nil); resp.StatusCode != 401 {
+		t.Fatalf("me with the guest token: %d", resp.StatusCode)
+	}
 
-	// A guest whose name was registered meanwhile cannot upgrade.
+	// A guest whose name was registered meanwhile was renamed, and
+	// upgrades under its new name.
 	_, hank := ts.post(t, "/api/auth/guest", `{"name":"Hank"}`, "", nil)
 	if resp, _ := ts.post(t, "/api/auth/register", `{"name":"hank","password":"password1"}`, "", nil); resp.StatusCode != 201 {
 		t.Fatalf("register hank: %d", resp.StatusCode)
 	}
-	if resp, got := ts.post(t, "/api/auth/upgrade", `{"password":"password1"}`, hank.Token, nil); resp.StatusCode != 409 || got.Error.Code != "name_taken" {
-		t.Fatalf("upgrade Hank: %d %+v", resp.StatusCode, got.Error)
+	resp, got := ts.post(t, "/api/auth/upgrade", `{"password":"password1"}`, hank.Token, nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(got.Player.Name, "Hank-") || got.Player.ID != hank.Player.ID {
+		t.Fatalf("upgrade Hank: %d %+v", resp.StatusCode, got)
 	}
 }
 
@@ -276,23 +290,28 @@ func TestGoneAndBannedPlayers(t *testing.T) {
 	}
 }
 
-// The welcome names the player as stored, not as the token says.
+// The welcome names the player as stored, not as the token says: here a
+// guest renamed by a registration of its name.
 func TestHelloReadsPlayer(t *testing.T) {
 	ts := startServer(t, testConfig(), Deps{})
 	tok, id := ts.token(t, "Rae")
-	if _, err := ts.accounts.Upgrade(t.Context(), id.ID, "password1"); err != nil {
+	if _, err := ts.accounts.Register(t.Context(), "RAE", "password1"); err != nil {
 		t.Fatal(err)
+	}
+	stored, err := ts.accounts.Get(t.Context(), id.ID)
+	if err != nil || !strings.HasPrefix(stored.Name, "Rae-") {
+		t.Fatalf("guest after the registration: %+v, %v", stored, err)
 	}
 	c, w := ts.connect(t, tok)
 	defer c.Close()
-	if p, _ := w["player"].(map[string]any); p["id"] != id.ID || p["name"] != "Rae" {
-		t.Fatalf("welcome %v", w)
+	if p, _ := w["player"].(map[string]any); p["id"] != id.ID || p["name"] != stored.Name {
+		t.Fatalf("welcome %v, want %s", w, stored.Name)
 	}
 	// The welcome goes out before Connect (so a match starting meanwhile
 	// is caught): wait for it.
 	waitFor(t, "Connect", func() bool { return len(ts.matches.connections()) == 1 })
 	conns := ts.matches.connections()
-	if got := conns[0].(*conn).id; got != (Identity{ID: id.ID, Name: "Rae", Guest: false}) {
+	if got := conns[0].(*conn).id; got != (Identity{ID: id.ID, Name: stored.Name, Guest: true}) {
 		t.Fatalf("connection identity %+v", got)
 	}
 }
@@ -303,6 +322,7 @@ func TestLoginLimits(t *testing.T) {
 	cfg.TrustedProxies = []string{"127.0.0.1"} // X-Forwarded-For names the client
 	cfg.LoginIPRate, cfg.LoginIPBurst = 1.0/60, 4
 	cfg.LoginNameRate, cfg.LoginNameBurst = 1.0/60, 3
+	cfg.LoginFreshAfter = 10 * time.Minute
 	ts := startServer(t, cfg, Deps{NowFunc: clock.Now})
 	for _, name := range []string{"Alice", "Bob", "Carol"} {
 		if resp, _ := ts.post(t, "/api/auth/register", `{"name":"`+name+`","password":"password1"}`, "", nil); resp.StatusCode != 201 {
@@ -315,29 +335,39 @@ func TestLoginLimits(t *testing.T) {
 			http.Header{"X-Forwarded-For": {ip}})
 		return resp.StatusCode, got.Error.Code, resp.Header.Get("Retry-After")
 	}
+	want := func(ip, name, password string, status int) {
+		t.Helper()
+		got, code, retry := login(ip, name, password)
+		if n, _ := strconv.Atoi(retry); got != status || status == 429 && (code != "rate_limited" || n < 1 || n > 600) {
+			t.Fatalf("%s on %s from %s: %d %s Retry-After %q; want %d", password, name, ip, got, code, retry, status)
+		}
+	}
 
-	// Per name: three attempts on Alice from three addresses, then none,
-	// whatever the case or the password; Bob is not concerned.
-	for i, ip := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"} {
-		if status, _, _ := login(ip, "Alice", "wrong-password"); status != 401 {
-			t.Fatalf("attempt %d on Alice: %d", i, status)
+	// Per name: the budget of three attempts on Alice, whatever the case,
+	// from any addresses; Bob is not concerned.
+	want("198.51.100.1", "Alice", "wrong-password", 401)
+	want("198.51.100.2", "alice", "wrong-password", 401)
+	want("198.51.100.3", "ALICE", "wrong-password", 401)
+	// Spent: an address that has tried may not again, right or wrong.
+	want("198.51.100.1", "Alice", "wrong-password", 429)
+	want("198.51.100.2", "Alice", "password1", 429)
+	// An address that has not tried may, once.
+	want("198.51.100.4", "Alice", "wrong-password", 401)
+	want("198.51.100.4", "Alice", "password1", 429)
+	// So the owner gets in from anywhere new.
+	want("198.51.100.5", "Alice", "password1", 200)
+	want("198.51.100.6", "Bob", "password1", 200)
+	// Refilled one attempt a minute; an address is fresh again after
+	// LoginFreshAfter.
+	clock.Add(time.Minute)
+	want("198.51.100.1", "Alice", "wrong-password", 401)
+	want("198.51.100.1", "Alice", "wrong-password", 429)
+	clock.Add(10 * time.Minute)
+	for i := range 3 {
+		want("198.51.100.1", "Alice", "wrong-password", 401)
+		if i == 0 {
+			clock.Add(time.Minute) // back to the per-name budget
 		}
-	}
-	for _, attempt := range []struct{ ip, name, password string }{
-		{"198.51.100.4", "Alice", "wrong-password"},
-		{"198.51.100.5", "ALICE", "password1"},
-	} {
-		status, code, retry := login(attempt.ip, attempt.name, attempt.password)
-		if n, _ := strconv.Atoi(retry); status != 429 || code != "rate_limited" || n < 1 || n > 60 {
-			t.Fatalf("%+v: %d %s Retry-After %q; want 429 rate_limited", attempt, status, code, retry)
-		}
-	}
-	if status, _, _ := login("198.51.100.6", "Bob", "password1"); status != 200 {
-		t.Fatalf("Bob: %d", status)
-	}
-	clock.Add(time.Minute) // one more attempt for Alice
-	if status, _, _ := login("198.51.100.7", "Alice", "password1"); status != 200 {
-		t.Fatalf("Alice a minute later: %d", status)
 	}
 
 	// Per address: four attempts from one address, on any names, malformed
@@ -361,10 +391,63 @@ func TestLoginLimits(t *testing.T) {
 	}
 }
 
+// Attack 6 of the outside test, with the default limits: 25 addresses
+// guess one name's password, one guess each at once, then about 5 times a
+// minute for an hour. The owner, from a new address, logs in at once
+// every time it tries, and the attackers get at most the documented
+// guesses: the name's budget (LoginNameBurst + an hour of LoginNameRate =
+// 10 + 10) plus one per address per LoginFreshAfter (an hour): 45.
+func TestLoginOwnerNotLockedOut(t *testing.T) {
+	clock := newTestClock(time.Now())
+	cfg := testConfig()
+	cfg.TrustedProxies = []string{"127.0.0.1"}
+	ts := startServer(t, cfg, Deps{NowFunc: clock.Now})
+	if resp, _ := ts.post(t, "/api/auth/register", `{"name":"Owner","password":"owner's password"}`, "", nil); resp.StatusCode != 201 {
+		t.Fatalf("register: %d", resp.StatusCode)
+	}
+	login := func(ip, password string) int {
+		t.Helper()
+		resp, _ := ts.post(t, "/api/auth/login", `{"name":"owner","password":"`+password+`"}`, "",
+			http.Header{"X-Forwarded-For": {ip}})
+		return resp.StatusCode
+	}
+	const addresses = 25
+	guesses, owner := 0, 0
+	guess := func(i int) {
+		t.Helper()
+		switch status := login(fmt.Sprintf("198.51.100.%d", 1+i%addresses), fmt.Sprintf("guess-%04d", i)); status {
+		case 401:
+			guesses++
+		case 429:
+		default:
+			t.Fatalf("guess %d: status %d", i, status)
+		}
+	}
+	for i := range addresses {
+		guess(i)
+	}
+	for i := range 300 { // one guess every 12 s: an hour
+		guess(addresses + i)
+		if i%25 == 5 { // every 5 minutes, from an address of its own
+			if status := login(fmt.Sprintf("192.0.2.%d", 1+owner), "owner's password"); status != 200 {
+				t.Fatalf("the owner at minute %d: status %d, want 200", i/5, status)
+			}
+			owner++
+		}
+		clock.Add(12 * time.Second)
+	}
+	if limit := 10 + 10 + addresses; guesses > limit {
+		t.Fatalf("the attackers made %d guesses in an hour, want at most %d", guesses, limit)
+	}
+	t.Logf("%d of %d guesses went through in an hour", guesses, addresses+300)
+}
+
 func TestLoginLimitDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
-	if c.LoginNameRate*60 != 5 || c.LoginNameBurst != 10 || c.LoginIPRate*60 != 20 || c.LoginIPBurst != 20 {
-		t.Fatalf("defaults: name %v/min burst %d, IP %v/min burst %d",
-			c.LoginNameRate*60, c.LoginNameBurst, c.LoginIPRate*60, c.LoginIPBurst)
+	if c.LoginNameRate*3600 != 10 || c.LoginNameBurst != 10 || c.LoginFreshAfter != time.Hour ||
+		c.LoginIPRate*60 != 20 || c.LoginIPBurst != 20 || c.SignupIPRate*3600 != 10 || c.SignupIPBurst != 10 {
+		t.Fatalf("defaults: name %v/h burst %d fresh after %v, IP %v/min burst %d, sign-ups %v/h burst %d",
+			c.LoginNameRate*3600, c.LoginNameBurst, c.LoginFreshAfter, c.LoginIPRate*60, c.LoginIPBurst,
+			c.SignupIPRate*3600, c.SignupIPBurst)
 	}
 }

@@ -17,6 +17,13 @@ type Identity struct {
 	ID    string // opaque player id; never empty
 	Name  string
 	Guest bool
+	// Operator: the token says the player is an operator. Operator
+	// requests check the database too (ops.go), so a revoke is immediate.
+	Operator bool
+	// Gen is the player's token generation when the token was issued
+	// (leaderboard.Player.TokenGen): the token is revoked once the
+	// player's is higher. Tokens from before generations carry none: 0.
+	Gen int64
 }
 
 // Tokens issues and verifies the server's bearer tokens (JWT, HS256).
@@ -33,8 +40,10 @@ type Tokens struct {
 
 // claims is the JWT payload: sub is the player id.
 type claims struct {
-	Name  string `json:"name"`
-	Guest bool   `json:"guest"`
+	Name     string `json:"name"`
+	Guest    bool   `json:"guest"`
+	Operator bool   `json:"op,omitempty"`
+	Gen      int64  `json:"gen,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -64,8 +73,10 @@ func (t *Tokens) Issue(id Identity) (token string, expires time.Time, err error)
 	now := t.now().Truncate(time.Second)
 	expires = now.Add(t.ttl)
 	c := claims{
-		Name:  id.Name,
-		Guest: id.Guest,
+		Name:     id.Name,
+		Guest:    id.Guest,
+		Operator: id.Operator,
+		Gen:      id.Gen,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   id.ID,
 			Issuer:    t.issuer,
@@ -99,10 +110,10 @@ func (t *Tokens) Verify(token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: token expired", ErrUnauthorized)
 	case err != nil:
 		return Identity{}, fmt.Errorf("%w: invalid token", ErrUnauthorized)
-	case c.Subject == "" || leaderboard.ValidName(c.Name) != nil:
+	case c.Subject == "" || leaderboard.ValidName(c.Name) != nil || c.Gen < 0:
 		return Identity{}, fmt.Errorf("%w: invalid token claims", ErrUnauthorized)
 	}
-	return Identity{ID: c.Subject, Name: c.Name, Guest: c.Guest}, nil
+	return Identity{ID: c.Subject, Name: c.Name, Guest: c.Guest, Operator: c.Operator, Gen: c.Gen}, nil
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.
@@ -135,11 +146,30 @@ type authPlayer struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Guest bool   `json:"guest"`
+	// Operator is an addition to PROTOCOL.md: present and true for an
+	// operator (the client shows the operator pages).
+	Operator bool `json:"operator,omitempty"`
+}
+
+// identityOf is who a token issued now for p speaks for.
+func identityOf(p leaderboard.Player) Identity {
+	return Identity{ID: p.ID, Name: p.Name, Guest: p.Guest, Gen: p.TokenGen}
+}
+
+// checkGen refuses a token issued at an older token generation than the
+// player's, p as stored now: an upgrade, a password change or a ban
+// revoked it.
+func checkGen(id Identity, p leaderboard.Player) error {
+	if id.Gen != p.TokenGen {
+		return fmt.Errorf("%w: token revoked", ErrUnauthorized)
+	}
+	return nil
 }
 
 // issue writes a fresh token for p with the given status.
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, status int, p leaderboard.Player) {
-	id := Identity{ID: p.ID, Name: p.Name, Guest: p.Guest}
+	id := identityOf(p)
+	id.Operator = s.isOperator(r, p.ID)
 	token, expires, err := s.tokens.Issue(id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -148,6 +178,6 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, status int, p lea
 	writeJSON(w, status, authReply{
 		Token:     token,
 		ExpiresMS: expires.UnixMilli(),
-		Player:    authPlayer(id),
+		Player:    authPlayer{ID: id.ID, Name: id.Name, Guest: id.Guest},
 	})
 }

@@ -33,6 +33,8 @@ const (
 	DefaultMaxLimited        = 20
 	DefaultLimitedWindow     = 10 * time.Second
 	DefaultMaxConnsPerIP     = 64
+	DefaultMaxConns          = 20000
+	DefaultHSTSMaxAge        = 365 * 24 * time.Hour
 	DefaultHandshakeRate     = 20
 	DefaultHandshakeBurst    = 40
 	DefaultHTTPRate          = 20
@@ -48,8 +50,11 @@ const (
 	DefaultDatabaseTimeout   = 3 * time.Second
 	DefaultLoginIPRate       = 20.0 / 60 // 20 a minute
 	DefaultLoginIPBurst      = 20
-	DefaultLoginNameRate     = 5.0 / 60 // 5 a minute
+	DefaultLoginNameRate     = 10.0 / 3600 // 10 an hour
 	DefaultLoginNameBurst    = 10
+	DefaultLoginFreshAfter   = time.Hour
+	DefaultSignupIPRate      = 10.0 / 3600 // 10 an hour
+	DefaultSignupIPBurst     = 10
 	DefaultShutdownTimeout   = 10 * time.Second
 
 	// DefaultRating is the rating of a player the rating source does not
@@ -103,14 +108,39 @@ type Config struct {
 	// or for the player check of a hello.
 	DatabaseTimeout time.Duration
 
-	// Login attempts (POST /api/auth/login), right or wrong, per client IP
-	// and per name (ignoring case), per second; over them: 429.
-	LoginIPRate    float64
-	LoginIPBurst   int
-	LoginNameRate  float64
-	LoginNameBurst int
+	// Login attempts (POST /api/auth/login, and POST /api/auth/password
+	// on the player's name), right or wrong: per client IP, per second;
+	// and per name (ignoring case), from all addresses together, per
+	// second. Once a name's budget is spent, an address that made no
+	// attempt on it for LoginFreshAfter may still make one, so that
+	// guessers cannot lock the owner out (see loginLimiter). Over them:
+	// 429 with Retry-After. A successful attempt does not count against
+	// the name.
+	LoginIPRate     float64
+	LoginIPBurst    int
+	LoginNameRate   float64
+	LoginNameBurst  int
+	LoginFreshAfter time.Duration
+	SignupIPRate    float64 // registrations and upgrades per client IP, per second
+	SignupIPBurst   int
 
-	// Per client IP.
+	// MaxConns bounds the open WebSockets of the whole server; beyond it
+	// an upgrade is answered 503 server_busy.
+	MaxConns int
+
+	// PublicOrigin is the server's own origin as browsers reach it
+	// ("https://play.example.com[:port]"). Set, it replaces the Host
+	// header as the server's own origin for the Origin check of /ws, and
+	// /ws and /api/ requests for any other host are refused with 403
+	// (DNS rebinding); /healthz, /readyz and /metrics answer any host.
+	// Empty: the origin is taken from the Host header.
+	PublicOrigin string
+	// HSTSMaxAge is the max-age of Strict-Transport-Security, sent with
+	// every response to a request that came over HTTPS (TLS, or a trusted
+	// proxy's X-Forwarded-Proto); negative: not sent.
+	HSTSMaxAge time.Duration
+
+	// Per client IP (per /64 for IPv6).
 	MaxConnsPerIP  int     // open WebSockets
 	HandshakeRate  float64 // WebSocket upgrades per second
 	HandshakeBurst int
@@ -181,7 +211,12 @@ func (c Config) withDefaults() Config {
 	setInt(&c.LoginIPBurst, DefaultLoginIPBurst)
 	setFloat(&c.LoginNameRate, DefaultLoginNameRate)
 	setInt(&c.LoginNameBurst, DefaultLoginNameBurst)
+	setDur(&c.LoginFreshAfter, DefaultLoginFreshAfter)
+	setFloat(&c.SignupIPRate, DefaultSignupIPRate)
+	setInt(&c.SignupIPBurst, DefaultSignupIPBurst)
 	setInt(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	setInt(&c.MaxConns, DefaultMaxConns)
+	setDur(&c.HSTSMaxAge, DefaultHSTSMaxAge)
 	setFloat(&c.HandshakeRate, DefaultHandshakeRate)
 	setInt(&c.HandshakeBurst, DefaultHandshakeBurst)
 	setFloat(&c.HTTPRate, DefaultHTTPRate)
@@ -213,6 +248,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("AllowedOrigins: %w", err))
 		}
 	}
+	if c.PublicOrigin != "" {
+		if _, err := normalizeOrigin(c.PublicOrigin); err != nil {
+			errs = append(errs, fmt.Errorf("PublicOrigin: %w", err))
+		}
+	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("TrustedProxies: %w", err))
 	}
@@ -240,7 +280,11 @@ func (c Config) Validate() error {
 		"LoginIPBurst":      c.LoginIPBurst > 0,
 		"LoginNameRate":     c.LoginNameRate > 0,
 		"LoginNameBurst":    c.LoginNameBurst > 0,
+		"LoginFreshAfter":   c.LoginFreshAfter > 0,
+		"SignupIPRate":      c.SignupIPRate > 0,
+		"SignupIPBurst":     c.SignupIPBurst > 0,
 		"MaxConnsPerIP":     c.MaxConnsPerIP > 0,
+		"MaxConns":          c.MaxConns > 0,
 		"HandshakeRate":     c.HandshakeRate > 0,
 		"HandshakeBurst":    c.HandshakeBurst > 0,
 		"HTTPRate":          c.HTTPRate > 0,

@@ -25,6 +25,8 @@ var (
 	// ErrNoNewMatches: the server is not ready (ReadyFunc fails), so
 	// nothing that would start a match is accepted.
 	ErrNoNewMatches = errors.New("no new matches for now")
+	// ErrServerFull: the server holds Config.MaxConns WebSockets.
+	ErrServerFull = errors.New("server is full")
 	// ErrUnknownGame: an HTTP path names a game the server does not offer.
 	ErrUnknownGame = errors.New("unsupported game")
 )
@@ -97,7 +99,7 @@ func classify(err error) (code string, status int, known bool) {
 		return codeAlreadyRegistered, http.StatusConflict, true
 	case is(ErrUnknownGame):
 		return codeUnsupportedGame, http.StatusNotFound, true
-	case is(ErrRateLimited):
+	case is(ErrRateLimited, match.ErrWatchLimit, leaderboard.ErrBusy):
 		return codeRateLimited, http.StatusTooManyRequests, true
 	case is(ErrTooLarge) || errors.As(err, &tooBig):
 		return codeTooLarge, http.StatusRequestEntityTooLarge, true
@@ -107,7 +109,7 @@ func classify(err error) (code string, status int, known bool) {
 		return codeMethodNotAllowed, http.StatusMethodNotAllowed, true
 	case is(ErrNotReady):
 		return codeNotReady, http.StatusServiceUnavailable, true
-	case is(ErrShuttingDown, ErrNoNewMatches, match.ErrBusy, match.ErrShuttingDown, lobby.ErrClosed,
+	case is(ErrShuttingDown, ErrNoNewMatches, ErrServerFull, match.ErrBusy, match.ErrShuttingDown, lobby.ErrClosed,
 		match.ErrUnavailable, match.ErrJournalClosed):
 		return codeServerBusy, http.StatusServiceUnavailable, true
 	case is(match.ErrNotAPlayer):

@@ -516,6 +516,9 @@ func (memAccounts) Login(context.Context, string, string) (leaderboard.Player, e
 func (memAccounts) Upgrade(context.Context, string, string) (leaderboard.Player, error) {
 	return leaderboard.Player{}, match.ErrUnavailable
 }
+func (memAccounts) ChangePassword(context.Context, string, string, string) (leaderboard.Player, error) {
+	return leaderboard.Player{}, match.ErrUnavailable
+}
 
 // noRecords has no history.
 type noRecords struct{}

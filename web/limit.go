@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -47,6 +48,7 @@ type keyLimiters struct {
 	limit rate.Limit // immutable
 	burst int        // immutable
 	idle  time.Duration
+	addrs bool // immutable: keys are client addresses, limited by addrKey
 
 	mu        sync.Mutex // guards the fields below
 	byKey     map[string]*keyLimiter
@@ -56,6 +58,26 @@ type keyLimiters struct {
 type keyLimiter struct {
 	lim  *rate.Limiter
 	last time.Time
+}
+
+// newAddrLimiters returns keyLimiters for client addresses: an IPv6
+// client is limited by its /64 (see addrKey).
+func newAddrLimiters(perSecond float64, burst int) *keyLimiters {
+	l := newKeyLimiters(perSecond, burst)
+	l.addrs = true
+	return l
+}
+
+// addrKey is what per-address limits count a client address by: an IPv4
+// address itself, an IPv6 address's /64, which a single subscriber
+// usually holds whole (counting each of its 2^64 addresses apart would
+// give one client unlimited budgets). Anything else is its own key.
+func addrKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Unmap().Is6() {
+		return ip
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }
 
 func newKeyLimiters(perSecond float64, burst int) *keyLimiters {
@@ -73,6 +95,9 @@ func newKeyLimiters(perSecond float64, burst int) *keyLimiters {
 // allow takes one token for key at now. When none is left it returns false
 // and how long until one is.
 func (l *keyLimiters) allow(key string, now time.Time) (bool, time.Duration) {
+	if l.addrs {
+		key = addrKey(key)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.lastSweep) > l.idle {

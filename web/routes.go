@@ -12,11 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The browser client, served as is: no build step, no CDN.
@@ -50,12 +53,14 @@ func (s *Server) routes() http.Handler {
 	api("/api/auth/login", post(s.handleLogin))
 	api("/api/auth/upgrade", post(s.handleUpgrade))
 	api("/api/auth/refresh", post(s.handleRefresh))
+	api("/api/auth/password", post(s.handlePassword))
 	api("/api/me", get(s.handleMe))
 	api("/api/games", get(s.handleGames))
 	api("/api/leaderboard/{game}", get(s.handleLeaderboard))
 	api("/api/players/{id}", get(s.handlePlayer))
 	api("/api/matches", get(s.handleMatches))
 	api("/api/matches/{id}", get(s.handleMatch))
+	s.opsRoutes(mux)
 	handle("/healthz", map[string]http.HandlerFunc{http.MethodGet: s.handleHealth})
 	handle("/readyz", map[string]http.HandlerFunc{http.MethodGet: s.handleReady})
 	handle("/ws", map[string]http.HandlerFunc{http.MethodGet: s.handleWS})
@@ -66,16 +71,62 @@ func (s *Server) routes() http.Handler {
 		s.writeError(w, r, fmt.Errorf("%w: %s", ErrRouteNotFound, r.URL.Path))
 	})))
 	mux.Handle("/", methodHandler(s, map[string]http.HandlerFunc{http.MethodGet: s.staticHandler()}))
-	return securityHeaders(mux)
+	return s.securityHeaders(mux)
 }
 
-// limitAPI applies the per-address HTTP rate to next.
+// limitAPI checks the host (checkHost) and the path and query
+// (checkText), and applies the per-address HTTP rate, before next.
 func (s *Server) limitAPI(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.allowIP(w, r, s.apiCalls) {
-			next.ServeHTTP(w, r)
+		if err := s.checkHost(r); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
+		if !s.allowIP(w, r, s.apiCalls) {
+			return
+		}
+		if err := checkText(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
+}
+
+// checkText refuses a path or query that is not printable UTF-8 text:
+// ids and names are, and the database refuses what is not (a NUL, invalid
+// UTF-8) with an error that would otherwise be a 500.
+func checkText(r *http.Request) error {
+	if !isText(r.URL.Path) {
+		return fmt.Errorf("%w: the path is not valid UTF-8 text", ErrBadRequest)
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return fmt.Errorf("%w: malformed query", ErrBadRequest)
+	}
+	for k, vs := range q {
+		ok := isText(k)
+		for _, v := range vs {
+			ok = ok && isText(v)
+		}
+		if !ok {
+			return fmt.Errorf("%w: the query is not valid UTF-8 text", ErrBadRequest)
+		}
+	}
+	return nil
+}
+
+// isText reports whether s is valid UTF-8 without control characters.
+func isText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // methodHandler dispatches on the request method; GET handlers answer HEAD
@@ -105,9 +156,18 @@ func methodHandler(s *Server, methods map[string]http.HandlerFunc) http.Handler 
 	})
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders sets the headers every response carries, and HSTS on
+// those to requests that came over HTTPS.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	hsts := ""
+	if age := s.cfg.HSTSMaxAge; age > 0 {
+		hsts = "max-age=" + strconv.FormatInt(int64(age/time.Second), 10)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if hsts != "" && s.ownScheme(r) == "https" {
+			h.Set("Strict-Transport-Security", hsts)
+		}
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
@@ -218,7 +278,7 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &tooBig) {
 			return fmt.Errorf("%w: at most %d bytes", ErrTooLarge, tooBig.Limit)
 		}
-		return fmt.Errorf("%w: read body: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: the body could not be read", ErrBadRequest)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: body is not the JSON object expected", ErrBadRequest)
@@ -308,6 +368,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="turnbase"`)
+	}
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1") // a busy moment, as leaderboard.ErrBusy
 	}
 	writeErrorBody(w, status, code, msg)
 }

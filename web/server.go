@@ -79,6 +79,10 @@ type Deps struct {
 	Metrics http.Handler
 	// NowFunc is the clock; nil: time.Now.
 	NowFunc func() time.Time
+	// Ops, when set, serves the operators' API under /api/ops (ops.go),
+	// and Monitor its overview's history.
+	Ops     Operations
+	Monitor *Monitor
 }
 
 // Server serves the HTTP API, the static client and the WebSocket endpoint.
@@ -90,12 +94,14 @@ type Server struct {
 	now        func() time.Time
 	tokens     *Tokens
 	origins    map[string]bool // normalized AllowedOrigins
+	public     string          // normalized PublicOrigin; "" when not set
 	sockets    *socket.Server  // runs the WebSockets; safe for concurrent use
 	handler    http.Handler
-	handshakes *keyLimiters // WebSocket upgrades per IP; safe for concurrent use
-	apiCalls   *keyLimiters // /api/ requests per IP; safe for concurrent use
-	loginIPs   *keyLimiters // login attempts per IP; safe for concurrent use
-	loginNames *keyLimiters // login attempts per lower-case name; likewise
+	handshakes *keyLimiters  // WebSocket upgrades per IP; safe for concurrent use
+	apiCalls   *keyLimiters  // /api/ requests per IP; safe for concurrent use
+	loginIPs   *keyLimiters  // login attempts per IP; safe for concurrent use
+	loginNames *loginLimiter // login attempts per name; likewise
+	signups    *keyLimiters  // registrations and upgrades per IP; likewise
 	proxies    []netip.Prefix
 
 	conns sync.WaitGroup // one per registered connection until its cleanup
@@ -104,7 +110,7 @@ type Server struct {
 	mu       sync.Mutex // guards the fields below
 	draining bool       // set once by shutdown: no new connections
 	open     map[*conn]struct{}
-	perIP    map[string]int          // open (or upgrading) connections per IP
+	perIP    map[string]int          // open (or upgrading) connections per addrKey
 	players  map[string]*playerState // players with at least one connection
 }
 
@@ -113,8 +119,8 @@ type playerState struct {
 	limiter *rate.Limiter // frames of all its connections; safe for concurrent use
 
 	// Guarded by Server.mu.
-	refs     int   // connections past hello
-	queuedBy *conn // the connection whose queue.join is pending, if any
+	conns    map[*conn]struct{} // connections past hello
+	queuedBy *conn              // the connection whose queue.join is pending, if any
 }
 
 // New returns a Server. It panics if cfg does not pass Validate or a
@@ -141,15 +147,19 @@ func New(logger *slog.Logger, deps Deps, cfg Config) *Server {
 		now:        now,
 		tokens:     newTokens(cfg, now),
 		origins:    make(map[string]bool),
-		handshakes: newKeyLimiters(cfg.HandshakeRate, cfg.HandshakeBurst),
-		apiCalls:   newKeyLimiters(cfg.HTTPRate, cfg.HTTPBurst),
-		loginIPs:   newKeyLimiters(cfg.LoginIPRate, cfg.LoginIPBurst),
-		loginNames: newKeyLimiters(cfg.LoginNameRate, cfg.LoginNameBurst),
+		handshakes: newAddrLimiters(cfg.HandshakeRate, cfg.HandshakeBurst),
+		apiCalls:   newAddrLimiters(cfg.HTTPRate, cfg.HTTPBurst),
+		loginIPs:   newAddrLimiters(cfg.LoginIPRate, cfg.LoginIPBurst),
+		loginNames: newLoginLimiter(cfg.LoginNameRate, cfg.LoginNameBurst, cfg.LoginFreshAfter),
+		signups:    newAddrLimiters(cfg.SignupIPRate, cfg.SignupIPBurst),
 		open:       make(map[*conn]struct{}),
 		perIP:      make(map[string]int),
 		players:    make(map[string]*playerState),
 	}
 	s.proxies, _ = parsePrefixes(cfg.TrustedProxies) // Validate accepted them
+	if cfg.PublicOrigin != "" {
+		s.public, _ = normalizeOrigin(cfg.PublicOrigin) // likewise
+	}
 	for _, o := range cfg.AllowedOrigins {
 		n, _ := normalizeOrigin(o) // Validate accepted it
 		s.origins[n] = true
@@ -242,17 +252,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // register counts a connection that is about to be upgraded. It refuses
-// while draining, and when ip holds its maximum of connections.
+// while draining, when the server holds MaxConns connections, and when the
+// client's address (its /64 for IPv6) holds its maximum.
 func (s *Server) register(c *conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
 		return ErrShuttingDown
 	}
-	if s.perIP[c.ip] >= s.cfg.MaxConnsPerIP {
+	if len(s.open) >= s.cfg.MaxConns {
+		return fmt.Errorf("%w; try again later", ErrServerFull)
+	}
+	key := addrKey(c.ip)
+	if s.perIP[key] >= s.cfg.MaxConnsPerIP {
 		return fmt.Errorf("%w: too many connections from your address", ErrRateLimited)
 	}
-	s.perIP[c.ip]++
+	s.perIP[key]++
 	s.open[c] = struct{}{}
 	s.conns.Add(1)
 	return nil
@@ -263,8 +278,9 @@ func (s *Server) unregister(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.open, c)
-	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-		delete(s.perIP, c.ip)
+	key := addrKey(c.ip)
+	if s.perIP[key]--; s.perIP[key] <= 0 {
+		delete(s.perIP, key)
 	}
 	s.conns.Done()
 }
@@ -276,10 +292,13 @@ func (s *Server) joinPlayer(c *conn, playerID string) *playerState {
 	defer s.mu.Unlock()
 	p := s.players[playerID]
 	if p == nil {
-		p = &playerState{limiter: rate.NewLimiter(rate.Limit(s.cfg.PlayerRate), s.cfg.PlayerBurst)}
+		p = &playerState{
+			limiter: rate.NewLimiter(rate.Limit(s.cfg.PlayerRate), s.cfg.PlayerBurst),
+			conns:   make(map[*conn]struct{}),
+		}
 		s.players[playerID] = p
 	}
-	p.refs++
+	p.conns[c] = struct{}{}
 	return p
 }
 
@@ -297,11 +316,49 @@ func (s *Server) leavePlayer(c *conn, playerID string) (queued, last bool) {
 		p.queuedBy = nil
 		queued = true
 	}
-	if p.refs--; p.refs <= 0 {
+	delete(p.conns, c)
+	if len(p.conns) == 0 {
 		delete(s.players, playerID)
 		last = true
 	}
 	return queued, last
+}
+
+// KickPlayer closes every WebSocket connection of playerID in this process
+// with close code 4003 ("kicked"), and waits until they are gone or ctx
+// ends. It returns how many it closed. An operator who bans a player calls
+// it after storing the ban: the client reconnects, and its hello is
+// refused (4001) for the ban. Other processes notice a ban made elsewhere
+// when the player next asks for a match or a token (queue.join,
+// challenge.create, challenge.accept, match.rematch, refresh): they close
+// its connections with 4001.
+func (s *Server) KickPlayer(ctx context.Context, playerID string) (int, error) {
+	conns := s.closePlayer(playerID, closeKicked, "kicked by the server")
+	for _, c := range conns {
+		select {
+		case <-c.gone:
+		case <-ctx.Done():
+			return len(conns), fmt.Errorf("kick player %s: %w", playerID, ctx.Err())
+		}
+	}
+	return len(conns), nil
+}
+
+// closePlayer starts closing every connection of playerID with code and
+// returns them.
+func (s *Server) closePlayer(playerID string, code int, text string) []*conn {
+	s.mu.Lock()
+	var conns []*conn
+	if p := s.players[playerID]; p != nil {
+		for c := range p.conns {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(code, text, true)
+	}
+	return conns
 }
 
 // setQueued records which of the player's connections holds its queue

@@ -85,7 +85,10 @@ func (c *conn) admit() {
 	if c.player != nil {
 		playerLimiter = c.player.limiter
 	}
-	c.limiter = newFrameLimiter(&c.srv.cfg, playerLimiter)
+	if c.limiter == nil {
+		c.limiter = newFrameLimiter(&c.srv.cfg, nil)
+	}
+	c.limiter.player = playerLimiter // control frames before the hello count too
 	c.welcomed = true
 	c.sock.Welcome()
 	if c.player != nil {
@@ -140,7 +143,15 @@ func (c *conn) handle(ctx context.Context, data []byte, text bool) {
 	if err != nil {
 		c.replyError(req.re(), err)
 	}
+	if errors.Is(err, errPlayerBanned) {
+		c.log.Info("closing the connections of a banned player")
+		c.srv.closePlayer(c.id.ID, closeBadToken, "player is banned")
+	}
 }
+
+// errPlayerBanned refuses a request of a player banned since its hello;
+// the player's connections are closed after the answer.
+var errPlayerBanned = fmt.Errorf("%w: player is banned", ErrUnauthorized)
 
 // dispatch runs a decoded request. Requests that the registry answers
 // later get a reply function; the rest answer here.
@@ -173,6 +184,9 @@ func (c *conn) dispatch(ctx context.Context, req request) error {
 		if err := c.srv.checkReady(ctx); err != nil {
 			return err
 		}
+		if err := c.checkStanding(ctx); err != nil {
+			return err
+		}
 		m.Rematch(c, req.Match, c.replyFunc(req.re()))
 		return nil
 	}
@@ -183,6 +197,9 @@ func (c *conn) dispatch(ctx context.Context, req request) error {
 	case typeQueueJoin, typeChallengeCreate, typeChallengeAccept:
 		// Each of these may start a match.
 		if err := c.srv.checkReady(ctx); err != nil {
+			return err
+		}
+		if err := c.checkStanding(ctx); err != nil {
 			return err
 		}
 	}
@@ -281,7 +298,32 @@ func (s *Server) checkPlayer(ctx context.Context, id Identity) (Identity, error)
 		s.logger.Warn("check player at hello; trusting the token", "player_id", id.ID, "err", err)
 		return id, nil
 	}
-	return Identity{ID: p.ID, Name: p.Name, Guest: p.Guest}, nil
+	if err := checkGen(id, p); err != nil {
+		return Identity{}, err
+	}
+	return identityOf(p), nil
+}
+
+// checkStanding refuses a request that may start a match when the
+// connection's player has been banned (or deleted) since its hello,
+// perhaps by another process or by hand in the database (errPlayerBanned;
+// handle then closes all of the player's connections here with 4001). The token generation is
+// not compared: a player's open connections outlive an upgrade or a
+// password change made from one of them. When the database cannot tell,
+// the player is let through, as at hello (checkReady refuses new matches
+// while it is down anyway).
+func (c *conn) checkStanding(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.DatabaseTimeout)
+	defer cancel()
+	_, err := c.srv.deps.Accounts.Get(ctx, c.id.ID)
+	switch {
+	case errors.Is(err, leaderboard.ErrBanned), errors.Is(err, leaderboard.ErrNotFound):
+		c.log.Info("refusing a banned or deleted player", "err", err)
+		return errPlayerBanned
+	case err != nil:
+		c.log.Warn("check player standing; letting it through", "err", err)
+	}
+	return nil
 }
 
 // checkReady refuses, while the server is not ready (the database is

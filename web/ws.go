@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/turnbase/turnbase/web/socket"
 )
@@ -15,13 +16,21 @@ import (
 const (
 	closeGoingAway = 1001
 	closeBadToken  = 4001
+	// closeKicked (an addition to PROTOCOL.md): an operator closed the
+	// player's connections (KickPlayer). The client may reconnect; a
+	// banned player's hello is then refused with 4001.
+	closeKicked    = 4003
 	closeRateLimit = 4008
 )
 
 // handleWS is GET /ws: it refuses foreign origins (403), address floods
-// (429) and a server shutting down (503) before upgrading, then runs the
-// connection until it closes.
+// (429), and a server full or shutting down (503) before upgrading, then
+// runs the connection until it closes.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if err := s.checkHost(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if !s.checkOrigin(r) {
 		s.writeError(w, r, fmt.Errorf("%w: origin %q may not connect", ErrForbidden, r.Header.Get("Origin")))
 		return
@@ -31,7 +40,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(s, s.clientIP(r))
 	if err := s.register(c); err != nil {
-		if errors.Is(err, ErrRateLimited) {
+		if errors.Is(err, ErrRateLimited) || errors.Is(err, ErrServerFull) {
 			writeRetryAfter(w, s.cfg.HelloTimeout)
 		}
 		s.writeError(w, r, err)
@@ -47,7 +56,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkOrigin implements PROTOCOL.md: no Origin, the server's own origin
-// (as the Host header names it) and configured origins are allowed.
+// (Config.PublicOrigin, or else as the Host header names it) and
+// configured origins are allowed.
 func (s *Server) checkOrigin(r *http.Request) bool {
 	values := r.Header.Values("Origin")
 	switch len(values) {
@@ -61,7 +71,26 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	if err != nil {
 		return false // "null" among others
 	}
-	return origin == originOf(s.ownScheme(r), r.Host) || s.origins[origin]
+	own := s.public
+	if own == "" {
+		own = originOf(s.ownScheme(r), r.Host)
+	}
+	return origin == own || s.origins[origin]
+}
+
+// checkHost refuses, when Config.PublicOrigin is set, a request for any
+// other host: a page of another site whose name an attacker has pointed
+// at this server (DNS rebinding) is then no longer the server's own
+// origin.
+func (s *Server) checkHost(r *http.Request) error {
+	if s.public == "" {
+		return nil
+	}
+	scheme, _, _ := strings.Cut(s.public, "://")
+	if originOf(scheme, r.Host) != s.public {
+		return fmt.Errorf("%w: host %q is not served here", ErrForbidden, truncate(r.Host, 100))
+	}
+	return nil
 }
 
 // conn is one WebSocket connection as the protocol sees it; it implements
@@ -72,6 +101,7 @@ type conn struct {
 	srv  *Server
 	ip   string
 	sock *socket.Conn
+	gone chan struct{} // closed once Closed has released everything
 
 	// Set by Frame during the hello, before the connection is handed to
 	// the registry or the lobby; immutable after that.
@@ -86,9 +116,10 @@ type conn struct {
 
 func newConn(s *Server, ip string) *conn {
 	return &conn{
-		srv: s,
-		ip:  ip,
-		log: newLazyLogger(s.logger, slog.String("remote", ip)),
+		srv:  s,
+		ip:   ip,
+		gone: make(chan struct{}),
+		log:  newLazyLogger(s.logger, slog.String("remote", ip)),
 	}
 }
 
@@ -125,6 +156,26 @@ func (c *conn) Frame(data []byte, text bool) {
 	c.handle(ctx, data, text)
 }
 
+// Control counts a ping or pong of the client against its frame rate, as
+// a data frame: over it, the frame is ignored, and a client that keeps
+// going is closed with 4008. Before the hello a connection has a budget of
+// its own; the hello keeps it.
+func (c *conn) Control() bool {
+	if c.limiter == nil {
+		c.limiter = newFrameLimiter(&c.srv.cfg, nil)
+	}
+	ok, closeIt := c.limiter.check(c.srv.now())
+	if ok {
+		return true
+	}
+	c.srv.stats.framesLimited.Add(1)
+	if closeIt {
+		c.log.Info("closing connection over its rate limit (control frames)")
+		c.closeWith(closeRateLimit, "rate limit exceeded", false)
+	}
+	return false
+}
+
 // Closed releases what the connection held once its socket is gone:
 // registry subscriptions, the player's queue ticket and challenges, and
 // the per-IP count.
@@ -133,6 +184,7 @@ func (c *conn) Closed(e socket.Ending) {
 		c.log.Debug("read failed", "err", e.ReadErr)
 	}
 	c.cleanup(context.Background(), e)
+	close(c.gone)
 }
 
 func (c *conn) cleanup(ctx context.Context, e socket.Ending) {

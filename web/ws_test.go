@@ -722,3 +722,51 @@ func TestPongBeforeHello(t *testing.T) {
 		t.Fatalf("closed after %v", d)
 	}
 }
+
+// WebSocket pings and pongs count against the connection's frame rate: a
+// client flooding them, before or after its hello, is closed with 4008,
+// as for data frames. (Before, 8 sockets sent 144,000 pings a second and
+// were never closed.)
+func TestControlFrameFlood(t *testing.T) {
+	cfg := testConfig()
+	cfg.ConnRate, cfg.ConnBurst = 20, 40
+	cfg.MaxLimited, cfg.LimitedWindow = 20, 10*time.Second
+	ts := startServer(t, cfg, Deps{})
+	for _, tc := range []struct {
+		name  string
+		hello bool
+		kind  int
+	}{{"pings after hello", true, websocket.PingMessage}, {"pongs after hello", true, websocket.PongMessage}, {"pings before hello", false, websocket.PingMessage}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c *websocket.Conn
+			if tc.hello {
+				c, _ = ts.connect(t, "")
+			} else {
+				var err error
+				if c, _, err = ts.dial(t, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pongs := 0
+			c.SetPongHandler(func(string) error { pongs++; return nil })
+			flood := make(chan int, 1)
+			go func() {
+				n := 0
+				for ; n < 100_000; n++ {
+					if c.WriteControl(tc.kind, []byte("x"), time.Now().Add(time.Second)) != nil {
+						break
+					}
+				}
+				flood <- n
+			}()
+			expectClose(t, c, 4008)
+			c.Close()
+			n := <-flood
+			t.Logf("closed after %d control frames were written, %d pongs", n, pongs)
+			if tc.kind == websocket.PingMessage && pongs > cfg.ConnBurst+cfg.MaxLimited {
+				t.Errorf("%d pings answered; the budget allows about %d", pongs, cfg.ConnBurst)
+			}
+		})
+	}
+	waitFor(t, "the connections to go", func() bool { return ts.openConns() == 0 })
+}

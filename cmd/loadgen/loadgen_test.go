@@ -260,7 +260,7 @@ func startServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer logFile.Close() // the child has its own copy
-	cmd := exec.Command(bin, "serve", "-addr", addr, "-data", filepath.Join(dir, "data"))
+	cmd := exec.Command(bin, "serve", "-addr", addr, "-ops-addr=", "-data", filepath.Join(dir, "data"))
 	cmd.Env = append(os.Environ(),
 		"DATABASE_URL=", // the embedded PostgreSQL, whatever the caller's environment says
 		"TURNBASE_LOG_LEVEL=warn",

@@ -18,6 +18,7 @@ type config struct {
 	DatabaseURL    string
 	JWTSecret      string
 	AllowedOrigins string
+	PublicOrigin   string
 	LogFormat      string
 	LogLevel       string
 
@@ -28,6 +29,8 @@ type config struct {
 
 	RatedPairLimit  int
 	RatedPairWindow time.Duration
+	SpectatorEvery  time.Duration
+	MaxWatched      int
 
 	HelloTimeout time.Duration
 	PingPeriod   time.Duration
@@ -39,14 +42,34 @@ type config struct {
 	PlayerRate     float64
 	PlayerBurst    int
 	MaxConnsPerIP  int
+	MaxConns       int
 	HandshakeRate  float64
 	HandshakeBurst int
 	HTTPRate       float64
 	HTTPBurst      int
+
+	LoginNamePerHour float64
+	LoginNameBurst   int
+	LoginFreshAfter  time.Duration
+	SignupPerHour    float64
+	SignupBurst      int
+	HashSlots        int
+	HashQueue        int
+
 	TrustedProxies string
 	TLSCert        string
 	TLSKey         string
-	PprofAddr      string
+	HSTSMaxAge     time.Duration
+	OpsAddr        string
+	OpsSample      time.Duration
+
+	// The review queue's thresholds (postgres/signals.go).
+	SignalSameOpponent int
+	SignalWinRateGames int
+	SignalWinRate      float64
+	SignalEarlyEnds    int
+	SignalAddrBlock    int
+	SignalRatingGain   float64
 }
 
 // setting ties one flag to its environment variable.
@@ -84,6 +107,7 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty starts an embedded PostgreSQL in the data folder", true)
 	str(&c.JWTSecret, "jwt-secret", "TURNBASE_JWT_SECRET", "", "HS256 token secret; empty generates one and keeps it in the data folder", true)
 	str(&c.AllowedOrigins, "allowed-origins", "TURNBASE_ALLOWED_ORIGINS", "", "comma-separated extra browser origins allowed to open /ws (scheme://host[:port])", false)
+	str(&c.PublicOrigin, "public-origin", "TURNBASE_PUBLIC_ORIGIN", "", "the server's origin as browsers reach it (scheme://host[:port]); set, /ws and /api/ refuse other Host headers (DNS rebinding)", false)
 	str(&c.LogFormat, "log-format", "TURNBASE_LOG_FORMAT", "text", "log format: text or json", false)
 	str(&c.LogLevel, "log-level", "TURNBASE_LOG_LEVEL", "info", "log level: debug, info, warn or error", false)
 
@@ -93,6 +117,8 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.ChallengeTTL, "challenge-ttl", "TURNBASE_CHALLENGE_TTL", 10*time.Minute, "how long a challenge code is valid")
 	num(&c.RatedPairLimit, "rated-pair-limit", "TURNBASE_RATED_PAIR_LIMIT", 5, "rated results two players may have together per rated-pair-window; later matches are unrated (0: no limit)")
 	dur(&c.RatedPairWindow, "rated-pair-window", "TURNBASE_RATED_PAIR_WINDOW", 24*time.Hour, "rolling period of rated-pair-limit")
+	dur(&c.SpectatorEvery, "spectator-every", "TURNBASE_SPECTATOR_EVERY", time.Second, "a match shows a changed spectator count at most this often")
+	num(&c.MaxWatched, "max-watched", "TURNBASE_MAX_WATCHED", 16, "matches one socket may watch at once")
 
 	dur(&c.HelloTimeout, "hello-timeout", "TURNBASE_HELLO_TIMEOUT", 5*time.Second, "time a new socket has to send hello")
 	dur(&c.PingPeriod, "ping-period", "TURNBASE_PING_PERIOD", 25*time.Second, "how often the server pings a socket")
@@ -103,15 +129,31 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	num(&c.ConnBurst, "conn-burst", "TURNBASE_CONN_BURST", 40, "message burst per socket")
 	rate(&c.PlayerRate, "player-rate", "TURNBASE_PLAYER_RATE", 40, "messages per second per player, all sockets together")
 	num(&c.PlayerBurst, "player-burst", "TURNBASE_PLAYER_BURST", 80, "message burst per player")
-	num(&c.MaxConnsPerIP, "max-conns-per-ip", "TURNBASE_MAX_CONNS_PER_IP", 64, "open sockets per client address")
+	num(&c.MaxConnsPerIP, "max-conns-per-ip", "TURNBASE_MAX_CONNS_PER_IP", 64, "open sockets per client address (per /64 for IPv6)")
+	num(&c.MaxConns, "max-conns", "TURNBASE_MAX_CONNS", 20000, "open sockets in all; beyond, upgrades get 503")
 	rate(&c.HandshakeRate, "handshake-rate", "TURNBASE_HANDSHAKE_RATE", 10, "socket handshakes per second per client address")
 	num(&c.HandshakeBurst, "handshake-burst", "TURNBASE_HANDSHAKE_BURST", 40, "handshake burst per client address")
 	rate(&c.HTTPRate, "http-rate", "TURNBASE_HTTP_RATE", 20, "API requests per second per client address")
 	num(&c.HTTPBurst, "http-burst", "TURNBASE_HTTP_BURST", 60, "API request burst per client address")
+	rate(&c.LoginNamePerHour, "login-name-per-hour", "TURNBASE_LOGIN_NAME_PER_HOUR", 10, "login attempts per hour on one name from all addresses together")
+	num(&c.LoginNameBurst, "login-name-burst", "TURNBASE_LOGIN_NAME_BURST", 10, "login attempt burst on one name")
+	dur(&c.LoginFreshAfter, "login-fresh-after", "TURNBASE_LOGIN_FRESH_AFTER", time.Hour, "once a name's login budget is spent, an address that made no attempt on it for this long may still make one")
+	rate(&c.SignupPerHour, "signup-per-hour", "TURNBASE_SIGNUP_PER_HOUR", 10, "registrations and guest upgrades per hour per client address")
+	num(&c.SignupBurst, "signup-burst", "TURNBASE_SIGNUP_BURST", 10, "registration and upgrade burst per client address")
+	num(&c.HashSlots, "hash-slots", "TURNBASE_HASH_SLOTS", 0, "password hashes computed at once; 0: one per core (GOMAXPROCS)")
+	num(&c.HashQueue, "hash-queue", "TURNBASE_HASH_QUEUE", 0, "logins that may wait for a hashing slot (sign-ups: a quarter), beyond which 429; 0: 8 per slot")
 	str(&c.TrustedProxies, "trusted-proxies", "TURNBASE_TRUSTED_PROXIES", "", "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed", false)
 	str(&c.TLSCert, "tls-cert", "TURNBASE_TLS_CERT", "", "PEM certificate (chain) file: serve HTTPS and WSS", false)
 	str(&c.TLSKey, "tls-key", "TURNBASE_TLS_KEY", "", "PEM private key file for -tls-cert", false)
-	str(&c.PprofAddr, "pprof-addr", "TURNBASE_PPROF_ADDR", "", "serve net/http/pprof on this (loopback) address, for profiling; empty: off", false)
+	dur(&c.HSTSMaxAge, "hsts-max-age", "TURNBASE_HSTS_MAX_AGE", 365*24*time.Hour, "Strict-Transport-Security max-age on HTTPS responses; negative: none")
+	str(&c.OpsAddr, "ops-addr", "TURNBASE_OPS_ADDR", "127.0.0.1:9090", "operator listener: /metrics and net/http/pprof, never on the public address; empty: off", false)
+	dur(&c.OpsSample, "ops-sample", "TURNBASE_OPS_SAMPLE", 10*time.Second, "how often the operators' overview takes a sample (it keeps 360)")
+	num(&c.SignalSameOpponent, "signal-same-opponent", "TURNBASE_SIGNAL_SAME_OPPONENT", 10, "review queue: rated games against one opponent in a day")
+	num(&c.SignalWinRateGames, "signal-win-rate-games", "TURNBASE_SIGNAL_WIN_RATE_GAMES", 10, "review queue: games against one opponent (30 days) before the win rate counts")
+	rate(&c.SignalWinRate, "signal-win-rate", "TURNBASE_SIGNAL_WIN_RATE", 0.9, "review queue: win rate against one opponent")
+	num(&c.SignalEarlyEnds, "signal-early-ends", "TURNBASE_SIGNAL_EARLY_ENDS", 5, "review queue: resigns or aborts before move 2 in a day")
+	num(&c.SignalAddrBlock, "signal-addr-block", "TURNBASE_SIGNAL_ADDR_BLOCK", 4, "review queue: accounts first seen from one address block within a day")
+	rate(&c.SignalRatingGain, "signal-rating-gain", "TURNBASE_SIGNAL_RATING_GAIN", 150, "review queue: rating points gained in a day (and 3x the best day before)")
 
 	if err := fs.Parse(args); err != nil {
 		return c, nil, nil, err
@@ -146,10 +188,14 @@ func (c config) validate() error {
 		"move-timeout": c.MoveTimeout, "grace": c.Grace, "linger": c.Linger, "challenge-ttl": c.ChallengeTTL,
 		"rated-pair-window": c.RatedPairWindow,
 		"hello-timeout":     c.HelloTimeout, "ping-period": c.PingPeriod, "pong-wait": c.PongWait,
+		"spectator-every": c.SpectatorEvery, "ops-sample": c.OpsSample, "login-fresh-after": c.LoginFreshAfter,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %s", name, d))
 		}
+	}
+	if c.HashSlots < 0 || c.HashQueue < 0 {
+		errs = append(errs, errors.New("hash-slots and hash-queue must not be negative"))
 	}
 	if c.RatedPairLimit < 0 {
 		errs = append(errs, fmt.Errorf("rated-pair-limit must be 0 (no limit) or more, not %d", c.RatedPairLimit))
@@ -165,6 +211,12 @@ func (c config) validate() error {
 		"player-rate": c.PlayerRate, "player-burst": float64(c.PlayerBurst), "max-conns-per-ip": float64(c.MaxConnsPerIP),
 		"handshake-rate": c.HandshakeRate, "handshake-burst": float64(c.HandshakeBurst),
 		"http-rate": c.HTTPRate, "http-burst": float64(c.HTTPBurst),
+		"login-name-per-hour": c.LoginNamePerHour, "login-name-burst": float64(c.LoginNameBurst),
+		"signup-per-hour": c.SignupPerHour, "signup-burst": float64(c.SignupBurst),
+		"max-watched": float64(c.MaxWatched), "max-conns": float64(c.MaxConns),
+		"signal-same-opponent": float64(c.SignalSameOpponent), "signal-win-rate-games": float64(c.SignalWinRateGames),
+		"signal-win-rate": c.SignalWinRate, "signal-early-ends": float64(c.SignalEarlyEnds),
+		"signal-addr-block": float64(c.SignalAddrBlock), "signal-rating-gain": c.SignalRatingGain,
 	} {
 		if n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))

@@ -42,7 +42,7 @@ func startProcess(t *testing.T, bin, addr string, env map[string]string) *proces
 	for k, v := range env {
 		p.env = append(p.env, k+"="+v)
 	}
-	p.cmd = exec.Command(bin, "serve", "-addr", addr)
+	p.cmd = exec.Command(bin, "serve", "-addr", addr, "-ops-addr=")
 	p.cmd.Env = p.env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

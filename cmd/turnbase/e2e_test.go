@@ -45,6 +45,7 @@ func (l *lockedBuffer) String() string {
 type server struct {
 	t    *testing.T
 	base string // http://127.0.0.1:port
+	ops  string // http://127.0.0.1:port of the operator listener
 	ws   string // ws://127.0.0.1:port/ws
 	stop func() // stops the server and waits for it; safe to call twice
 }
@@ -73,8 +74,9 @@ func testDatabase(t *testing.T) string {
 // stops it when the test ends.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	addr := freeAddr(t)
+	addr, opsAddr := freeAddr(t), freeAddr(t)
 	vars := map[string]string{
+		"TURNBASE_OPS_ADDR":     opsAddr,
 		"DATABASE_URL":          testDatabase(t),
 		"TURNBASE_DATA":         t.TempDir(),
 		"TURNBASE_MOVE_TIMEOUT": "10s",
@@ -108,7 +110,7 @@ func startServer(t *testing.T, env map[string]string) *server {
 		})
 	}
 	t.Cleanup(stop)
-	s := &server{t: t, base: "http://" + addr, ws: "ws://" + addr + "/ws", stop: stop}
+	s := &server{t: t, base: "http://" + addr, ops: "http://" + opsAddr, ws: "ws://" + addr + "/ws", stop: stop}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(s.base + "/healthz")
@@ -380,7 +382,12 @@ func TestPlayTicTacToeWithSpectator(t *testing.T) {
 	// The metrics moved.
 	x.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}) // refused: match_over
 	x.expect("error", nil)
-	body := s.get("/metrics")
+	// The metrics are on the operator listener, not the public address
+	// (where /metrics is only a client route: the page).
+	if public := s.get("/metrics"); strings.Contains(public, "turnbase_moves_accepted_total") {
+		t.Error("/metrics served on the public address")
+	}
+	body := s.get(s.ops + "/metrics")
 	for _, want := range []string{
 		`turnbase_moves_accepted_total{game="tictactoe"} 9`,
 		`turnbase_moves_rejected_total{game="tictactoe",reason="match_over"} 1`,
@@ -409,7 +416,11 @@ func TestPlayTicTacToeWithSpectator(t *testing.T) {
 // get returns the body of a GET.
 func (s *server) get(path string) string {
 	s.t.Helper()
-	resp, err := http.Get(s.base + path)
+	url := path
+	if strings.HasPrefix(path, "/") {
+		url = s.base + path
+	}
+	resp, err := http.Get(url)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -25,6 +25,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serve(ctx, args, getenv, stdout)
 	case "migrate":
 		return migrateCmd(ctx, args, getenv, stdout)
+	case "operator":
+		return operatorCmd(ctx, args, getenv, stdout)
 	case "help", "-h", "--help":
 		_, _, _, err := parseConfig("turnbase serve", []string{"-h"}, getenv, stdout)
 		if errors.Is(err, flag.ErrHelp) {
@@ -32,7 +34,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate or help)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, operator or help)", cmd)
 	}
 }
 

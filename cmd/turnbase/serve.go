@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"path/filepath"
 	"strings"
 	"time"
@@ -44,7 +42,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	st.push(func() error { db.close(logger); return nil })
 
-	n := &node{games: catalog.New()} // the games this server offers
+	n := &node{games: catalog.New(), mon: web.NewMonitor(cfg.OpsSample, 360)} // the games this server offers
 	n.met = newMetrics(sources{
 		web:     func() web.Stats { return n.srv.Stats() },
 		journal: func() postgres.JournalStats { return n.journal.Stats() },
@@ -59,6 +57,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	n.startLobby(cfg, logger, &st)
+	if err := n.startOps(cfg, db, logger, &st); err != nil {
+		return err
+	}
 	n.srv = web.New(logger, web.Deps{
 		Games:     n.games,
 		Matches:   n.matches,
@@ -67,8 +68,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Records:   n.ratings,
 		Ratings:   n.ratings,
 		ReadyFunc: n.journal.Ready,
-		Metrics:   n.met.handler(),
+		Ops:       n.ops,
+		Monitor:   n.mon,
 	}, host.web)
+	n.startMonitor(&st)
 	ln := host.ln
 	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", host.scheme+"://"+browseAddr(ln.Addr()))
 	defer logger.Info("turnbase stopped")
@@ -122,13 +125,6 @@ func openHost(cfg config, logger *slog.Logger, st *stops) (host, error) {
 		return h, err
 	}
 	st.push(func() error { h.ln.Close(); return nil })
-	if cfg.PprofAddr != "" {
-		stopPprof, err := servePprof(cfg.PprofAddr, logger)
-		if err != nil {
-			return h, err
-		}
-		st.push(func() error { stopPprof(); return nil })
-	}
 	return h, nil
 }
 
@@ -144,12 +140,18 @@ type node struct {
 	matches  *match.Registry
 	lobby    *lobby.Lobby
 	srv      *web.Server
+	ops      *postgres.Ops
+	mon      *web.Monitor // the operators' overview, fed by the matches and the lobby
 }
 
 // openStores opens the accounts, the rater and the journal, and replays
 // what the journal spooled before a crash.
 func (n *node) openStores(ctx context.Context, cfg config, db *database, owner string, logger *slog.Logger, st *stops) error {
-	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{})
+	n.accounts = postgres.NewAccounts(db.pool, logger.With("component", "accounts"), postgres.AccountsConfig{
+		QueryTimeout: web.DefaultDatabaseTimeout, // as the server's other database calls
+		HashSlots:    cfg.HashSlots,
+		HashQueue:    cfg.HashQueue,
+	})
 	limit := cfg.RatedPairLimit
 	if limit == 0 {
 		limit = -1 // the setting's 0 is no limit; the adapter's is its default
@@ -183,11 +185,13 @@ func (n *node) openStores(ctx context.Context, cfg config, db *database, owner s
 // waiting to be rated at once, then whenever the journal stores an end.
 func (n *node) startMatches(ctx context.Context, cfg config, logger *slog.Logger, st *stops) error {
 	n.matches = match.NewRegistry(logger, n.games, match.Deps{
-		Journal: n.journal, Rated: true, Observer: matchObserver{n.met}, RatedFunc: n.pairs.Rated,
+		Journal: n.journal, Rated: true, Observer: opsObserver{matchObserver{n.met}, n.mon}, RatedFunc: n.pairs.Rated,
 	}, match.Config{
-		MoveTimeout: cfg.MoveTimeout,
-		Grace:       cfg.Grace,
-		Linger:      cfg.Linger,
+		MoveTimeout:    cfg.MoveTimeout,
+		Grace:          cfg.Grace,
+		Linger:         cfg.Linger,
+		SpectatorEvery: cfg.SpectatorEvery,
+		MaxWatched:     cfg.MaxWatched,
 	})
 	st.push(func() error {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -209,6 +213,7 @@ func (n *node) startLobby(cfg config, logger *slog.Logger, st *stops) {
 			players[i] = match.Player{ID: t.PlayerID, Name: t.Name, Rating: t.Rating}
 			if p.Challenge == "" {
 				n.met.queueWait.WithLabelValues(p.Game).Observe(time.Since(t.Since).Seconds())
+				n.mon.QueueWait(time.Since(t.Since))
 			}
 		}
 		_, err := n.matches.Start(ctx, p.Game, players)
@@ -270,6 +275,15 @@ func webConfig(cfg config, secret []byte) web.Config {
 		HTTPRate:       cfg.HTTPRate,
 		HTTPBurst:      cfg.HTTPBurst,
 		TrustedProxies: splitList(cfg.TrustedProxies),
+		MaxConns:       cfg.MaxConns,
+		PublicOrigin:   cfg.PublicOrigin,
+		HSTSMaxAge:     cfg.HSTSMaxAge,
+
+		LoginNameRate:   cfg.LoginNamePerHour / 3600,
+		LoginNameBurst:  cfg.LoginNameBurst,
+		LoginFreshAfter: cfg.LoginFreshAfter,
+		SignupIPRate:    cfg.SignupPerHour / 3600,
+		SignupIPBurst:   cfg.SignupBurst,
 	}
 }
 
@@ -316,29 +330,4 @@ func browseAddr(a net.Addr) string {
 		return a.String()
 	}
 	return tcp.String()
-}
-
-// servePprof serves the runtime profiles on their own listener, never on
-// the public one.
-func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pprof listen: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		hs.Serve(ln)
-	}()
-	logger.Info("pprof listening", "addr", ln.Addr().String())
-	return func() {
-		hs.Close()
-		<-done
-	}, nil
 }

@@ -67,7 +67,7 @@ func TestServesHTTPSAndWSS(t *testing.T) {
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "-addr", addr}, func(k string) string { return vars[k] }, out)
+		done <- run(ctx, []string{"serve", "-addr", addr, "-ops-addr="}, func(k string) string { return vars[k] }, out)
 	}()
 	defer func() {
 		cancel()

@@ -52,6 +52,9 @@ type testServer struct {
 	*Server
 	wsURL string
 
+	// control, when set before any connection, answers Handler.Control.
+	control func(*Conn) bool
+
 	mu    sync.Mutex
 	conns []*Conn
 	ended map[*Conn]Ending
@@ -120,6 +123,13 @@ func (h *echoHandler) Frame(data []byte, text bool) {
 	h.sock.Send(data)
 }
 
+func (h *echoHandler) Control() bool {
+	if h.ts.control != nil {
+		return h.ts.control(h.sock)
+	}
+	return true
+}
+
 func (h *echoHandler) Closed(e Ending) {
 	h.ts.mu.Lock()
 	defer h.ts.mu.Unlock()
@@ -134,14 +144,20 @@ func (ts *testServer) openConns() int {
 }
 
 // serverConn returns the server side of the only connection.
+// The client's dial returns once the upgrade's answer is written, which
+// may be before serveWS has recorded the connection: wait for it.
 func (ts *testServer) serverConn(t *testing.T) *Conn {
 	t.Helper()
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if len(ts.conns) == 0 {
-		t.Fatal("no connection")
-	}
-	return ts.conns[0]
+	var c *Conn
+	waitFor(t, "the server's connection", func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		if len(ts.conns) > 0 {
+			c = ts.conns[0]
+		}
+		return c != nil
+	})
+	return c
 }
 
 // closed reports whether c's handler has seen it end, and how.

@@ -36,12 +36,17 @@ func (c *Conn) setupRead() {
 	c.ws.SetReadLimit(c.srv.cfg.ReadLimit)
 	c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HelloTimeout))
 	c.ws.SetPongHandler(func(string) error {
-		c.extendDeadline()
+		if c.h.Control() {
+			c.extendDeadline()
+		}
 		return nil
 	})
 	// As gorilla's own ping handler, but a ping also shows the client is
 	// alive, and the pong gets WriteWait. Safe beside the write pump.
 	c.ws.SetPingHandler(func(payload string) error {
+		if !c.h.Control() {
+			return nil
+		}
 		c.extendDeadline()
 		err := c.ws.WriteControl(websocket.PongMessage, []byte(payload), time.Now().Add(c.srv.cfg.WriteWait))
 		if errors.Is(err, websocket.ErrCloseSent) {
@@ -57,7 +62,9 @@ func (c *Conn) setupRead() {
 func (c *Conn) readNext() (stop bool) {
 	switch kind, payload := c.wire.readControl(); kind {
 	case ctlPong:
-		c.extendDeadline()
+		if c.h.Control() {
+			c.extendDeadline()
+		}
 		return false
 	case ctlPing:
 		if c.ws.PingHandler()(string(payload)) != nil {

@@ -28,6 +28,12 @@ type Handler interface {
 	// connection's read side; none once the connection is closing.
 	// data is the handler's to keep.
 	Frame(data []byte, text bool)
+	// Control is told of each ping and pong the client sends, on the
+	// read side as Frame is (before the hello too). A control frame
+	// costs the server a read, and a ping a write: a client must not send
+	// them unbounded. False ignores the frame (a ping gets no pong); to
+	// close the connection, Control calls Conn.Close.
+	Control() bool
 	// Closed runs once, when the connection is gone: its read pump and
 	// its closing write pump have ended. No Frame runs after it.
 	Closed(e Ending)

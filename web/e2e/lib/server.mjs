@@ -46,7 +46,8 @@ async function waitFor(url, { timeoutMs, proc, okStatus = (s) => s === 200 }) {
 
 // startServer builds cmd/turnbase (or takes $TURNBASE_BIN) and starts it.
 // The returned object has the base URL, the log path, stop() and restart().
-export async function startServer({ env = {} } = {}) {
+// args are extra command-line flags for serve.
+export async function startServer({ env = {}, args = [] } = {}) {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'turnbase-e2e-'));
   // TURNBASE_BIN runs a server binary built beforehand instead of building one.
   let bin = process.env.TURNBASE_BIN;
@@ -56,13 +57,14 @@ export async function startServer({ env = {} } = {}) {
   }
 
   const port = await freePort();
+  const opsPort = await freePort();
   const logPath = path.join(tmp, 'server.log');
   const log = createWriteStream(logPath);
   const base = `http://127.0.0.1:${port}`;
   let proc = null;
 
   function spawnServer() {
-    proc = spawn(bin, ['serve', '-addr', `127.0.0.1:${port}`, '-data', path.join(tmp, 'data')], {
+    proc = spawn(bin, ['serve', '-addr', `127.0.0.1:${port}`, '-ops-addr', `127.0.0.1:${opsPort}`, '-data', path.join(tmp, 'data'), ...args], {
       cwd: tmp,
       env: { ...process.env, TURNBASE_MOVE_TIMEOUT: '20s', TURNBASE_GRACE: '20s', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -118,5 +120,15 @@ export async function startServer({ env = {} } = {}) {
     const tail = await logTail(80);
     throw new Error(`${e.message}\n--- server log (${logPath}) ---\n${tail}`);
   }
-  return { base, port, logPath, stop, restart, logTail, get proc() { return proc; } };
+  // operator runs "turnbase operator ARGS..." on the server's data folder
+  // (DATABASE_URL if env has one). With the embedded PostgreSQL the folder
+  // is locked while the server runs: stop it first, or use DATABASE_URL.
+  async function operator(...opArgs) {
+    const { stdout } = await run(bin, ['operator', ...opArgs, '-data', path.join(tmp, 'data')], {
+      cwd: tmp, env: { ...process.env, ...env }, timeout: 120000,
+    });
+    return stdout;
+  }
+
+  return { base, port, opsBase: `http://127.0.0.1:${opsPort}`, logPath, stop, restart, operator, logTail, get proc() { return proc; } };
 }

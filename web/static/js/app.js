@@ -12,6 +12,7 @@ import * as challenge from './views/challenge.js';
 import * as leaderboard from './views/leaderboard.js';
 import * as player from './views/player.js';
 import * as replayView from './views/replay.js';
+import * as ops from './views/ops.js';
 
 const routes = [
   { re: /^\/$/, view: lobby, nav: 'home' },
@@ -20,6 +21,7 @@ const routes = [
   { re: /^\/leaderboard(?:\/([^/]+))?\/?$/, view: leaderboard, nav: 'leaderboard' },
   { re: /^\/players\/([^/]+)\/?$/, view: player, nav: '' },
   { re: /^\/replay\/([^/]+)\/?$/, view: replayView, nav: '' },
+  { re: /^\/ops(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/, view: ops, nav: 'ops' },
 ];
 
 const notFound = {
@@ -129,6 +131,7 @@ const accountEl = document.getElementById('account');
 function showAccount() {
   clear(accountEl);
   const p = session.player;
+  document.getElementById('nav-ops').hidden = !(p && p.operator);
   if (!p) return;
   dismissToasts('Signed out'); // signed back in: the note is stale
   accountEl.append(

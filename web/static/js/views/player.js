@@ -72,7 +72,7 @@ export function mount(root, ctx) {
         h('td', {}, h('a', { class: ['result-chip', `result-chip-${res}`], href, 'data-link': true, text: label, title: m.status === 'live' ? 'Watch' : 'Replay' })),
         h('td', {}, h('span', { class: 'game-cell' }, svg(gameIcon(m.game), 'inline-icon'), h('span', { class: 'hide-sm', text: gameTitle(m.game, games) }))),
         h('td', { class: 'who' }, opp ? h('a', { href: `/players/${encodeURIComponent(opp.id)}`, 'data-link': true, class: 'who-link' }, avatar(opp, 'sm'), h('span', { class: 'who-name', text: opp.name }), h('span', { class: 'muted small', text: rating(opp.rating) })) : '—'),
-        h('td', { class: 'muted hide-sm', text: reasonShort(m.reason) }),
+        h('td', { class: 'muted hide-sm' }, reasonShort(m.reason), m.voided ? h('span', { class: 'tag tag-muted', title: 'Voided by an operator: it counts for no one', text: 'voided' }) : null),
         h('td', { class: 'muted nowrap', title: fullDate(m.ended_ms || m.started_ms), text: ago(m.ended_ms || m.started_ms) }),
         h('td', { class: 'num hide-sm' }, h('a', { href, 'data-link': true, class: 'btn btn-ghost btn-sm', text: m.status === 'live' ? 'Watch' : 'Replay' })));
     });
