@@ -297,9 +297,8 @@ export function mount(root, ctx) {
           r.reason ? h('p', { class: 'status-sub result-reason', text: r.reason }) : null),
         // Spectators of a match that ends in a rematch: where the players went.
         v.m && v.m.next && v.you === null ? h('div', { class: 'rematch-next' },
-          h('span', { class: 'rematch-next-text', text: 'They’re playing again' }),
-          h('a', { class: 'btn btn-primary btn-sm', href: `/m/${encodeURIComponent(v.m.next)}`, 'data-link': true, 'data-action': 'watch-rematch' },
-            svg(icons.eye), h('span', { text: 'Watch' }))) : null]);
+          h('a', { class: 'btn btn-primary btn-sm', href: `/m/${encodeURIComponent(v.m.next)}`, 'data-link': true, 'data-action': 'watch-rematch', title: 'They’re playing again' },
+            svg(icons.eye), h('span', { text: 'Watch the rematch' }))) : null]);
       return;
     }
     statusEl.style.minHeight = '';
