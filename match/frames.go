@@ -177,6 +177,14 @@ type rematchFrame struct {
 	By    int    `json:"by"` // the seat that asked
 }
 
+// rematchStartedFrame tells a finished match's subscribers that its players
+// play again, in match Next (an extension of the protocol).
+type rematchStartedFrame struct {
+	Type  string `json:"type"`
+	Match string `json:"match"` // the finished match
+	Next  string `json:"next"`  // the rematch
+}
+
 func roundRating(r float64) int64 { return int64(math.Round(r)) }
 
 func wirePlayers(ps [2]Player) [2]wirePlayer {

@@ -27,6 +27,7 @@ const (
 	reqRecorded  // the rater reported the rating changes (Registry.Rated)
 	reqShowCount // a lingering match's timer: the spectator count is due
 	reqAbort     // an operator aborts the match (abort.go)
+	reqRematched // the rematch started (askRematch): tell every subscriber where
 )
 
 type request struct {
@@ -35,6 +36,7 @@ type request struct {
 	move     json.RawMessage
 	reply    ReplyFunc
 	ratings  []RatingChange // reqRecorded
+	next     string         // reqRematched: the rematch's id
 	received time.Time      // reqMove: when the registry got it
 }
 
@@ -90,6 +92,7 @@ type Match struct {
 	over       []byte       // the match.over frame, once known
 	after      [2]float64   // the seats' ratings after the match, once rated (0: unknown)
 	rematch    [2]bool      // seats that asked for a rematch
+	rematched  []byte       // match.rematch_started, once the rematch runs; sent to later watchers too
 	frames     [3][]byte    // match.state encoded per viewer (spectator, seat 0, seat 1) for the current version
 	buf        []byte       // scratch for encoding frames; nil once lingering
 	pending    ReplyFunc    // the reply of the request being handled, for a panic to answer
@@ -401,6 +404,8 @@ func (m *Match) handle(ctx context.Context, r request) {
 		m.scheduleCount()
 	case reqAbort:
 		reply(r.reply, m.abort(ctx))
+	case reqRematched:
+		m.announceRematch(r.next)
 	}
 }
 
@@ -689,16 +694,29 @@ func (m *Match) askRematch(c Conn, f ReplyFunc) {
 		}
 	}
 	started := m.reg.spawn(func() {
-		_, err := m.reg.start(m.reg.ctx, m.game.ID(), players, m.id)
+		next, err := m.reg.start(m.reg.ctx, m.game.ID(), players, m.id)
 		if err != nil {
 			m.mu.Lock()
 			m.rematch[1-seat] = true // the other's offer stands
 			m.mu.Unlock()
+		} else {
+			// The match may still be run's or linger by now: deliver handles both.
+			_ = m.deliver(request{kind: reqRematched, next: next}, false)
 		}
 		reply(f, err)
 	})
 	if !started {
 		reply(f, ErrShuttingDown)
+	}
+}
+
+// announceRematch tells every subscriber, spectators included, the id of
+// the rematch that follows this match (match.rematch_started), so that
+// spectators can follow the players; later watchers get it too.
+func (m *Match) announceRematch(next string) {
+	m.rematched = mustEncode(rematchStartedFrame{Type: "match.rematch_started", Match: m.id, Next: next})
+	for c := range m.subs {
+		m.send(c, m.rematched)
 	}
 }
 
@@ -715,6 +733,9 @@ func (m *Match) watch(c Conn) {
 	}
 	if m.over != nil {
 		m.send(c, m.over)
+	}
+	if m.rematched != nil {
+		m.send(c, m.rematched)
 	}
 }
 

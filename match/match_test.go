@@ -442,6 +442,41 @@ func TestRematch(t *testing.T) {
 	})
 }
 
+// A rematch tells the finished match's spectators where the players went
+// (match.rematch_started), and so does a watch of that match afterwards.
+func TestRematchTellsSpectators(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, "tictactoe", Deps{}, testCfg)
+		spec := &fakeConn{}
+		e.reg.Watch(spec, e.id, func(error) {})
+		e.reg.Resign(e.b, e.id, func(error) {})
+		synctest.Wait()
+		e.reg.Rematch(e.a, e.id, func(error) {})
+		e.reg.Rematch(e.b, e.id, func(error) {})
+		synctest.Wait()
+		next, _ := e.a.last("match.found")["match"].(string)
+		if next == "" || next == e.id {
+			t.Fatalf("rematch found = %v", e.a.last("match.found"))
+		}
+		for name, c := range map[string]*fakeConn{"spectator": spec, "player": e.a} {
+			got := c.last("match.rematch_started")
+			if got == nil || got["match"] != e.id || got["next"] != next || len(got) != 3 {
+				t.Errorf("%s: match.rematch_started = %v, want match %s next %s", name, got, e.id, next)
+			}
+		}
+		late := &fakeConn{}
+		var b errBox
+		e.reg.Watch(late, e.id, b.reply)
+		synctest.Wait()
+		if err := b.get(t); err != nil {
+			t.Fatalf("late watch: %v", err)
+		}
+		if got := late.last("match.rematch_started"); got == nil || got["next"] != next {
+			t.Errorf("late watcher: match.rematch_started = %v", got)
+		}
+	})
+}
+
 func TestLingerThenGone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, "tictactoe", Deps{}, testCfg)

@@ -2,9 +2,10 @@
 // account), and the handlers every page shares.
 import { conn } from './conn.js';
 import { session } from './session.js';
-import { h, clear, toast, errorText, avatar, svg, emptyState, link, setTitle } from './ui.js';
+import { h, clear, toast, dismissToasts, errorText, avatar, svg, emptyState, link, setTitle } from './ui.js';
 import { icons } from './icons.js';
 import { api } from './api.js';
+import { alertsOn, setAlerts, alertEvents, alert as raiseAlert, notificationsBlocked } from './alerts.js';
 import * as lobby from './views/lobby.js';
 import * as matchView from './views/match.js';
 import * as challenge from './views/challenge.js';
@@ -132,6 +133,7 @@ function showAccount() {
   const p = session.player;
   document.getElementById('nav-ops').hidden = !(p && p.operator);
   if (!p) return;
+  dismissToasts('Signed out'); // signed back in: the note is stale
   accountEl.append(
     h('a', { class: 'account-link', href: `/players/${encodeURIComponent(p.id)}`, 'data-link': true, title: 'Your profile' },
       avatar(p, 'sm'),
@@ -148,11 +150,28 @@ function showAccount() {
 }
 session.addEventListener('change', showAccount);
 
+// ---- header: sound and notifications (off by default) ----
+
+const alertsBtn = h('button', { class: 'icon-btn alerts-btn', type: 'button', id: 'alerts-toggle', onclick: () => setAlerts(!alertsOn()) });
+function showAlerts() {
+  const on = alertsOn();
+  alertsBtn.replaceChildren(svg(on ? icons.bell : icons.bellOff));
+  alertsBtn.setAttribute('aria-pressed', String(on));
+  alertsBtn.setAttribute('aria-label', 'Sound and notifications');
+  alertsBtn.title = on
+    ? `Sound${notificationsBlocked() ? '' : ' and notifications'} on when a game is found or it’s your move while this tab is hidden`
+    : 'Sound and notifications are off';
+}
+alertEvents.addEventListener('change', showAlerts);
+document.querySelector('.topbar-right').insertBefore(alertsBtn, accountEl);
+
 // ---- shared handlers ----
 
 conn.on('error', (msg) => toast(errorText(msg.code, msg.message), 'error'));
 conn.on('match.found', (msg) => {
   const target = `/m/${encodeURIComponent(msg.match)}`;
+  const opp = Array.isArray(msg.players) ? msg.players[msg.you === 0 ? 1 : 0] : null;
+  raiseAlert('Your game is ready', opp ? `You play ${opp.name}` : 'An opponent was found', target);
   if (location.pathname !== target) navigate(target);
 });
 conn.on('unauthorized', () => toast('Your session ended. Pick a name to play again.', 'error', 6000));
@@ -161,8 +180,11 @@ conn.on('closed', (code) => {
   if (code === 1008) toast('The server refused this page’s origin.', 'error');
 });
 
-// Tokens last a day: swap for a fresh one once less than half is left.
-// The server may not offer refresh yet; then the token simply runs out.
+// Tokens last a day by default (the server's token TTL). At load and
+// every 30 minutes, a token with less than 12 hours left is swapped for a
+// fresh one (POST /api/auth/refresh, which the server offers). A token the
+// server refuses (401) signs the player out (api.js clears the session);
+// any other failure leaves the token as it is until the next check.
 const REFRESH_BELOW_MS = 12 * 3600e3;
 async function refreshToken() {
   if (!session.token || !session.expiresMs || session.expiresMs - Date.now() > REFRESH_BELOW_MS) return;
@@ -176,5 +198,6 @@ refreshToken();
 
 showConn();
 showAccount();
+showAlerts();
 render();
 conn.start();

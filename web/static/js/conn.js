@@ -30,7 +30,7 @@ class Conn extends EventTarget {
     this.pending = new Map(); // id -> {resolve, reject, timer, onError}
     this.watched = new Set(); // matches on screen: re-watched after reconnect
     this.active = new Set(); // live matches this player sits in
-    this.matches = new Map(); // id -> {found, state, over, rematch: Set<seat>}
+    this.matches = new Map(); // id -> {found, state, over, rematch: Set<seat>, next: rematch id | null}
     this.queue = null; // {game, since_ms} while in the matchmaking queue
     this.lastFrameAt = 0;
     this.pingTimer = 0;
@@ -267,7 +267,7 @@ class Conn extends EventTarget {
   matchEntry(id) {
     let m = this.matches.get(id);
     if (!m) {
-      m = { found: null, state: null, over: null, rematch: new Set() };
+      m = { found: null, state: null, over: null, rematch: new Set(), next: null };
       this.matches.set(id, m);
     }
     return m;
@@ -325,6 +325,10 @@ class Conn extends EventTarget {
         const m = this.matchEntry(msg.match);
         const who = rematchSeat(msg, m);
         m.rematch.add(who);
+        break;
+      }
+      case 'match.rematch_started': {
+        if (typeof msg.next === 'string' && msg.next) this.matchEntry(msg.match).next = msg.next;
         break;
       }
       default: break;

@@ -74,6 +74,14 @@ export function toast(message, kind = 'info', ms = 3800) {
   }
 }
 
+// dismissToasts removes the toasts whose message starts with prefix (e.g.
+// a "Signed out" note once the player has signed back in).
+export function dismissToasts(prefix) {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  for (const t of [...box.children]) if ((t.dataset.msg || '').startsWith(prefix)) t.remove();
+}
+
 // ---- confirm dialog ----
 
 export function confirmDialog({ title, text, ok = 'OK', cancel = 'Cancel', danger = true }) {

@@ -103,6 +103,12 @@ export function moveLanded(move, before, after, you) {
   return n(after.state) > n(before.state) || after.turn !== you;
 }
 
+// movesBy: how many discs seat has dropped.
+export function movesBy(state, seat) {
+  const b = boardOf(state);
+  return b.filter((v) => v && v === discOf(seat)).length;
+}
+
 export function describeMove(move, seat) {
   const col = move && typeof move.column === 'number' ? move.column : -1;
   return `${cap(colourOf(seat))} in column ${col + 1}`;

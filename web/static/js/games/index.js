@@ -44,6 +44,10 @@
 //       {state, turn}: when it was sent, and the new one.
 //   winnerSeat(state) -> 0 | 1 | null
 //       The winner read off a final state alone (null: none or can't tell).
+//   movesBy(state, seat) -> number
+//       How many moves seat has made so far, read off the state. The match
+//       page offers "Abort" instead of "Resign" while the viewer's is 0
+//       (the server aborts, unrated, a resign before one's first move).
 //   isDraw(state) -> boolean
 //       Optional. A final state that is plainly drawn (a full board).
 //   endText(reason, { winnerName, loserName, winner, state }) -> { text, short } | null

@@ -52,6 +52,13 @@ export function endText(reason, { winnerName, winner, state }) {
   };
 }
 
+// movesBy: each revealed round holds one choice of each seat, and the open
+// round one more if seat has chosen in it.
+export function movesBy(state, seat) {
+  const rounds = state && Array.isArray(state.rounds) ? state.rounds.length : 0;
+  return rounds + (state && Array.isArray(state.chosen) && state.chosen[seat] ? 1 : 0);
+}
+
 // No marks: both seats play the same hands.
 export function seatBadge() { return null; }
 

@@ -68,6 +68,12 @@ export function endText(reason, { winnerName }) {
   return null;
 }
 
+// movesBy: how many moves seat has made (its marks on the board).
+export function movesBy(state, seat) {
+  const b = state && state.board;
+  return Array.isArray(b) ? b.filter((v) => v && v === markOf(seat)).length : 0;
+}
+
 export function seatBadge(seat) {
   const m = markOf(seat);
   return m ? { text: m, className: `seat-${m.toLowerCase()}`, label: `plays ${m}` } : null;
@@ -140,7 +146,15 @@ function createGrid({ onMove, label = 'Tic-tac-toe board' } = {}) {
     }
     grid.append(row);
   }
-  grid.addEventListener('keydown', (e) => moveFocus(e, cells));
+  // One tab stop for the whole board (a roving tabindex): the cell last
+  // focused, or the first free one; arrow keys move between free cells.
+  let roving = 4;
+  function rove(i) {
+    roving = i;
+    cells.forEach((b, k) => { b.tabIndex = k === i ? 0 : -1; });
+  }
+  grid.addEventListener('keydown', (e) => { const i = moveFocus(e, cells); if (i !== null) rove(i); });
+  grid.addEventListener('focusin', (e) => { const i = cells.indexOf(e.target); if (i >= 0 && i !== roving) rove(i); });
   let prev = emptyBoard();
 
   function update({ board = emptyBoard(), canMove = false, pending = null, last = null, turnMark = '', animate = true }) {
@@ -169,23 +183,28 @@ function createGrid({ onMove, label = 'Tic-tac-toe board' } = {}) {
       if (turnMark) btn.dataset.hover = turnMark; else delete btn.dataset.hover;
     });
     prev = board.slice();
+    if (cells[roving].disabled) {
+      const free = cells.findIndex((b) => !b.disabled);
+      rove(free >= 0 ? free : roving);
+    } else rove(roving);
   }
 
   update({ board: emptyBoard() });
   return { el: grid, update, cells };
 }
 
-// Arrow keys move between cells; disabled cells are skipped over by focus
-// only when they cannot take focus, so roving uses the nearest enabled one.
+// Arrow keys move to the nearest free cell in their direction (taken cells
+// are disabled and cannot hold focus). Returns the cell focused, or null.
 function moveFocus(e, cells) {
   const delta = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -3, ArrowDown: 3 }[e.key];
-  if (!delta) return;
+  if (!delta) return null;
   const from = cells.indexOf(document.activeElement);
-  if (from < 0) return;
+  if (from < 0) return null;
   let i = from;
   for (let k = 0; k < 9; k++) {
     i += delta;
-    if (i < 0 || i > 8 || (Math.abs(delta) === 1 && Math.floor(i / 3) !== Math.floor(from / 3))) return;
-    if (!cells[i].disabled) { cells[i].focus(); e.preventDefault(); return; }
+    if (i < 0 || i > 8 || (Math.abs(delta) === 1 && Math.floor(i / 3) !== Math.floor(from / 3))) return null;
+    if (!cells[i].disabled) { cells[i].focus(); e.preventDefault(); return i; }
   }
+  return null;
 }

@@ -1,7 +1,7 @@
 // The sign-in card: play as a guest in one step, or log in / register.
 import { api } from '../api.js';
 import { session } from '../session.js';
-import { h, svg } from '../ui.js';
+import { h, svg, toast } from '../ui.js';
 import { icons } from '../icons.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{3,20}$/;
@@ -112,6 +112,14 @@ export function authCard({ title = 'Pick a name and play', subtitle = 'No sign-u
     }
   });
 
+  // The name field takes the focus once the card is on the page (after the
+  // router moves focus to the page), except on touch screens, where that
+  // would open the keyboard over the page.
+  setTimeout(() => {
+    const touch = typeof matchMedia === 'function' && matchMedia('(pointer: coarse)').matches;
+    const busyElsewhere = document.activeElement && /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
+    if (nameInput.isConnected && !touch && !busyElsewhere) nameInput.focus({ preventScroll: true });
+  }, 0);
   return h('section', { class: 'card auth-card', 'aria-labelledby': 'auth-title' },
     h('div', { class: 'card-icon' }, svg(icons.user)),
     titleEl, subEl, form);
@@ -132,6 +140,7 @@ export function upgradeCard() {
     try {
       const res = await api('/api/auth/upgrade', { method: 'POST', body: { password: pass.value }, auth: true });
       session.set(res);
+      toast(`Account saved. Log in as ${res.player ? res.player.name : 'yourself'} with your password on any device.`, 'success', 6000);
     } catch (err) {
       msg.textContent = err.status === 404 || err.status === 405 ? 'Saving accounts is coming soon.' : authErrorText('register', err);
     } finally {

@@ -3,13 +3,14 @@
 import { api, getGames } from '../api.js';
 import { conn } from '../conn.js';
 import { session } from '../session.js';
-import { h, svg, append, clock, ago, toast, errorText, rating, setTitle, spinner, botLevel, botTag, levelName } from '../ui.js';
+import { h, svg, append, clock, ago, toast, errorText, rating, setTitle, spinner, botLevel, botTag, levelName, avatar } from '../ui.js';
 import { icons } from '../icons.js';
 import { gameModule, gameTitle, gameIcon, knownGames } from '../games/index.js';
 import { authCard, upgradeCard } from './auth.js';
 
 const GAME_KEY = 'turnbase.game';
 const LIVE_REFRESH_MS = 4000;
+const ALONE_AFTER_MS = 6000; // waiting this long alone: say so, and offer a link
 
 export function mount(root, ctx) {
   setTitle('');
@@ -24,6 +25,7 @@ export function mount(root, ctx) {
   let challengeInfo = null; // {code, game, expires_ms}
   let botOffer = null; // queue.bot_offer {game, levels} while queued
   let computerPending = false; // a match.computer was sent, no answer yet
+  let me = null; // GET /api/players/{own id}: {ratings, recent}
 
   const page = h('div', { class: 'page lobby' });
   root.append(page);
@@ -32,6 +34,7 @@ export function mount(root, ctx) {
   const playSlot = h('div', { class: 'play-slot' });
   const liveSlot = h('div', { class: 'live-slot' });
   const resumeSlot = h('div', { class: 'resume-slot' });
+  const recentSlot = h('div', { class: 'recent-slot' });
 
   function layout() {
     page.replaceChildren();
@@ -52,8 +55,9 @@ export function mount(root, ctx) {
       page.append(
         h('div', { class: 'lobby-grid' },
           h('div', { class: 'lobby-main' }, resumeSlot, playCard()),
-          h('div', { class: 'lobby-side' }, liveSection(), session.player && session.player.guest ? upgradeCard() : null)));
+          h('div', { class: 'lobby-side' }, recentSlot, liveSection(), session.player && session.player.guest ? upgradeCard() : null)));
       renderResume();
+      renderRecent();
     }
     renderPlay();
     renderLive();
@@ -82,6 +86,7 @@ export function mount(root, ctx) {
         if (g.move_ms) meta.push(`${Math.round(g.move_ms / 1000)} s per move`);
         const waiting = firstNumber(g, ['queued', 'waiting', 'in_queue']);
         const online = firstNumber(g, ['online', 'players_online']);
+        const mine = me && me.ratings ? me.ratings[g.id] : null;
         const input = h('input', {
           type: 'radio', name: 'game', value: g.id, class: 'sr-only', checked: g.id === selected,
           onchange: () => { selected = g.id; try { localStorage.setItem(GAME_KEY, g.id); } catch { /* ignore */ } renderPlay(); },
@@ -94,9 +99,12 @@ export function mount(root, ctx) {
             h('span', { class: 'game-blurb', text: mod ? mod.blurb : 'Not playable in the browser yet.' }),
             h('span', { class: 'game-meta' },
               meta.length ? h('span', { text: meta.join(' · ') }) : null,
-              online !== null ? h('span', { class: 'count' }, h('span', { class: 'dot dot-on' }), `${online} online`)
-                : playing > 0 ? h('span', { class: 'count' }, h('span', { class: 'dot dot-on' }), `${playing} playing`) : null,
-              waiting ? h('span', { class: 'count', text: `${waiting} waiting` }) : null)),
+              online ? h('span', { class: 'count', dataset: { online: String(online) } }, h('span', { class: 'dot dot-on' }), `${online} online`)
+                : online === null && playing > 0 ? h('span', { class: 'count' }, h('span', { class: 'dot dot-on' }), `${playing} playing`) : null,
+              waiting ? h('span', { class: 'count', dataset: { waiting: String(waiting) }, text: `${waiting} waiting` }) : null),
+            h('span', { class: 'game-mine' }, h('span', { class: 'muted', text: 'Your rating ' }),
+              h('b', { class: 'my-rating', dataset: { game: g.id }, text: mine ? rating(mine.rating) : '1500' }),
+              !mine || mine.provisional ? h('span', { class: 'provisional', title: 'Provisional: it settles after a few games', text: '?' }) : null)),
           h('span', { class: 'game-check', 'aria-hidden': 'true' }, svg(icons.check)));
       }));
   }
@@ -163,16 +171,50 @@ export function mount(root, ctx) {
       if (conn.queue) waited.textContent = clock(conn.serverNow() - conn.queue.since_ms);
     }, 250);
     timers.push(tick);
+    // Alone for a while: say so, and offer the ways forward.
+    const hint = h('div', { class: 'queue-alone', role: 'status', hidden: true });
+    const game = wantQueue || selected;
+    const showHint = () => {
+      if (!hint.isConnected || !conn.queue) return;
+      const g = games.find((x) => x.id === game);
+      const others = g && typeof g.queued === 'number' ? Math.max(0, g.queued - 1) : null;
+      hint.replaceChildren(
+        h('p', { class: 'queue-alone-title' }, others === 0 || others === null
+          ? `Nobody else is looking for a ${gameTitle(game, games).toLowerCase()} game right now.`
+          : 'Still looking — the others waiting are far from your rating.'),
+        h('p', { class: 'queue-alone-text', text: 'Trying it by yourself? Other tabs of this browser are you too: open the game in a private window, or send a friend a link.' }),
+        h('div', { class: 'queue-alone-actions' },
+          h('button', { class: 'btn btn-secondary btn-sm', type: 'button', onclick: queueToChallenge, 'data-action': 'queue-to-challenge' }, svg(icons.link), h('span', { text: 'Send a challenge link' })),
+          g && Array.isArray(g.bots) && g.bots.length ? h('button', {
+            class: 'btn btn-secondary btn-sm', type: 'button', disabled: computerPending, 'data-action': 'queue-to-computer',
+            onclick: () => playComputer(game, g.bots[0].id),
+          }, svg(icons.cpu), h('span', { text: `Play the computer (${g.bots[0].name || levelName(g.bots[0].id)})` })) : null));
+      hint.hidden = false;
+      hint.scrollIntoView({ block: 'nearest' });
+    };
+    const waitedMs = since ? conn.serverNow() - since : 0;
+    timers.push(setTimeout(async () => {
+      try { games = await api('/api/games'); } catch { /* keep what we had */ }
+      showHint();
+    }, Math.max(0, ALONE_AFTER_MS - waitedMs)));
     const offer = botOffer && botOffer.game === (wantQueue || selected) && mode === 'queue' ? botOffer : null;
-    return h('div', {},
-      h('div', { class: 'waiting', role: 'status', 'data-state': 'queue' },
-        h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), svg(gameIcon(wantQueue || selected))),
-        h('div', { class: 'waiting-copy' },
-          h('strong', { class: 'waiting-title', text: mode === 'joining' ? (conn.online ? 'Joining the queue…' : 'Reconnecting…') : 'Looking for an opponent…' }),
-          h('span', { class: 'waiting-sub' }, gameTitle(wantQueue || selected, games), ' · waited ', waited)),
-        h('button', { class: 'btn btn-ghost', type: 'button', onclick: leaveQueue, 'data-action': 'cancel-queue' }, 'Cancel')),
-      offer ? h('div', { class: 'bot-offer', role: 'status', 'data-state': 'bot-offer' },
-        computerRow(offer.game, offer.levels || [], !conn.online, 'No one around? Play the computer', 'you keep your place until you pick')) : null);
+    // Not a live region: its clock ticks. Screen readers hear the title once.
+    return h('div', { class: 'queue-box' }, h('div', { class: 'waiting', 'data-state': 'queue' },
+      h('span', { class: 'sr-only', role: 'status', text: mode === 'joining' ? '' : 'Looking for an opponent' }),
+      h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), svg(gameIcon(wantQueue || selected))),
+      h('div', { class: 'waiting-copy' },
+        h('strong', { class: 'waiting-title', text: mode === 'joining' ? (conn.online ? 'Joining the queue…' : 'Reconnecting…') : 'Looking for an opponent…' }),
+        h('span', { class: 'waiting-sub' }, gameTitle(wantQueue || selected, games), ' · waited ', waited)),
+      h('button', { class: 'btn btn-ghost', type: 'button', onclick: leaveQueue, 'data-action': 'cancel-queue' }, 'Cancel')), hint,
+    offer ? h('div', { class: 'bot-offer', role: 'status', 'data-state': 'bot-offer' },
+      computerRow(offer.game, offer.levels || [], !conn.online, 'No one around? Play the computer', 'you keep your place until you pick')) : null);
+  }
+
+  async function queueToChallenge() {
+    const game = wantQueue || selected;
+    await leaveQueue();
+    selected = game;
+    createChallenge();
   }
 
   function challengePanel() {
@@ -280,6 +322,44 @@ export function mount(root, ctx) {
     }
   }
 
+  // ---- your recent results ----
+
+  function renderRecent() {
+    recentSlot.replaceChildren();
+    const recent = me && Array.isArray(me.recent) ? me.recent.filter((m) => m.status !== 'live').slice(0, 6) : [];
+    if (!session.signedIn || !recent.length) return;
+    const pid = session.player.id;
+    recentSlot.append(h('section', { class: 'card recent-card', 'aria-labelledby': 'recent-title' },
+      h('div', { class: 'card-head' },
+        h('h2', { id: 'recent-title', class: 'card-title-sm', text: 'Your last games' }),
+        h('a', { class: 'card-head-note', href: `/players/${encodeURIComponent(pid)}`, 'data-link': true, text: 'All' })),
+      h('ul', { class: 'recent-list' }, recent.map((m) => {
+        const seat = (m.players || []).findIndex((x) => x.id === pid);
+        const opp = (m.players || [])[seat === 0 ? 1 : 0];
+        let res = 'aborted';
+        if (m.status === 'finished') res = m.winner === null || m.winner === undefined ? 'draw' : m.winner === seat ? 'win' : 'loss';
+        const label = { win: 'Won', loss: 'Lost', draw: 'Draw', aborted: 'Aborted' }[res];
+        return h('li', {}, h('a', { class: 'recent-item', href: `/replay/${encodeURIComponent(m.id)}`, 'data-link': true },
+          h('span', { class: ['result-chip', `result-chip-${res}`], text: label }),
+          h('span', { class: 'recent-game' }, svg(gameIcon(m.game), 'inline-icon')),
+          h('span', { class: 'recent-opp' }, opp ? [avatar(opp, 'sm'), h('span', { class: 'recent-name', text: opp.name })] : '—'),
+          h('span', { class: 'recent-when', text: ago(m.ended_ms || m.started_ms, conn.serverNow()) })));
+      }))));
+  }
+
+  async function loadMe() {
+    if (!session.signedIn) { me = null; return; }
+    const pid = session.player.id;
+    try {
+      const res = await api(`/api/players/${encodeURIComponent(pid)}`);
+      if (!session.player || session.player.id !== pid) return;
+      me = res;
+    } catch { return; }
+    if (!page.isConnected) return;
+    renderRecent();
+    refreshPickerCounts();
+  }
+
   // ---- live matches ----
 
   function liveSection() {
@@ -337,6 +417,8 @@ export function mount(root, ctx) {
   }
 
   async function loadLive() {
+    // The per-game counts change as people queue and play: ask again.
+    loadGames();
     try {
       const list = await api('/api/matches?status=live&limit=50');
       live = Array.isArray(list) ? list : [];
@@ -347,15 +429,24 @@ export function mount(root, ctx) {
     }
     if (!page.isConnected) return;
     renderLive();
-    if (mode === 'idle') refreshPickerCounts();
     renderResume();
   }
 
-  // refreshPickerCounts re-renders the picker only when it is idle so a
-  // focused radio is not torn down while the user is choosing.
+  // refreshPickerCounts redraws the game picker alone (the panel below it,
+  // with its timers, stays), and not while the user is choosing in it.
   function refreshPickerCounts() {
-    if (!session.signedIn || playSlot.contains(document.activeElement)) return;
-    renderPlay();
+    if (!session.signedIn) return;
+    const old = playSlot.querySelector('.game-picker');
+    if (!old || old.contains(document.activeElement)) return;
+    old.replaceWith(gamePicker(old.disabled));
+  }
+
+  function loadGames() {
+    return api('/api/games').then((g) => {
+      if (!Array.isArray(g) || !page.isConnected) return;
+      games = g;
+      refreshPickerCounts();
+    }).catch(() => {});
   }
 
   // ---- wiring ----
@@ -375,6 +466,7 @@ export function mount(root, ctx) {
       mode = wantQueue && !conn.online ? 'joining' : 'idle';
     }
     renderPlay();
+    loadGames(); // the counts now include (or no longer include) this player
   }));
   offs.push(conn.on('match.found', () => { wantQueue = null; mode = 'idle'; challengeInfo = null; botOffer = null; computerPending = false; }));
   offs.push(conn.on('status', () => renderPlay()));
@@ -389,18 +481,19 @@ export function mount(root, ctx) {
   }));
   offs.push(conn.on('match.state', renderResume));
   offs.push(conn.on('match.over', renderResume));
-  const onSession = () => { mode = 'idle'; challengeInfo = null; wantQueue = null; layout(); };
+  const onSession = () => { mode = 'idle'; challengeInfo = null; wantQueue = null; me = null; layout(); loadMe(); };
   session.addEventListener('change', onSession);
   offs.push(() => session.removeEventListener('change', onSession));
 
   layout();
   getGames().then((g) => { games = g; if (page.isConnected) renderPlay(); }).catch(() => {});
   loadLive();
+  loadMe();
   const liveTimer = setInterval(() => { if (document.visibilityState === 'visible') loadLive(); }, LIVE_REFRESH_MS);
 
   return () => {
     clearInterval(liveTimer);
-    timers.forEach(clearInterval);
+    timers.forEach((t) => { clearInterval(t); clearTimeout(t); });
     offs.forEach((f) => f());
   };
 }

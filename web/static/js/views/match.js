@@ -6,8 +6,10 @@ import { conn } from '../conn.js';
 import { h, svg, append, clock, toast, errorText, rating, signed, avatar, setTitle, confirmDialog, emptyState, link, spinner, botLevel, botTag } from '../ui.js';
 import { icons } from '../icons.js';
 import { gameModule, gameTitle, gameIcon, winnerFromState } from '../games/index.js';
+import { alert as raiseAlert } from '../alerts.js';
 
 const URGENT_MS = 5000;
+const LOW_TIME_MS = 10000; // said once per turn to screen readers
 
 export function mount(root, ctx) {
   const id = ctx.params[0];
@@ -23,6 +25,13 @@ export function mount(root, ctx) {
   let summaryAsked = false;
   let disconnectedSince = [0, 0]; // server time when each seat was first seen away
   let lastVersion = -1;
+  let iAborted = false; // this viewer resigned before moving: the server aborts
+  let provisional = {}; // player id -> true/false, from /api/players/{id}
+  let provisionalAsked = false;
+  let said = ''; // the last turn or result line given to screen readers
+  let lowSaidFor = 0; // the deadline whose low time was said
+  let owedBefore = null; // the viewer owed a move at the last render
+  let liveStatusHeight = 0; // px: the result takes at least the live status line's room
 
   setTitle('Game');
   const page = h('div', { class: 'page match-page' });
@@ -31,11 +40,16 @@ export function mount(root, ctx) {
   // The skeleton; render() fills each part from the latest match.state.
   const head = h('div', { class: 'match-head' });
   const playersEl = h('div', { class: 'players' });
-  const statusEl = h('div', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  // The status line is not a live region (its countdown changes every
+  // second): the announcer says turn changes, low time and the result.
+  const statusEl = h('div', { class: 'status' });
+  const announcer = h('div', { class: 'sr-only announcer', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
   const boardSlot = h('div', { class: 'board-slot' });
+  // At the end the status line says the result in the same place, and the
+  // rest (ratings, rematch) goes below the board: the board never moves.
   const resultSlot = h('div', { class: 'result-slot' });
   const actionsEl = h('div', { class: 'match-actions' });
-  const body = h('div', { class: 'match' }, head, playersEl, statusEl, resultSlot, boardSlot, actionsEl);
+  const body = h('div', { class: 'match' }, head, playersEl, statusEl, boardSlot, resultSlot, actionsEl, announcer);
 
   const entry = () => conn.matches.get(id) || null;
 
@@ -88,7 +102,59 @@ export function mount(root, ctx) {
     renderResult(v);
     renderActions(v);
     renderTitle(v);
+    speak(v);
+    alertTurn(v);
+    askProvisional(v);
     tick();
+  }
+
+  function announce(text) {
+    if (text) announcer.textContent = text;
+  }
+
+  function sayOnce(text) {
+    if (!text || text === said) return;
+    said = text;
+    announce(text);
+  }
+
+  // speak gives screen readers the turn when it changes, and the result.
+  function speak(v) {
+    if (!v.live) {
+      const r = resultInfo(v);
+      sayOnce([r.title, r.reason].filter(Boolean).join('. '));
+      return;
+    }
+    const mod = gameModule(v.game);
+    if (!mod) return;
+    const line = mod.statusLine(gameView(v));
+    sayOnce([line.title, line.sub].filter(Boolean).join('. '));
+  }
+
+  // alertTurn rings (when the player asked for it) as the turn becomes
+  // theirs while the tab is hidden.
+  function alertTurn(v) {
+    const mod = gameModule(v.game);
+    const owes = !!mod && v.live && v.you !== null && mod.owesMove(gameView(v));
+    if (owes && owedBefore === false) {
+      raiseAlert('Your move', `${gameTitle(v.game, games)} against ${nameOf(v, opponentSeat(v))}`, `/m/${encodeURIComponent(id)}`);
+    }
+    owedBefore = owes;
+  }
+
+  // askProvisional learns, once, which players' ratings in this game are
+  // still provisional (a player without a rating there yet is).
+  function askProvisional(v) {
+    if (provisionalAsked || !v.game || v.players.length < 2) return;
+    provisionalAsked = true;
+    for (const p of v.players) {
+      if (!p || !p.id) continue;
+      api(`/api/players/${encodeURIComponent(p.id)}`).then((res) => {
+        const r = res && res.ratings ? res.ratings[v.game] : null;
+        provisional[p.id] = r ? !!r.provisional : true;
+        if (page.isConnected) renderPlayers(view());
+      }).catch(() => { /* bots and unknown players: no mark */ });
+    }
   }
 
   function renderLoading() {
@@ -154,6 +220,8 @@ export function mount(root, ctx) {
       const toMove = v.live && st && st.turn === seat;
       const away = sp && sp.connected === false && v.live;
       const change = ratingChange(v, p.id);
+      const prov = provisional[p.id] === true;
+      const shown = change ? change.after : p.rating;
       const card = h('div', { class: ['player', idx === 1 && 'player-right', toMove && 'to-move', away && 'away', isYou && 'is-you'], 'data-seat': String(seat) },
         h('div', { class: 'player-avatar' }, avatar(p), seatBadge(v.game, seat)),
         h('div', { class: 'player-info' },
@@ -161,7 +229,8 @@ export function mount(root, ctx) {
             h('span', { class: 'player-name-text', text: p.name }),
             isYou ? h('span', { class: 'tag tag-accent', text: 'you' }) : null),
           h('div', { class: 'player-sub' },
-            botLevel(p) ? botTag(p) : h('span', { class: 'player-rating', title: 'Rating' }, rating(p.rating)),
+            botLevel(p) ? botTag(p) : h('span', { class: 'player-rating', title: prov ? 'Provisional rating: it settles after a few more games' : change ? 'Rating after this game' : 'Rating this game can change' },
+              change ? h('b', { text: rating(shown) }) : rating(shown), prov ? h('span', { class: 'provisional', 'aria-label': ' (provisional)', text: '?' }) : null),
             change ? h('span', { class: ['delta', change.d > 0 ? 'up' : change.d < 0 ? 'down' : ''], text: signed(change.d) }) : null),
           h('div', { class: 'player-state', dataset: { seat: String(seat) } }, playerStateText(v, seat, sp, toMove))));
       return idx === 0 ? [card, h('div', { class: 'players-vs', 'aria-hidden': 'true', text: 'vs' })] : [card];
@@ -215,7 +284,25 @@ export function mount(root, ctx) {
     statusEl.replaceChildren();
     statusEl.className = 'status';
     if (!st) return;
-    if (!v.live) return; // the result card takes its place
+    if (!v.live) {
+      // The result, in the status line's place and at least its height,
+      // so that nothing below it moves.
+      if (liveStatusHeight) statusEl.style.minHeight = `${liveStatusHeight}px`;
+      const r = resultInfo(v);
+      statusEl.classList.add(`status-${r.kind}`, 'status-over');
+      statusEl.dataset.turn = 'over';
+      append(statusEl, [
+        h('div', { class: 'status-art', 'aria-hidden': 'true' }, svg(resultIcon(v, r))),
+        h('div', { class: 'status-main' },
+          h('h2', { class: 'status-title result-title', text: r.title }),
+          r.reason ? h('p', { class: 'status-sub result-reason', text: r.reason }) : null),
+        // Spectators of a match that ends in a rematch: where the players went.
+        v.m && v.m.next && v.you === null ? h('div', { class: 'rematch-next' },
+          h('a', { class: 'btn btn-primary btn-sm', href: `/m/${encodeURIComponent(v.m.next)}`, 'data-link': true, 'data-action': 'watch-rematch', title: 'They’re playing again' },
+            svg(icons.eye), h('span', { text: 'Watch the rematch' }))) : null]);
+      return;
+    }
+    statusEl.style.minHeight = '';
     const mod = gameModule(v.game);
     const line = mod ? mod.statusLine(gameView(v)) : { title: 'Live', sub: '', mine: false };
     const { title, sub, mine } = line;
@@ -232,7 +319,16 @@ export function mount(root, ctx) {
         svg(icons.clock, 'inline-icon'), h('span', { class: 'countdown-text', text: '' })) : null,
       st.deadline_ms ? h('div', { class: 'timebar', 'aria-hidden': 'true' }, h('div', { class: 'timebar-fill' })) : null,
       awayNotes]);
+    if (!awayNotes.length) liveStatusHeight = statusEl.offsetHeight || liveStatusHeight;
   }
+
+  function resultIcon(v, r) {
+    if (r.kind === 'win' || r.kind === 'neutral') return icons.trophy;
+    if (r.kind === 'lose') return icons.flag;
+    return isAborted(v) ? icons.hourglass : icons.users;
+  }
+
+  function isAborted(v) { return v.status === 'aborted' || (!!v.over && v.over.result === 'aborted'); }
 
   // resultInfo describes the end for this viewer: {kind, title, reason}.
   function resultInfo(v) {
@@ -242,7 +338,7 @@ export function mount(root, ctx) {
     let winner = over ? over.winner : summary && summary.winner !== undefined ? summary.winner : winnerFromState(v.game, st && st.state);
     if (winner === undefined) winner = null;
     const reason = (over && over.reason) || (summary && summary.reason) || '';
-    const aborted = status === 'aborted' || (over && over.result === 'aborted');
+    const aborted = isAborted(v);
     let kind;
     let title;
     if (aborted) { kind = 'draw'; title = 'Game aborted'; }
@@ -254,7 +350,15 @@ export function mount(root, ctx) {
     } else if (v.you === null) { kind = 'neutral'; title = `${nameOf(v, winner)} wins`; }
     else if (winner === v.you) { kind = 'win'; title = 'You won!'; }
     else { kind = 'lose'; title = 'You lost'; }
-    return { kind, title, reason: reasonText(reason, winner, v) };
+    return { kind, title, reason: aborted ? abortText(reason) : reasonText(reason, winner, v) };
+  }
+
+  function abortText(reason) {
+    switch (reason) {
+      case 'resign': return iAborted ? 'You left before your first move, so it doesn’t count for ratings.' : 'A player left before their first move, so it doesn’t count for ratings.';
+      case 'server_error': return 'The server couldn’t continue this game. It doesn’t count for ratings.';
+      default: return 'Nobody moved, so it doesn’t count for ratings.';
+    }
   }
 
   function reasonText(reason, winner, v) {
@@ -275,6 +379,8 @@ export function mount(root, ctx) {
     }
   }
 
+  // renderResult fills the card below the board at the end: the rating
+  // changes and what to do next (the title is in the status line).
   function renderResult(v) {
     resultSlot.replaceChildren();
     if (v.live || !v.st) return;
@@ -287,15 +393,9 @@ export function mount(root, ctx) {
         h('span', { class: ['delta', d > 0 ? 'up' : d < 0 ? 'down' : ''], text: signed(d) }));
     }) : null;
     const r = resultInfo(v);
-    const aborted = v.status === 'aborted' || (v.over && v.over.result === 'aborted');
-    resultSlot.append(h('section', { class: ['result', `result-${r.kind}`], 'aria-label': 'Result', 'aria-live': 'polite' },
-      h('div', { class: 'result-top' },
-        h('div', { class: 'result-art', 'aria-hidden': 'true' }, svg(r.kind === 'win' || r.kind === 'neutral' ? icons.trophy : r.kind === 'lose' ? icons.flag : aborted ? icons.hourglass : icons.users)),
-        h('div', { class: 'result-copy' },
-          h('h2', { class: 'result-title', text: r.title }),
-          r.reason ? h('p', { class: 'result-reason', text: r.reason }) : null)),
-      rows ? h('ul', { class: 'rating-rows', 'aria-label': 'Rating changes' }, rows) : null,
-      resultActions(v)));
+    resultSlot.append(h('section', { class: ['result', `result-${r.kind}`], 'aria-label': 'Result' },
+      resultActions(v),
+      rows ? h('ul', { class: 'rating-rows', 'aria-label': 'Rating changes' }, rows) : null));
   }
 
   // resultActions: rematch (players only), back to the lobby, the replay.
@@ -305,16 +405,22 @@ export function mount(root, ctx) {
     const seated = v.you !== null;
     const theyOffered = !!m && seated && (m.rematch.has(opp) || (m.rematch.has('unknown') && !iOfferedRematch));
     const iOffered = iOfferedRematch || (!!m && seated && m.rematch.has(v.you));
+    const oppSp = seated && v.st && v.st.players ? v.st.players[opp] : null;
+    const left = !!oppSp && oppSp.connected === false && !(m && m.next);
     const box = h('div', { class: 'result-actions' });
-    if (seated && theyOffered && !iOffered) {
+    if (seated && left) {
+      box.append(h('div', { class: 'rematch-offer rematch-gone', role: 'status' },
+        svg(icons.wifiOff, 'inline-icon'), h('span', {}, h('b', { text: nameOf(v, opp) }), ' left the game, so a rematch isn’t possible.')));
+    } else if (seated && theyOffered && !iOffered) {
       box.append(h('div', { class: 'rematch-offer', role: 'status' },
         svg(icons.refresh, 'inline-icon'), h('span', {}, h('b', { text: nameOf(v, opp) }), ' wants a rematch')));
     }
     if (seated) {
       box.append(h('button', {
         class: ['btn', theyOffered && !iOffered ? 'btn-primary pulse' : iOffered ? 'btn-secondary' : 'btn-primary'],
-        type: 'button', disabled: iOffered || !conn.online, onclick: rematch, 'data-action': 'rematch',
-      }, svg(icons.refresh), h('span', { text: iOffered ? `Waiting for ${nameOf(v, opp)}…` : theyOffered ? 'Accept rematch' : 'Rematch' })));
+        type: 'button', disabled: iOffered || left || !conn.online, onclick: rematch, 'data-action': 'rematch',
+        title: left ? `${nameOf(v, opp)} has left` : null,
+      }, svg(icons.refresh), h('span', { text: iOffered && !left ? `Waiting for ${nameOf(v, opp)}…` : theyOffered && !left ? 'Accept rematch' : 'Rematch' })));
     }
     box.append(
       link('/', 'Back to lobby', 'btn btn-secondary'),
@@ -326,8 +432,16 @@ export function mount(root, ctx) {
   function renderActions(v) {
     actionsEl.replaceChildren();
     if (!v.st || !v.live || v.you === null) return;
-    actionsEl.append(h('button', { class: 'btn btn-ghost btn-danger-text', type: 'button', onclick: resign, disabled: !conn.online, 'data-action': 'resign' },
-      svg(icons.flag), h('span', { text: 'Resign' })));
+    const abort = notMovedYet(v);
+    actionsEl.append(h('button', { class: 'btn btn-ghost btn-danger-text', type: 'button', onclick: resign, disabled: !conn.online, 'data-action': 'resign', dataset: { abort: String(abort) } },
+      svg(abort ? icons.close : icons.flag), h('span', { text: abort ? 'Abort' : 'Resign' })));
+  }
+
+  // notMovedYet: the viewer has made no move, so leaving aborts the match
+  // unrated (as a timeout before the first move does) instead of losing it.
+  function notMovedYet(v) {
+    const mod = gameModule(v.game);
+    return !!mod && !!mod.movesBy && !!v.st && mod.movesBy(v.st.state, v.you) === 0;
   }
 
   function renderTitle(v) {
@@ -352,6 +466,11 @@ export function mount(root, ctx) {
       const fill = statusEl.querySelector('.timebar-fill');
       const cd = statusEl.querySelector('.countdown');
       if (text) text.textContent = clock(left);
+      const mod = gameModule(v.game);
+      if (left <= LOW_TIME_MS && left > 0 && lowSaidFor !== st.deadline_ms && mod && mod.owesMove(gameView(v))) {
+        lowSaidFor = st.deadline_ms;
+        announce(`${Math.ceil(left / 1000)} seconds left to move`);
+      }
       if (cd) cd.classList.toggle('urgent', left <= URGENT_MS);
       if (fill) {
         fill.style.transform = `scaleX(${Math.max(0, Math.min(1, left / total))})`;
@@ -362,17 +481,12 @@ export function mount(root, ctx) {
     for (const s of [0, 1]) {
       if (!disconnectedSince[s]) continue;
       const sp = st && st.players && st.players[s];
-      // grace_ms is optional: a Unix time when the grace ends, or (small) a length.
-      const g = (sp && typeof sp.grace_ms === 'number' && sp.grace_ms) || (st && typeof st.grace_ms === 'number' && st.grace_ms) || 0;
-      const graceEnd = g > 1e12 ? g : 0;
-      const graceMs = g > 0 && g <= 1e12 ? g : 0;
-      const elapsed = now - disconnectedSince[s];
-      let text;
-      if (graceEnd) text = `${clock(graceEnd - now)} left to return`;
-      else if (graceMs) text = `${clock(graceMs - elapsed)} left to return`;
-      else text = `waiting ${clock(elapsed)}`;
+      // grace_ms (an addition, docs/protocol.md) is the Unix time at which
+      // the grace ends; without it, the time waited so far is shown.
+      const graceEnd = (sp && typeof sp.grace_ms === 'number' && sp.grace_ms) || 0;
+      const text = graceEnd ? `${clock(graceEnd - now)} left to return` : `waiting ${clock(now - disconnectedSince[s])}`;
       const who = v.you === s ? 'You are' : `${nameOf(v, s)} is`;
-      playersEl.querySelectorAll(`.player-state[data-seat="${s}"] .away-text`).forEach((el) => { el.textContent = `Disconnected · ${clock(graceEnd ? graceEnd - now : graceMs ? graceMs - elapsed : elapsed)}`; });
+      playersEl.querySelectorAll(`.player-state[data-seat="${s}"] .away-text`).forEach((el) => { el.textContent = `Disconnected · ${clock(graceEnd ? graceEnd - now : now - disconnectedSince[s])}`; });
       statusEl.querySelectorAll(`.status-away[data-seat="${s}"] .away-line`).forEach((el) => { el.textContent = `${who} disconnected — ${text}`; });
     }
   }
@@ -404,12 +518,18 @@ export function mount(root, ctx) {
 
   async function resign() {
     const v = view();
-    const ok = await confirmDialog({
+    const abort = notMovedYet(v);
+    const ok = await confirmDialog(abort ? {
+      title: 'Abort this game?',
+      text: 'You haven’t moved yet, so the game ends without a result and no rating changes.',
+      ok: 'Abort', cancel: 'Keep playing',
+    } : {
       title: 'Resign this game?',
       text: botLevel(v.players[opponentSeat(v)]) ? 'The computer wins. Games against the computer are unrated.' : `${nameOf(v, opponentSeat(v))} wins, and it counts for ratings.`,
       ok: 'Resign', cancel: 'Keep playing',
     });
     if (!ok) return;
+    iAborted = abort;
     if (!conn.send({ type: 'match.resign', match: id }, (err) => toast(errorText(err.code, err.message), 'error'))) {
       toast('Not connected — try again in a moment.', 'error');
     }
@@ -444,6 +564,7 @@ export function mount(root, ctx) {
   offs.push(conn.on('match.over', (msg) => { if (mine(msg)) { pending = null; render(); } }));
   offs.push(conn.on('match.found', (msg) => { if (mine(msg)) render(); }));
   offs.push(conn.on('match.rematch_offered', (msg) => { if (mine(msg)) render(); }));
+  offs.push(conn.on('match.rematch_started', (msg) => { if (mine(msg)) render(); }));
   offs.push(conn.on('watch.error', async ({ match, err }) => {
     if (match !== id || (entry() && entry().state)) return;
     // Not running (any more): a finished match that the server kept opens as its replay.
