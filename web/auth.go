@@ -178,6 +178,6 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, status int, p lea
 	writeJSON(w, status, authReply{
 		Token:     token,
 		ExpiresMS: expires.UnixMilli(),
-		Player:    authPlayer{ID: id.ID, Name: id.Name, Guest: id.Guest},
+		Player:    authPlayer{ID: id.ID, Name: id.Name, Guest: id.Guest, Operator: id.Operator},
 	})
 }
