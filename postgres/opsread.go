@@ -120,7 +120,7 @@ func (o *Ops) OpsPlayer(ctx context.Context, playerID string) (leaderboard.OpsPl
 			(SELECT c.rating_after - c.rating_before FROM rating_changes c WHERE c.match_id = m.id AND c.player_id = $1)
 		FROM matches m JOIN players o ON o.id = CASE WHEN m.seat0 = $1 THEN m.seat1 ELSE m.seat0 END
 		WHERE m.seat0 = $1 OR m.seat1 = $1
-		ORDER BY m.started_at DESC, m.id DESC LIMIT 100`, playerID).Query(func(rows pgx.Rows) error {
+		ORDER BY m.started_at DESC, m.id DESC LIMIT 250`, playerID).Query(func(rows pgx.Rows) error {
 		var m leaderboard.OpsMatch
 		_, err := pgx.ForEachRow(rows, []any{&m.ID, &m.Game, &m.Status, &m.Reason, &m.Rated, &m.Opponent.ID, &m.Opponent.Name,
 			&m.Result, &m.Moves, &m.StartedAt, &m.EndedAt, &m.Voided, &m.VoidReason, &m.Change}, func() error {
