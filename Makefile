@@ -46,7 +46,13 @@ fuzz:
 		dir=$$(dirname $$f); \
 		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
 			echo "fuzz $$dir $$t ($(FUZZTIME))"; \
-			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$dir >/dev/null || { echo "fuzz $$t failed"; $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=1x $$dir; exit 1; }; \
+			out=$$(mktemp); \
+			if ! $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$dir >$$out 2>&1; then \
+				tail -20 $$out; \
+				echo "fuzz $$t: failed; once more (a crasher it found is in testdata and fails again at once)"; \
+				$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$dir >$$out 2>&1 || { tail -40 $$out; echo "fuzz $$t failed"; rm -f $$out; exit 1; }; \
+			fi; \
+			rm -f $$out; \
 		done; \
 	done
 
