@@ -38,6 +38,9 @@ export async function a11yProblems(page, label) {
       return nums.length >= 3 && (nums[0] + nums[1] + nums[2] > 300) === dark; // light text on dark
     }, scheme === 'dark');
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    // Colour transitions (up to .2 s in app.css) must have ended, or axe
+    // reads a colour half-way between the two schemes.
+    await page.waitForTimeout(400);
     for (const v of await axeViolations(page)) out.push({ page: `${label} (${scheme})`, ...v });
   }
   await page.emulateMedia({ colorScheme: was });
