@@ -641,14 +641,15 @@ type Resumable struct {
 	Moves  []match.StoredMove
 }
 
-// Claim takes over the live matches this process may run (its own, and
-// those whose owner's lease ran out) and loads them for match.Registry.Resume.
+// Claim takes over the live matches this process may run (its own,
+// released ones, and those whose lease ran out while their owner is no
+// cluster member) and loads them for match.Registry.Resume.
 // It is called at start, after any spool was replayed.
 func (j *Journal) Claim(ctx context.Context) ([]Resumable, error) {
 	rows, err := j.pool.Query(ctx, `
 		UPDATE matches m SET owner = $1, lease_until = now() + $2::interval
 		FROM players p0, players p1
-		WHERE m.status = 'live' AND (m.owner = $1 OR m.owner IS NULL OR m.lease_until < now())
+		WHERE m.status = 'live' AND (m.owner = $1 OR m.owner IS NULL OR (`+leaseLost+`))
 			AND p0.id = m.seat0 AND p1.id = m.seat1
 		RETURNING m.id, m.game, m.started_at, coalesce(m.rematch_of, ''), m.version, m.rated,
 			p0.id, p0.name, p1.id, p1.name`, j.cfg.Owner, j.cfg.Lease)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,10 @@ type Nodes struct {
 	pool   *pgxpool.Pool // immutable
 	logger *slog.Logger  // immutable
 	cfg    NodesConfig   // immutable
+
+	mu       sync.Mutex
+	steady   time.Time // since when this node's beats have gone through without a gap; zero while they fail
+	lastBeat time.Time // when the last beat that went through ended
 }
 
 // NewNodes returns this node's membership; Join it, then Run its heartbeat.
@@ -59,13 +64,48 @@ func (n *Nodes) DeadAfter() time.Duration { return n.cfg.DeadAfter }
 // Join records this node as alive (a restarted node keeps its id: its row
 // comes back to life).
 func (n *Nodes) Join(ctx context.Context) error {
+	start := time.Now()
 	_, err := n.pool.Exec(ctx, `
 		INSERT INTO nodes (id) VALUES ($1)
 		ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = now()`, n.cfg.ID)
 	if err != nil {
+		n.observed(start, err)
 		return fmt.Errorf("join cluster as %s: %w", n.cfg.ID, err)
 	}
+	n.observed(start, nil)
 	return nil
+}
+
+// observed records how a beat (or Join) that started at start went. A
+// failed beat, one that took long, or a long gap since the last one, means
+// this node did not see the database for a while: it may have missed other
+// nodes' beats too, so its judgement of who is dead starts over (steady).
+func (n *Nodes) observed(start time.Time, err error) {
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err != nil {
+		n.steady = time.Time{}
+		return
+	}
+	limit := n.cfg.DeadAfter / 2
+	if n.steady.IsZero() || now.Sub(start) > limit || start.Sub(n.lastBeat) > limit {
+		n.steady = now
+	}
+	n.lastBeat = now
+}
+
+// judges reports whether this node may count other nodes dead: it has
+// seen the database answer its beats, without a gap, for DeadAfter. A
+// node back from an outage (the database's, or its own connection's)
+// waits that long first, so that the others, cut off just as long, beat
+// again before anyone counts them dead: nobody takes over the matches of
+// a node whose moves wait in its spool after an outage they all shared.
+func (n *Nodes) judges() bool {
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.steady.IsZero() && now.Sub(n.steady) >= n.cfg.DeadAfter && now.Sub(n.lastBeat) <= n.cfg.DeadAfter/2
 }
 
 // beat records that this node is alive now. A row deleted by another node
@@ -73,10 +113,12 @@ func (n *Nodes) Join(ctx context.Context) error {
 func (n *Nodes) beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.DeadAfter)
 	defer cancel()
+	start := time.Now()
 	tag, err := n.pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = now() WHERE id = $1`, n.cfg.ID)
 	if err == nil && tag.RowsAffected() == 0 {
 		return n.Join(ctx)
 	}
+	n.observed(start, err)
 	return err
 }
 
@@ -123,9 +165,13 @@ type Membership struct {
 	Dead  []string // nodes silent for DeadAfter or more
 }
 
-// Scan reads the cluster's members, judged by the database's clock.
+// Scan reads the cluster's members, judged by the database's clock. Until
+// this node has seen the database steadily for DeadAfter (at start, and
+// after an outage), nobody is dead: a silent node counts as alive, its
+// matches stay its own and requests still go to it.
 func (n *Nodes) Scan(ctx context.Context) (Membership, error) {
 	var m Membership
+	judges := n.judges()
 	rows, err := n.pool.Query(ctx, `SELECT id, heartbeat_at < now() - $1::interval FROM nodes ORDER BY id`, n.cfg.DeadAfter)
 	if err != nil {
 		return m, fmt.Errorf("scan cluster: %w", err)
@@ -137,7 +183,7 @@ func (n *Nodes) Scan(ctx context.Context) (Membership, error) {
 		if err := rows.Scan(&id, &dead); err != nil {
 			return m, fmt.Errorf("scan cluster: %w", err)
 		}
-		if dead {
+		if dead && judges {
 			m.Dead = append(m.Dead, id)
 		} else {
 			m.Alive = append(m.Alive, id)

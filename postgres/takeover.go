@@ -11,11 +11,18 @@ import (
 )
 
 // orphaned is the condition, on matches m, of a live match no living node
-// runs: released by a node that stopped (owner NULL), its lease run out,
-// or owned by a node counted dead ($dead). The claim re-checks it on the
-// row it locks, so a match another node claimed a moment ago is skipped.
+// runs: released by a node that stopped (owner NULL), owned by a node
+// counted dead ($dead), or its lease run out while its owner is not a
+// member of the cluster (a cluster member's lease may run out during an
+// outage while its moves wait in its spool: it is judged by its
+// heartbeat). The claim re-checks it on the row it locks, so a match
+// another node claimed a moment ago is skipped.
 const orphaned = `m.status = 'live' AND m.owner IS DISTINCT FROM $1
-	AND (m.owner IS NULL OR m.lease_until < now() OR m.owner = ANY($2::text[]))`
+	AND (m.owner IS NULL OR m.owner = ANY($2::text[]) OR (` + leaseLost + `))`
+
+// leaseLost is the condition, on matches m, of a lease run out whose owner
+// has no row in nodes (no heartbeat to judge it by).
+const leaseLost = `m.lease_until < now() AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = m.owner)`
 
 // TakeOver claims this node's share of the live matches no living node
 // runs (see orphaned; dead is Membership.Dead, alive how many nodes share

@@ -25,6 +25,14 @@ func newNodes(t *testing.T, j *Journal, deadAfter time.Duration) *Nodes {
 	return n
 }
 
+// upFor makes n as if it had beaten steadily for d up to now.
+func upFor(n *Nodes, d time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.steady = time.Now().Add(-d)
+	n.lastBeat = time.Now()
+}
+
 // TestNodesHeartbeatAndDeath: a node that stops beating counts as dead
 // after DeadAfter, one that beats stays alive, and Forget deletes a dead
 // node only once it owns no live match.
@@ -114,6 +122,11 @@ func TestTakeOverSharesADeadNodesMatches(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE nodes SET heartbeat_at = now() - interval '2 minutes' WHERE id = 'node-a'`); err != nil {
 		t.Fatal(err)
 	}
+	m, _ = nb.Scan(ctx)
+	if len(m.Dead) != 0 || len(m.Alive) != 3 {
+		t.Fatalf("a node up for less than DeadAfter judged %+v", m)
+	}
+	upFor(nb, 2*time.Minute)
 	m, _ = nb.Scan(ctx)
 	if !slices.Equal(m.Dead, []string{"node-a"}) || len(m.Alive) != 2 {
 		t.Fatalf("membership %+v", m)
@@ -228,5 +241,70 @@ func TestListenerNotify(t *testing.T) {
 	}
 	if err := Notify(ctx, pool, ChannelRated, string(make([]byte, 8000))); err == nil {
 		t.Fatal("an 8000-byte payload was sent")
+	}
+}
+
+// TestNodesJudgeOnlyWhenSteady: a node that lost the database for a
+// while (an outage everyone shared) counts nobody dead until it has seen
+// the database for DeadAfter again, by which time the others have beaten
+// again; and a cluster member's match whose lease ran out is not claimed
+// on the lease alone (its heartbeat judges it), while the match of an
+// owner that is no member still is.
+func TestNodesJudgeOnlyWhenSteady(t *testing.T) {
+	pool, _ := pgtest.NewDB(t)
+	ctx := context.Background()
+	ja := startJournal(t, pool, JournalConfig{Owner: "node-a"})
+	jb := startJournal(t, pool, JournalConfig{Owner: "node-b"})
+	jc := startJournal(t, pool, JournalConfig{Owner: "node-c"}) // no member
+	newNodes(t, ja, 300*time.Millisecond)
+	b := newNodes(t, jb, 300*time.Millisecond)
+	bctx, stopB := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(bctx) }()
+	defer func() { stopB(); <-done }()
+
+	time.Sleep(500 * time.Millisecond) // a is silent, b beats
+	if m, err := b.Scan(ctx); err != nil || !slices.Equal(m.Dead, []string{"node-a"}) {
+		t.Fatalf("after a's silence: %+v, %v", m, err)
+	}
+	b.observed(time.Now(), errors.New("connection refused")) // b's beat failed
+	if m, err := b.Scan(ctx); err != nil || len(m.Dead) != 0 || !slices.Equal(m.Alive, []string{"node-a", "node-b"}) {
+		t.Fatalf("just after b's outage: %+v, %v; want nobody dead", m, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m, err := b.Scan(ctx)
+		if err == nil && slices.Equal(m.Dead, []string{"node-a"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b never judged again: %+v, %v", m, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Leases: a member's (a's) and a non-member's (c's) run out.
+	if err := ja.CreateMatch(ctx, testRecord("ma")); err != nil {
+		t.Fatal(err)
+	}
+	if err := jc.CreateMatch(ctx, testRecord("mc")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE matches SET lease_until = now() - interval '1 second' WHERE id IN ('ma', 'mc')`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := jb.TakeOver(ctx, nil, 1) // nobody counted dead
+	if err != nil || len(got) != 1 || got[0].Record.ID != "mc" {
+		t.Fatalf("take over on leases: %+v, %v; want mc only", got, err)
+	}
+	jd := startJournal(t, pool, JournalConfig{Owner: "node-d"})
+	if got, err := jd.Claim(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("a starting process claimed %+v, %v; want nothing (ma's owner is a member)", got, err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM nodes WHERE id = 'node-a'`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := jd.Claim(ctx); err != nil || len(got) != 1 || got[0].Record.ID != "ma" {
+		t.Fatalf("once a is no member: claimed %+v, %v; want ma", got, err)
 	}
 }

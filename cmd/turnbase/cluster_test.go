@@ -39,7 +39,13 @@ type testNode struct {
 // folder of its own and the same token secret.
 func startCluster(t *testing.T, n int, extra map[string]string) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, bin: buildBinary(t), dsn: testDatabase(t)}
+	return startClusterOn(t, testDatabase(t), n, extra)
+}
+
+// startClusterOn starts n nodes on the database at dsn.
+func startClusterOn(t *testing.T, dsn string, n int, extra map[string]string) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, bin: buildBinary(t), dsn: dsn}
 	for i := range n {
 		env := faultEnv(c.dsn, t.TempDir())
 		env["TURNBASE_JWT_SECRET"] = strings.Repeat("cluster-secret-", 3)
