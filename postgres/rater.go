@@ -55,6 +55,17 @@ func (s *Ratings) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-s.kick:
+			if s.cfg.Gather > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(s.cfg.Gather):
+				}
+				select { // kicks made while gathering are this drain's
+				case <-s.kick:
+				default:
+				}
+			}
 			s.drain(ctx)
 		case <-poll.C:
 			s.drain(ctx)
@@ -259,9 +270,12 @@ func (s *Ratings) rateBatch(ctx context.Context) (ratedBatch, error) {
 // same round trip): its statements find rows by key, and their cached
 // plans must not depend on how small the tables were when first made
 // (on a fresh database the id = ANY($1) statements scanned matches whole
-// until autovacuum's first ANALYZE).
+// until autovacuum's first ANALYZE). Its plans are generic: with arrays
+// for parameters, PostgreSQL otherwise planned each statement afresh at
+// each call (pg_stat_statements: as much planning as execution).
 func takeOutbox(ctx context.Context, tx pgx.Tx, limit int) ([]outboxMatch, error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1), set_config('enable_seqscan', 'off', true)`, int64(raterLock)); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1), set_config('enable_seqscan', 'off', true),
+		set_config('plan_cache_mode', 'force_generic_plan', true)`, int64(raterLock)); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `

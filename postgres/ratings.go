@@ -25,9 +25,10 @@ const (
 	defaultRatingCacheTTL = time.Minute
 	// ratingCacheMax bounds the ratings cached for queue tickets (about
 	// 100 bytes each).
-	ratingCacheMax   = 200_000
-	defaultRateBatch = 100
-	defaultRatePoll  = 2 * time.Second
+	ratingCacheMax    = 200_000
+	defaultRateBatch  = 100
+	defaultRatePoll   = 2 * time.Second
+	defaultRateGather = 20 * time.Millisecond
 )
 
 // RatingsConfig tunes Ratings. Zero fields take the defaults.
@@ -53,6 +54,11 @@ type RatingsConfig struct {
 	// Poll is how often Run looks for results to rate without a Kick
 	// (ends another process stored). Default 2 seconds.
 	Poll time.Duration
+	// Gather is how long Run waits after a Kick before it rates, so that
+	// the matches ending meanwhile are rated in the same transaction (at
+	// human pace, a transaction per ended match cost PostgreSQL more than
+	// the moves that led to it). Default 20ms; negative: not at all.
+	Gather time.Duration
 	// OnRated, when set, receives each rated match's rating changes by
 	// seat, once committed, on Run's goroutine (or RatePending's caller).
 	// It must not block.
@@ -86,6 +92,9 @@ func (c RatingsConfig) withDefaults() RatingsConfig {
 	}
 	if c.Poll == 0 {
 		c.Poll = defaultRatePoll
+	}
+	if c.Gather == 0 {
+		c.Gather = defaultRateGather
 	}
 	if c.RatingCacheTTL == 0 {
 		c.RatingCacheTTL = defaultRatingCacheTTL

@@ -22,11 +22,12 @@ type config struct {
 	LogFormat      string
 	LogLevel       string
 
-	MoveTimeout  time.Duration
-	Grace        time.Duration
-	Linger       time.Duration
-	ChallengeTTL time.Duration
-	DeadAfter    time.Duration
+	MoveTimeout   time.Duration
+	Grace         time.Duration
+	Linger        time.Duration
+	ChallengeTTL  time.Duration
+	DeadAfter     time.Duration
+	JournalGather time.Duration
 
 	BotOfferAfter   time.Duration
 	BotDelayMin     time.Duration
@@ -122,6 +123,7 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	dur(&c.BotOfferAfter, "bot-offer-after", "TURNBASE_BOT_OFFER_AFTER", 15*time.Second, "offer a computer game to a player who waited this long in the queue with nobody in range; 0: never")
 	dur(&c.BotDelayMin, "bot-delay-min", "TURNBASE_BOT_DELAY_MIN", 400*time.Millisecond, "least pause before a computer player moves")
 	dur(&c.BotDelayMax, "bot-delay-max", "TURNBASE_BOT_DELAY_MAX", 1200*time.Millisecond, "longest pause before a computer player moves (at most half of move-timeout)")
+	dur(&c.JournalGather, "journal-gather", "TURNBASE_JOURNAL_GATHER", time.Millisecond, "longest the journal waits for more moves before it commits a batch, when they come fast enough to gather some (larger batches cost the database less per move, each move waits at most this long more); 0: never")
 	dur(&c.DeadAfter, "dead-after", "TURNBASE_DEAD_AFTER", 5*time.Second, "with DATABASE_URL (a cluster): a node silent this long is dead and the others take over its matches")
 	num(&c.RatedPairLimit, "rated-pair-limit", "TURNBASE_RATED_PAIR_LIMIT", 5, "rated results two players may have together per rated-pair-window; later matches are unrated (0: no limit)")
 	dur(&c.RatedPairWindow, "rated-pair-window", "TURNBASE_RATED_PAIR_WINDOW", 24*time.Hour, "rolling period of rated-pair-limit")
@@ -207,6 +209,9 @@ func (c config) validate() error {
 	}
 	if c.BotOfferAfter < 0 || c.BotDelayMin < 0 || c.BotDelayMax < c.BotDelayMin {
 		errs = append(errs, fmt.Errorf("bot-offer-after and bot-delay-min must not be negative, nor bot-delay-max (%s) below bot-delay-min (%s)", c.BotDelayMax, c.BotDelayMin))
+	}
+	if c.JournalGather < 0 || c.JournalGather > 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("journal-gather must be between 0 and 100ms, not %s", c.JournalGather))
 	}
 	if c.RatedPairLimit < 0 {
 		errs = append(errs, fmt.Errorf("rated-pair-limit must be 0 (no limit) or more, not %d", c.RatedPairLimit))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -181,6 +182,7 @@ func (n *node) openStores(ctx context.Context, cfg config, db *database, owner s
 		SpoolPath:    filepath.Join(cfg.DataDir, "spool.jsonl"),
 		ObserveBatch: n.met.observeBatch,
 		OnEnded:      n.ratings.Kick,
+		Gather:       cmp.Or(cfg.JournalGather, -1), // 0: never wait
 	})
 	if err != nil {
 		return err
