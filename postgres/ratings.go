@@ -53,6 +53,11 @@ type RatingsConfig struct {
 	// Poll is how often Run looks for results to rate without a Kick
 	// (ends another process stored). Default 2 seconds.
 	Poll time.Duration
+	// Node is this node's id in a cluster (empty for one node alone):
+	// each rating batch then tells the other nodes what it changed in the
+	// rank counts and ratings (ChannelRanks), in its transaction, and the
+	// operators' actions do too (ChannelOps).
+	Node string
 	// OnRated, when set, receives each rated match's rating changes by
 	// seat, once committed, on Run's goroutine (or RatePending's caller).
 	// It must not block.
