@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 // knows its own sockets, queues and matches (and every spectator of the
 // matches it runs: remote ones are proxies there); each node writes that
 // into the database (a NodeView, at most once a second), and every node
-// reads the living nodes' views and the live matches from it, each read
-// serving its callers for a TTL (a second by default).
+// reads the other living nodes' views and the live matches from it, each
+// read serving its callers for a TTL (a second by default), and adds its
+// own as they are now. A cluster of one node answers exactly as a node
+// alone.
 
 // NodeView is what one node knows only of itself.
 type NodeView struct {
@@ -39,11 +42,11 @@ type Counts struct {
 
 // ViewStore reads what the views are made of (*postgres.Nodes).
 type ViewStore interface {
-	// Views are the NodeViews (JSON) the living nodes last wrote.
-	Views(ctx context.Context) ([][]byte, error)
+	// Views are the NodeViews (JSON) the living nodes last wrote, by node.
+	Views(ctx context.Context) (map[string][]byte, error)
 	// LiveMatches lists live matches newest first, of one game ("" all),
-	// at most limit, without spectators.
-	LiveMatches(ctx context.Context, game string, limit int) ([]match.Summary, error)
+	// at most limit, without spectators, and the node running each.
+	LiveMatches(ctx context.Context, game string, limit int) ([]match.Summary, []string, error)
 	// MatchSummary is a stored match's summary, without spectators;
 	// false when there is no such match.
 	MatchSummary(ctx context.Context, id string) (match.Summary, bool, error)
@@ -60,6 +63,9 @@ type ViewsConfig struct {
 	Abort func(ctx context.Context, matchID string) error
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Local is this node's own view as it is now (its matches come from
+	// its registry). nil: this node counts as the store has it.
+	Local func() NodeView
 }
 
 // maxListKeys bounds the live lists kept (one per game filter).
@@ -77,7 +83,13 @@ type Views struct {
 	nodes cached[merged]
 
 	mu    sync.Mutex
-	lists map[string]*cached[[]match.Summary] // by game filter
+	lists map[string]*cached[liveRows] // by game filter
+}
+
+// liveRows are live matches as the store lists them, with their nodes.
+type liveRows struct {
+	list   []match.Summary
+	owners []string
 }
 
 // merged is the living nodes' views summed up.
@@ -97,35 +109,64 @@ func NewViews(r *Router, store ViewStore, logger *slog.Logger, cfg ViewsConfig) 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &Views{Router: r, store: store, cfg: cfg, logger: logger, lists: map[string]*cached[[]match.Summary]{}}
+	v := &Views{Router: r, store: store, cfg: cfg, logger: logger, lists: map[string]*cached[liveRows]{}}
 	v.nodes.ttl = cfg.TTL
 	return v
 }
 
-// Counts are the cluster's online counts, at most TTL old.
+// Counts are the cluster's online counts: the other nodes' at most TTL
+// old, this node's as they are now.
 func (v *Views) Counts(ctx context.Context) (Counts, error) {
 	m, err := v.sums(ctx)
-	return m.counts, err
+	if err != nil {
+		return Counts{}, err
+	}
+	c := Counts{Players: m.counts.Players, Spectators: m.counts.Spectators, LiveMatches: m.counts.LiveMatches,
+		Queued: map[string]int{}, Playing: map[string]int{}}
+	for g, n := range m.counts.Queued {
+		c.Queued[g] += n
+	}
+	for g, n := range m.counts.Playing {
+		c.Playing[g] += n
+	}
+	if v.cfg.Local != nil {
+		own := v.cfg.Local()
+		c.Players += own.Players
+		c.Spectators += own.Spectators
+		c.LiveMatches += own.Live
+		for g, n := range own.Queued {
+			c.Queued[g] += n
+		}
+		for g, n := range own.Playing {
+			c.Playing[g] += n
+		}
+	}
+	return c, nil
 }
 
+// sums are the other nodes' views summed up (this one's too without
+// Local), at most TTL old. Callers must not change them.
 func (v *Views) sums(ctx context.Context) (merged, error) {
 	return v.nodes.get(ctx, v.cfg.Now, func(ctx context.Context) (merged, error) {
 		raw, err := v.store.Views(ctx)
 		if err != nil {
 			return merged{}, err
 		}
+		if v.cfg.Local != nil {
+			delete(raw, v.Router.cfg.Self)
+		}
 		return mergeViews(raw, v.logger), nil
 	})
 }
 
 // mergeViews sums the nodes' views; an undecodable one counts for nothing.
-func mergeViews(raw [][]byte, logger *slog.Logger) merged {
+func mergeViews(raw map[string][]byte, logger *slog.Logger) merged {
 	m := merged{counts: Counts{Queued: map[string]int{}, Playing: map[string]int{}}, watchers: map[string]int{}}
-	for _, b := range raw {
+	for node, b := range raw {
 		var nv NodeView
 		if err := json.Unmarshal(b, &nv); err != nil {
 			if logger != nil {
-				logger.Warn("undecodable node view", "err", err)
+				logger.Warn("undecodable node view", "node", node, "err", err)
 			}
 			continue
 		}
@@ -147,41 +188,74 @@ func mergeViews(raw [][]byte, logger *slog.Logger) merged {
 
 // LiveMatches lists the live matches of every node, newest first, of one
 // game ("" for all), at most limit (up to ListLimit), each with the
-// spectators its node counts. The list and the counts are at most TTL
-// old.
+// spectators its node counts: this node's as its registry has them now,
+// the others' at most TTL old.
 func (v *Views) LiveMatches(ctx context.Context, game string, limit int) ([]match.Summary, error) {
 	limit = min(limit, v.cfg.ListLimit)
-	load := func(ctx context.Context) ([]match.Summary, error) {
-		return v.store.LiveMatches(ctx, game, v.cfg.ListLimit)
+	load := func(ctx context.Context) (liveRows, error) {
+		list, owners, err := v.store.LiveMatches(ctx, game, v.cfg.ListLimit)
+		return liveRows{list, owners}, err
 	}
 	v.mu.Lock()
 	c := v.lists[game]
 	if c == nil && len(v.lists) < maxListKeys {
-		c = &cached[[]match.Summary]{ttl: v.cfg.TTL}
+		c = &cached[liveRows]{ttl: v.cfg.TTL}
 		v.lists[game] = c
 	}
 	v.mu.Unlock()
-	var list []match.Summary
+	var rows liveRows
 	var err error
 	if c != nil {
-		list, err = c.get(ctx, v.cfg.Now, load)
+		rows, err = c.get(ctx, v.cfg.Now, load)
 	} else {
-		list, err = load(ctx)
+		rows, err = load(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
+	return v.merge(ctx, game, rows, limit)
+}
+
+// merge makes a live list of the store's rows and this node's registry:
+// a match this node runs (or ran, and ended since the rows were read)
+// shows as the registry has it; the others with their nodes' spectators.
+func (v *Views) merge(ctx context.Context, game string, rows liveRows, limit int) ([]match.Summary, error) {
 	m, err := v.sums(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]match.Summary, 0, min(limit, len(list)))
-	for _, s := range list {
-		if len(out) == limit {
-			break
+	var out []match.Summary
+	own := v.cfg.Local != nil
+	if own {
+		for _, s := range v.local.List(match.StatusLive) {
+			if game == "" || s.Game == game {
+				out = append(out, s)
+			}
+		}
+	}
+	for i, s := range rows.list {
+		if own {
+			if rows.owners[i] == v.Router.cfg.Self {
+				continue
+			}
+			if _, here := v.local.Get(s.ID); here {
+				continue
+			}
 		}
 		s.Spectators = m.watchers[s.ID]
 		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].StartedMS != out[j].StartedMS {
+			return out[i].StartedMS > out[j].StartedMS
+		}
+		return out[i].ID < out[j].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	if out == nil {
+		out = []match.Summary{}
 	}
 	return out, nil
 }
@@ -225,19 +299,16 @@ func (v *Views) List(status string) []match.Summary {
 	}
 	ctx, cancel := context.WithTimeout(v.ctx, v.Router.cfg.LookupTimeout)
 	defer cancel()
-	list, err := v.store.LiveMatches(ctx, "", maxListed)
+	list, owners, err := v.store.LiveMatches(ctx, "", maxListed)
+	var out []match.Summary
+	if err == nil {
+		out, err = v.merge(ctx, "", liveRows{list, owners}, maxListed)
+	}
 	if err != nil {
 		v.logger.Warn("list the cluster's live matches", "err", err)
 		return v.local.List(status)
 	}
-	m, err := v.sums(ctx)
-	if err != nil {
-		v.logger.Warn("read the cluster's views", "err", err)
-	}
-	for i := range list {
-		list[i].Spectators = m.watchers[list[i].ID]
-	}
-	return list
+	return out
 }
 
 // localAborter is the registry's operator abort (*match.Registry).

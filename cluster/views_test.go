@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,34 +18,41 @@ import (
 // viewStore is a ViewStore in memory, counting its reads.
 type viewStore struct {
 	mu      sync.Mutex
-	views   [][]byte
+	views   map[string][]byte
 	live    []match.Summary
+	owners  map[string]string
 	byID    map[string]match.Summary
 	reads   atomic.Int64
 	failing bool
 }
 
-func (s *viewStore) Views(ctx context.Context) ([][]byte, error) {
+func (s *viewStore) Views(ctx context.Context) (map[string][]byte, error) {
 	s.reads.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failing {
 		return nil, errors.New("database down")
 	}
-	return s.views, nil
+	out := map[string][]byte{}
+	for k, v := range s.views {
+		out[k] = v
+	}
+	return out, nil
 }
 
-func (s *viewStore) LiveMatches(ctx context.Context, game string, limit int) ([]match.Summary, error) {
+func (s *viewStore) LiveMatches(ctx context.Context, game string, limit int) ([]match.Summary, []string, error) {
 	s.reads.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []match.Summary
+	var owners []string
 	for _, m := range s.live {
 		if (game == "" || m.Game == game) && len(out) < limit {
 			out = append(out, m)
+			owners = append(owners, s.owners[m.ID])
 		}
 	}
-	return out, nil
+	return out, owners, nil
 }
 
 func (s *viewStore) MatchSummary(ctx context.Context, id string) (match.Summary, bool, error) {
@@ -55,13 +63,14 @@ func (s *viewStore) MatchSummary(ctx context.Context, id string) (match.Summary,
 	return m, ok, nil
 }
 
+// set stores the views of nodes n0, n1, ...
 func (s *viewStore) set(views ...NodeView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.views = nil
-	for _, v := range views {
+	s.views = map[string][]byte{}
+	for i, v := range views {
 		b, _ := json.Marshal(v)
-		s.views = append(s.views, b)
+		s.views[fmt.Sprint("n", i)] = b
 	}
 }
 
@@ -101,10 +110,10 @@ func TestViewsSumTheNodes(t *testing.T) {
 		NodeView{Players: 3, Spectators: 1, Live: 1, Queued: map[string]int{"rps": 1}, Playing: map[string]int{"tictactoe": 2}, Watchers: map[string]int{"m1": 1}},
 		NodeView{Players: 2, Spectators: 4, Live: 2, Queued: map[string]int{"rps": 2, "tictactoe": 1}, Playing: map[string]int{"tictactoe": 2, "rps": 2}, Watchers: map[string]int{"m2": 3}},
 	)
-	sum := func(id, g string) match.Summary {
-		return match.Summary{ID: id, Game: g, Status: match.StatusLive, Players: []match.Player{{ID: "p-" + id}, {ID: "q-" + id}}}
+	sum := func(id, g string, started int64) match.Summary {
+		return match.Summary{ID: id, Game: g, Status: match.StatusLive, StartedMS: started, Players: []match.Player{{ID: "p-" + id}, {ID: "q-" + id}}}
 	}
-	store.live = []match.Summary{sum("m3", "rps"), sum("m2", "tictactoe"), sum("m1", "tictactoe")}
+	store.live = []match.Summary{sum("m3", "rps", 30), sum("m2", "tictactoe", 20), sum("m1", "tictactoe", 10)}
 	ctx := context.Background()
 
 	c, err := v.Counts(ctx)
@@ -138,7 +147,7 @@ func TestViewsSumTheNodes(t *testing.T) {
 		t.Fatalf("%d reads within the TTL", got-reads)
 	}
 	store.set(NodeView{Players: 1})
-	if c, _ := v.Counts(ctx); c.Players != 5 {
+	if c, _ := v.Counts(ctx); c.Players != 5 || c.Queued["rps"] != 3 { // and the sums were not changed by callers
 		t.Fatalf("counts changed within the TTL: %+v", c)
 	}
 	clock.add(time.Second)
@@ -275,5 +284,55 @@ func TestCachedSharesOneRead(t *testing.T) {
 	defer cancel()
 	if _, err := c2.get(ctx, time.Now, func(ctx context.Context) (int, error) { return 2, nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("waiting caller: %v", err)
+	}
+}
+
+// TestViewsThisNodeNow: with Local, this node's part of the counts and of
+// the live list is as it is now (its registry), not as it last wrote it:
+// a cluster of one answers at once, as one node alone. Its own rows in the
+// store are left out (they may be a TTL old); the others' are added.
+func TestViewsThisNodeNow(t *testing.T) {
+	games := game.NewRegistry(tictactoe.Game{})
+	reg := match.NewRegistry(discard(), games, match.Deps{}, match.Config{})
+	defer reg.Shutdown(context.Background())
+	r := New(reg, &memBus{routers: map[string]*Router{}}, &dir{owners: map[string]string{}}, discard(), Config{Self: "n0"})
+	defer r.Close()
+	store := &viewStore{byID: map[string]match.Summary{}, owners: map[string]string{}}
+	own := NodeView{Players: 2, Live: 1, Queued: map[string]int{"tictactoe": 1}, Playing: map[string]int{"tictactoe": 2}}
+	v := NewViews(r, store, discard(), ViewsConfig{TTL: time.Hour, Local: func() NodeView { return own }})
+	ctx := context.Background()
+
+	// n0 (this node) last wrote 9 players; n1 has 3.
+	store.set(NodeView{Players: 9, Live: 4}, NodeView{Players: 3, Live: 1, Playing: map[string]int{"tictactoe": 2}, Watchers: map[string]int{"far": 2}})
+	id, err := reg.Start(ctx, "tictactoe", [2]match.Player{{ID: "x"}, {ID: "o"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := reg.Get(id)
+	store.live = []match.Summary{
+		{ID: "ended-here", Game: "tictactoe", Status: match.StatusLive, StartedMS: s.StartedMS + 10},
+		{ID: "far", Game: "tictactoe", Status: match.StatusLive, StartedMS: s.StartedMS - 10},
+	}
+	store.owners["ended-here"], store.owners["far"] = "n0", "n1"
+
+	c, err := v.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Players != 5 || c.LiveMatches != 2 || c.Playing["tictactoe"] != 4 || c.Queued["tictactoe"] != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+	list, err := v.LiveMatches(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != id || list[1].ID != "far" || list[1].Spectators != 2 {
+		t.Fatalf("live list %+v", list)
+	}
+	if all := v.List(match.StatusLive); len(all) != 2 || all[0].ID != id {
+		t.Fatalf("List %+v", all)
+	}
+	if l, _ := v.LiveMatches(ctx, "rps", 10); l == nil || len(l) != 0 {
+		t.Fatalf("rps: %#v", l)
 	}
 }

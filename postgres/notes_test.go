@@ -244,11 +244,11 @@ func TestNodesViews(t *testing.T) {
 	if ok, err := n2.PublishView(ctx, []byte(`{"players":2}`)); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if v, _ := n1.Views(ctx); len(v) != 2 {
+	if v, _ := n1.Views(ctx); len(v) != 2 || string(v["n2"]) != `{"players": 2}` {
 		t.Fatalf("views of two living nodes: %q", v)
 	}
 	rtExec(t, db, `UPDATE nodes SET heartbeat_at = now() - interval '1 minute' WHERE id = 'n2'`)
-	if v, _ := n1.Views(ctx); len(v) != 1 || string(v[0]) != `{"players": 1}` {
+	if v, _ := n1.Views(ctx); len(v) != 1 || string(v["n1"]) != `{"players": 1}` {
 		t.Fatalf("views with n2 dead: %q", v)
 	}
 	// A node that starts again starts without its last run's view; one
@@ -277,12 +277,13 @@ func TestNodesViews(t *testing.T) {
 		}
 		return strings.Join(out, ",")
 	}
-	all, err := n1.LiveMatches(ctx, "", 10)
+	rtExec(t, db, `UPDATE matches SET owner = NULL, lease_until = NULL WHERE id = 'rps'`) // released
+	all, owners, err := n1.LiveMatches(ctx, "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(all); got != "bot,rps,old" {
-		t.Fatalf("live list %s", got)
+	if got := ids(all); got != "bot,rps,old" || strings.Join(owners, ",") != "p1,,p1" {
+		t.Fatalf("live list %s, owners %q", got, owners)
 	}
 	if p := all[0].Players[0]; p.Bot != "easy" || p.Rating != 0 || p.Name != "tictactoe-easy" {
 		t.Errorf("computer seat %+v", p)
@@ -290,10 +291,10 @@ func TestNodesViews(t *testing.T) {
 	if p := all[0].Players[1]; p.Rating != leaderboard.DefaultRating || p.Bot != "" {
 		t.Errorf("person seat %+v", p)
 	}
-	if got, _ := n1.LiveMatches(ctx, "tictactoe", 1); ids(got) != "bot" {
-		t.Fatalf("tictactoe, 1: %s", ids(got))
+	if got, owners, _ := n1.LiveMatches(ctx, "tictactoe", 1); ids(got) != "bot" || len(owners) != 1 {
+		t.Fatalf("tictactoe, 1: %s %q", ids(got), owners)
 	}
-	if got, _ := n1.LiveMatches(ctx, "connectfour", 10); len(got) != 0 || got == nil {
+	if got, _, _ := n1.LiveMatches(ctx, "connectfour", 10); len(got) != 0 || got == nil {
 		t.Fatalf("connectfour: %#v", got)
 	}
 	if s, ok, err := n1.MatchSummary(ctx, "done"); !ok || err != nil || s.Status != match.StatusFinished {

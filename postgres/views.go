@@ -28,58 +28,70 @@ func (n *Nodes) PublishView(ctx context.Context, view []byte) (bool, error) {
 }
 
 // Views returns the views the living nodes (heartbeat within DeadAfter)
-// last wrote, this one's included.
-func (n *Nodes) Views(ctx context.Context) ([][]byte, error) {
+// last wrote, by node, this one's included.
+func (n *Nodes) Views(ctx context.Context) (map[string][]byte, error) {
 	rows, err := n.pool.Query(ctx, `
-		SELECT views FROM nodes WHERE views IS NOT NULL AND heartbeat_at >= now() - $1::interval`, n.cfg.DeadAfter)
+		SELECT id, views FROM nodes WHERE views IS NOT NULL AND heartbeat_at >= now() - $1::interval`, n.cfg.DeadAfter)
 	if err != nil {
 		return nil, fmt.Errorf("read the nodes' views: %w", err)
 	}
-	views, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
+	out := map[string][]byte{}
+	var id string
+	var view []byte
+	if _, err := pgx.ForEachRow(rows, []any{&id, &view}, func() error {
+		out[id] = append([]byte(nil), view...)
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("read the nodes' views: %w", err)
 	}
-	return views, nil
+	return out, nil
 }
 
-// liveSQL and liveGameSQL list live matches newest first, through
-// matches_live_started and matches_listing.
+// liveSQL and liveGameSQL list live matches newest first, with their
+// owners, through matches_live_started and matches_listing.
 const (
 	liveSQL = `
-		WITH m AS (
-			SELECT * FROM matches WHERE status = 'live'
-			ORDER BY started_at DESC, id LIMIT $1
-		)` + summaryFromM + `
-		ORDER BY m.started_at DESC, m.id`
+		SELECT l.*, coalesce(o.owner, '') FROM (
+			WITH m AS (
+				SELECT * FROM matches WHERE status = 'live'
+				ORDER BY started_at DESC, id LIMIT $1
+			)` + summaryFromM + `
+		) l JOIN matches o ON o.id = l.id
+		ORDER BY l.started_at DESC, l.id`
 	liveGameSQL = `
-		WITH m AS (
-			SELECT * FROM matches WHERE status = 'live' AND game = $2
-			ORDER BY started_at DESC, id LIMIT $1
-		)` + summaryFromM + `
-		ORDER BY m.started_at DESC, m.id`
+		SELECT l.*, coalesce(o.owner, '') FROM (
+			WITH m AS (
+				SELECT * FROM matches WHERE status = 'live' AND game = $2
+				ORDER BY started_at DESC, id LIMIT $1
+			)` + summaryFromM + `
+		) l JOIN matches o ON o.id = l.id
+		ORDER BY l.started_at DESC, l.id`
 )
 
 // LiveMatches lists the live matches of every node, newest first, of one
 // game ("" for all), at most limit, as the node running each shows it
-// (a computer seat with its level and no rating) but without spectators:
-// those are in the owners' views.
-func (n *Nodes) LiveMatches(ctx context.Context, gameID string, limit int) ([]match.Summary, error) {
+// (a computer seat with its level and no rating) but without spectators
+// (those are in the owners' views), and the node running each ("" while
+// released).
+func (n *Nodes) LiveMatches(ctx context.Context, gameID string, limit int) ([]match.Summary, []string, error) {
 	sql, args := liveSQL, []any{limit}
 	if gameID != "" {
 		sql, args = liveGameSQL, []any{limit, gameID}
 	}
 	rows, err := n.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list live matches: %w", err)
+		return nil, nil, fmt.Errorf("list live matches: %w", err)
 	}
-	out, err := scanSummaries(rows)
+	var owner string
+	var owners []string
+	out, err := scanSummariesWith(rows, []any{&owner}, func() { owners = append(owners, owner) })
 	if err != nil {
-		return nil, fmt.Errorf("list live matches: %w", err)
+		return nil, nil, fmt.Errorf("list live matches: %w", err)
 	}
 	for i := range out {
 		asRunning(&out[i])
 	}
-	return out, nil
+	return out, owners, nil
 }
 
 // MatchSummary is one stored match's summary, a live one as LiveMatches

@@ -46,6 +46,7 @@ func (n *node) watchViews(logger *slog.Logger, st *stops) {
 	c := n.cluster
 	logger = logger.With("component", "views")
 	c.views = cluster.NewViews(c.router, c.members, logger, cluster.ViewsConfig{
+		Local: n.nodeView, // asked once the web server runs
 		Abort: func(ctx context.Context, matchID string) error {
 			note := postgres.OpsNote{Op: postgres.OpsAbort, Node: c.self, Match: matchID}
 			return postgres.Notify(ctx, c.pool, postgres.ChannelOps, note.Encode())
@@ -149,7 +150,10 @@ func (n *node) publishViews(ctx context.Context, logger *slog.Logger) error {
 
 // nodeView is what this node knows only of itself.
 func (n *node) nodeView() cluster.NodeView {
-	v := cluster.NodeView{Queued: n.lobby.Stats(), Playing: map[string]int{}, Watchers: map[string]int{}}
+	v := cluster.NodeView{Playing: map[string]int{}, Watchers: map[string]int{}}
+	if n.lobby != nil {
+		v.Queued = n.lobby.Stats()
+	}
 	if srv := n.offerTo.Load(); srv != nil {
 		st := srv.Stats()
 		v.Players, v.Spectators = st.Players, st.Spectators
