@@ -62,12 +62,12 @@ func NewNodes(pool *pgxpool.Pool, logger *slog.Logger, cfg NodesConfig) (*Nodes,
 func (n *Nodes) DeadAfter() time.Duration { return n.cfg.DeadAfter }
 
 // Join records this node as alive (a restarted node keeps its id: its row
-// comes back to life).
+// comes back to life, without the view its last run wrote).
 func (n *Nodes) Join(ctx context.Context) error {
 	start := time.Now()
 	_, err := n.pool.Exec(ctx, `
 		INSERT INTO nodes (id) VALUES ($1)
-		ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = now()`, n.cfg.ID)
+		ON CONFLICT (id) DO UPDATE SET started_at = now(), heartbeat_at = now(), views = NULL`, n.cfg.ID)
 	if err != nil {
 		n.observed(start, err)
 		return fmt.Errorf("join cluster as %s: %w", n.cfg.ID, err)

@@ -201,6 +201,9 @@ func (o *Ops) Ban(ctx context.Context, a leaderboard.Actor, playerID, reason str
 			return err
 		}
 		after := banState{Name: before.Name, Banned: true, Until: until, Reason: &reason}
+		if err := o.notifyOps(ctx, tx, OpsNote{Op: OpsBan, Players: []string{playerID}}); err != nil {
+			return err
+		}
 		return audit(ctx, tx, a, "player.ban", "player", playerID, reason, before, after)
 	})
 	if err != nil {
@@ -226,6 +229,9 @@ func (o *Ops) Unban(ctx context.Context, a leaderboard.Actor, playerID, reason s
 		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE players SET banned_at = NULL, banned_until = NULL, ban_reason = NULL WHERE id = $1`, playerID); err != nil {
+			return err
+		}
+		if err := o.notifyOps(ctx, tx, OpsNote{Op: OpsRanks, Players: []string{playerID}}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, a, "player.unban", "player", playerID, reason, before, banState{Name: before.Name})
@@ -271,7 +277,14 @@ func (o *Ops) LiftExpiredBans(ctx context.Context) (int, error) {
 			}
 		}
 		n = len(ls)
-		return nil
+		if n == 0 {
+			return nil
+		}
+		note := OpsNote{Op: OpsRanks}
+		for _, l := range ls {
+			note.Players = append(note.Players, l.id)
+		}
+		return o.notifyOps(ctx, tx, note)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("lift expired bans: %w", err)
@@ -361,6 +374,9 @@ func (o *Ops) ResetRating(ctx context.Context, a leaderboard.Actor, playerID, ga
 		if _, err := tx.Exec(ctx, `
 			UPDATE ratings SET rating = $3, rd = $4, volatility = $5, updated_at = now()
 			WHERE player_id = $1 AND game = $2`, playerID, game, fresh.Rating, fresh.RD, fresh.Volatility); err != nil {
+			return err
+		}
+		if err := o.notifyOps(ctx, tx, OpsNote{Op: OpsRanks, Players: []string{playerID}}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, a, "rating.reset", "player", playerID, reason, before,

@@ -401,6 +401,12 @@ const (
 // scanSummaries reads rows of summaryFromM. Players' ratings are shown
 // rounded to whole points, as everywhere on the wire.
 func scanSummaries(rows pgx.Rows) ([]match.Summary, error) {
+	return scanSummariesWith(rows, nil, nil)
+}
+
+// scanSummariesWith is scanSummaries of rows with more columns after the
+// summary's, scanned into extra; each is called after every row.
+func scanSummariesWith(rows pgx.Rows, extra []any, each func()) ([]match.Summary, error) {
 	out := []match.Summary{}
 	var (
 		s       match.Summary
@@ -410,8 +416,12 @@ func scanSummaries(rows pgx.Rows) ([]match.Summary, error) {
 		ended   *time.Time
 		p0, p1  match.Player
 	)
-	_, err := pgx.ForEachRow(rows, []any{&s.ID, &s.Game, &s.Status, &winner, &reason, &started, &ended,
-		&p0.ID, &p0.Name, &p0.Rating, &p1.ID, &p1.Name, &p1.Rating, &s.Voided}, func() error {
+	targets := []any{&s.ID, &s.Game, &s.Status, &winner, &reason, &started, &ended,
+		&p0.ID, &p0.Name, &p0.Rating, &p1.ID, &p1.Name, &p1.Rating, &s.Voided}
+	_, err := pgx.ForEachRow(rows, append(targets, extra...), func() error {
+		if each != nil {
+			each()
+		}
 		sum := s
 		p0.Rating, p1.Rating = leaderboard.ShownRating(p0.Rating), leaderboard.ShownRating(p1.Rating)
 		sum.Players = []match.Player{p0, p1}

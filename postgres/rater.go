@@ -146,10 +146,14 @@ func (s *Ratings) rated(b ratedBatch) {
 		s.ranks.Apply(d)
 	}
 	now := time.Now()
+	var xid uint64
+	if len(b.deltas) > 0 {
+		xid = b.deltas[0].TxID
+	}
 	for _, id := range b.ids {
 		changes := b.changes[id]
 		for _, ch := range changes {
-			s.tickets.put(ch.PlayerID, b.games[id], ch.After, now)
+			s.tickets.putAt(ch.PlayerID, b.games[id], ch.After, now, xid)
 		}
 		if s.cfg.OnRated != nil {
 			s.cfg.OnRated(id, changes)
@@ -247,7 +251,7 @@ func (s *Ratings) rateBatch(ctx context.Context) (ratedBatch, error) {
 		return b, err
 	}
 	b, writes := s.rateInOrder(ms, cur, counted)
-	xid, err := writes.store(ctx, tx, b.ids)
+	xid, err := writes.store(ctx, tx, b.ids, s.rankNotes(b))
 	if err != nil {
 		return b, err
 	}
@@ -424,9 +428,10 @@ func (t *tally) add(score float64) {
 }
 
 // store writes the batch in one round trip: the ratings, their
-// rating_changes, and the matches' rated_at. It returns the transaction's
-// id, which tags the rank deltas.
-func (w *ratingWrites) store(ctx context.Context, tx pgx.Tx, matchIDs []string) (xid uint64, err error) {
+// rating_changes, and the matches' rated_at, and the notes for the other
+// nodes (notes.go). It returns the transaction's id, which tags the rank
+// deltas.
+func (w *ratingWrites) store(ctx context.Context, tx pgx.Tx, matchIDs []string, notes []string) (xid uint64, err error) {
 	up, ch := &w.ratings, &w.changes
 	b := &pgx.Batch{}
 	b.Queue(`
@@ -444,6 +449,7 @@ func (w *ratingWrites) store(ctx context.Context, tx pgx.Tx, matchIDs []string) 
 			$6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[])`,
 		ch.matchIDs, ch.pids, ch.games, ch.seats, ch.scores, ch.rBefore, ch.rAfter, ch.rdBefore, ch.rdAfter, ch.vBefore, ch.vAfter)
 	b.Queue(`UPDATE matches SET rated_at = now() WHERE id = ANY($1)`, matchIDs)
+	queueRankNotes(b, notes)
 	var xidText string
 	b.Queue(`SELECT pg_current_xact_id()::text`).QueryRow(func(row pgx.Row) error { return row.Scan(&xidText) })
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -25,6 +25,7 @@ type ratingKey struct{ player, game string }
 type cachedRating struct {
 	rating float64
 	at     time.Time
+	xid    uint64 // the transaction that wrote it, when known (0: read)
 }
 
 func newRatingCache(ttl time.Duration, max int) *ratingCache {
@@ -50,14 +51,44 @@ func (c *ratingCache) get(player, game string, now time.Time) (float64, bool) {
 // it starts again from empty: entries are cheap to read back, and a
 // player who queues again soon is among the first to return.
 func (c *ratingCache) put(player, game string, rating float64, now time.Time) {
+	c.putAt(player, game, rating, now, 0)
+}
+
+// putAt remembers rating as written at now by transaction xid (0: not
+// known). A rating written by an older transaction than the entry's, while
+// the entry is fresh, is stale news (a note from another node that came
+// late) and is ignored.
+func (c *ratingCache) putAt(player, game string, rating float64, now time.Time, xid uint64) {
 	if c.ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := ratingKey{player, game}
-	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
+	e, ok := c.entries[k]
+	if ok && xid != 0 && e.xid > xid && now.Sub(e.at) < c.ttl {
+		return
+	}
+	if !ok && len(c.entries) >= c.max {
 		clear(c.entries)
 	}
-	c.entries[k] = cachedRating{rating: rating, at: now}
+	c.entries[k] = cachedRating{rating: rating, at: now, xid: xid}
+}
+
+// forget drops the player's ratings in every game.
+func (c *ratingCache) forget(player string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if k.player == player {
+			delete(c.entries, k)
+		}
+	}
+}
+
+// forgetAll drops every rating.
+func (c *ratingCache) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
 }

@@ -59,6 +59,11 @@ type RatingsConfig struct {
 	// human pace, a transaction per ended match cost PostgreSQL more than
 	// the moves that led to it). Default 20ms; negative: not at all.
 	Gather time.Duration
+	// Node is this node's id in a cluster (empty for one node alone):
+	// each rating batch then tells the other nodes what it changed in the
+	// rank counts and ratings (ChannelRanks), in its transaction, and the
+	// operators' actions do too (ChannelOps).
+	Node string
 	// OnRated, when set, receives each rated match's rating changes by
 	// seat, once committed, on Run's goroutine (or RatePending's caller).
 	// It must not block.

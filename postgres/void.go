@@ -62,6 +62,15 @@ func (o *Ops) Void(ctx context.Context, a leaderboard.Actor, ids []string, reaso
 			return err
 		}
 		res.Changes = restores
+		note := OpsNote{Op: OpsRanks}
+		for k := range final {
+			note.Players = append(note.Players, k.player)
+		}
+		if len(note.Players) > 0 {
+			if err := o.notifyOps(ctx, tx, note); err != nil {
+				return err
+			}
+		}
 		for _, id := range voided {
 			if err := audit(ctx, tx, a, "match.void", "match", id, reason,
 				map[string]any{"voided": false, "ratings": restores}, map[string]any{"voided": true, "voided_with": voided}); err != nil {

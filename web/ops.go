@@ -202,15 +202,14 @@ func (s *Server) opsOverview(w http.ResponseWriter, r *http.Request, ctx context
 func (s *Server) Probe(ctx context.Context) Sample { return s.probe(ctx) }
 
 func (s *Server) probe(ctx context.Context) Sample {
-	st := s.Stats()
-	queues := s.deps.Lobby.Stats()
+	c := s.counts(ctx)
 	queued := 0
-	for _, n := range queues {
+	for _, n := range c.Queued {
 		queued += n
 	}
 	smp := Sample{
-		AtMS: s.now().UnixMilli(), Players: st.Players, Spectators: st.Spectators,
-		LiveMatches: len(s.deps.Matches.List(match.StatusLive)), Queued: queued, Queues: queues, DBHealthy: true,
+		AtMS: s.now().UnixMilli(), Players: c.Players, Spectators: c.Spectators,
+		LiveMatches: c.LiveMatches, Queued: queued, Queues: c.Queued, DBHealthy: true,
 	}
 	if s.deps.ReadyFunc != nil {
 		if err := s.deps.ReadyFunc(ctx); err != nil {

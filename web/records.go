@@ -91,8 +91,9 @@ func (s *Server) handlePlayer(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleMatches is GET /api/matches?status=live|finished&game=&limit=.
-// Live matches are this process's, from the registry; finished (and
-// aborted) ones come from the database.
+// Live matches are this process's, from the registry, or in a cluster
+// every node's (Views); finished (and aborted) ones come from the
+// database.
 func (s *Server) handleMatches(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	status := q.Get("status")
@@ -120,6 +121,18 @@ func (s *Server) handleMatches(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, list)
 		return
+	}
+	if s.deps.Views != nil {
+		// A cluster's, from every node; while its database does not
+		// answer, this node's.
+		ctx, cancel := s.dbContext(r)
+		defer cancel()
+		list, err := s.deps.Views.LiveMatches(ctx, gameID, limit)
+		if err == nil {
+			writeJSON(w, http.StatusOK, list)
+			return
+		}
+		s.logger.Warn("read the cluster's live matches", "err", err)
 	}
 	out := make([]match.Summary, 0)
 	for _, m := range s.deps.Matches.List(status) {

@@ -198,11 +198,10 @@ type gameInfo struct {
 
 func (s *Server) handleGames(w http.ResponseWriter, r *http.Request) {
 	games := s.deps.Games.All()
-	queued := s.deps.Lobby.Stats()
-	playing := map[string]int{}
-	for _, m := range s.deps.Matches.List("live") {
-		playing[m.Game] += len(m.Players)
-	}
+	ctx, cancel := s.dbContext(r)
+	defer cancel()
+	counts := s.counts(ctx)
+	queued, playing := counts.Queued, counts.Playing
 	out := make([]gameInfo, 0, len(games))
 	for _, g := range games {
 		id := g.ID()

@@ -84,6 +84,9 @@ type Deps struct {
 	// and Monitor its overview's history.
 	Ops     Operations
 	Monitor *Monitor
+	// Views, when set, are a cluster's: the live list and the counts
+	// come from every node (views.go).
+	Views Views
 }
 
 // Server serves the HTTP API, the static client and the WebSocket endpoint.

@@ -25,6 +25,7 @@ type clusterNode struct {
 	members *postgres.Nodes
 	rated   chan ratedNote  // to the publisher; full: dropped (the match waits RatingWait)
 	router  *cluster.Router // what web sees of the matches: any node's
+	views   *cluster.Views  // the router with the cluster's lists and counts (views.go)
 }
 
 // nodeChannel is the NOTIFY channel a node listens on for requests from
@@ -99,6 +100,7 @@ func (n *node) watchCluster(logger *slog.Logger, st *stops) {
 		},
 	})
 	st.push(goRun(listener.Run))
+	n.watchViews(logger, st)
 	st.push(goRun(func(ctx context.Context) error { return n.publishRated(ctx, logger) }))
 	st.push(goRun(func(ctx context.Context) error { return n.takeOver(ctx, logger) }))
 }

@@ -67,8 +67,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	var matches web.Matches = n.matches
+	var views web.Views
 	if n.cluster != nil {
-		matches = n.cluster.router // requests about other nodes' matches go there
+		matches = n.cluster.views // requests about other nodes' matches go there
+		views = webViews{n.cluster.views}
 	}
 	n.srv = web.New(logger, web.Deps{
 		Games:     n.games,
@@ -80,9 +82,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ReadyFunc: n.journal.Ready,
 		Ops:       n.ops,
 		Monitor:   n.mon,
+		Views:     views,
 	}, host.web)
 	n.startMonitor(&st)
 	n.offerTo.Store(n.srv)
+	n.startViews(&st, logger)
 	ln := host.ln
 	logger.Info("turnbase listening", "addr", ln.Addr().String(), "url", host.scheme+"://"+browseAddr(ln.Addr()))
 	defer logger.Info("turnbase stopped")
@@ -175,6 +179,7 @@ func (n *node) openStores(ctx context.Context, cfg config, db *database, owner s
 		// The one way a rating reaches a match (startMatches sets matches
 		// before the rater runs).
 		OnRated: n.onRated,
+		Node:    clusterID(db, owner),
 	})
 	var err error
 	n.journal, err = postgres.NewJournal(db.pool, logger.With("component", "journal"), postgres.JournalConfig{
