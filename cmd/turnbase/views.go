@@ -151,8 +151,10 @@ func (n *node) publishViews(ctx context.Context, logger *slog.Logger) error {
 // nodeView is what this node knows only of itself.
 func (n *node) nodeView() cluster.NodeView {
 	v := cluster.NodeView{Playing: map[string]int{}, Watchers: map[string]int{}}
-	if n.lobby != nil {
-		v.Queued = n.lobby.Stats()
+	if n.queues != nil {
+		// The queues this node runs (the cluster's while it leads the
+		// lobby, else none): summed over the nodes, each ticket counts once.
+		v.Queued = n.queues()
 	}
 	if srv := n.offerTo.Load(); srv != nil {
 		st := srv.Stats()
