@@ -25,7 +25,9 @@
 # start of the loadgens to their stop), WARMUP (20 s after the ramp before
 # the window opens), DRAIN (60 s for the matches under way at the stop),
 # SPREAD (all: each process spreads over every node; one: process k talks
-# to node k mod NODES only), PORT (18100: nodes on PORT.., their operator
+# to node k mod NODES only), POOL (32: each node's database connections,
+# pool_max_conns in its DATABASE_URL), PG_STATEMENTS=1 loads
+# pg_stat_statements and prints the costliest statements at the end, PORT (18100: nodes on PORT.., their operator
 # listeners on PORT+50..), KEEP=1 keeps the folder (logs, reports,
 # samples). Everything listens on and connects from 127.0.0.x only.
 #
@@ -45,13 +47,15 @@ WARMUP=${WARMUP:-20}
 DRAIN=${DRAIN:-60}
 SPREAD=${SPREAD:-all}
 PORT=${PORT:-18100}
+POOL=${POOL:-32}
 OPS=$((PORT + 50))
 work=$(mktemp -d /tmp/turnbase-cluster.XXXXXX)
 
-nodes=() loadgens=() sampler="" pgtmp=""
+nodes=() loadgens=() sampler="" progress="" pgtmp=""
 cleanup() {
   set +e
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+  [ -n "$progress" ] && kill "$progress" 2>/dev/null
   for p in "${loadgens[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${loadgens[@]}"; do wait "$p" 2>/dev/null; done
   # The nodes stop gracefully (they release their matches), then
@@ -90,8 +94,9 @@ ulimit -n "$(ulimit -Hn)"
 
 # PostgreSQL, for the whole cluster: more connections than the default
 # (every node has a pool, a listener and journal writers), a bigger cache.
-exec 3> >(exec "$work/pgtmp" -stdin -data "$work/pg" -set max_connections=300 -set shared_buffers=256MB \
-  >"$work/dsn" 2>"$work/pg.log")
+pgset=(-set max_connections=300 -set shared_buffers=256MB)
+[ "${PG_STATEMENTS:-}" = 1 ] && pgset+=(-set shared_preload_libraries=pg_stat_statements)
+exec 3> >(exec "$work/pgtmp" -stdin -data "$work/pg" "${pgset[@]}" >"$work/dsn" 2>"$work/pg.log")
 pgtmp=$!
 for _ in $(seq 1 1200); do
   [ -s "$work/dsn" ] && break
@@ -100,6 +105,11 @@ for _ in $(seq 1 1200); do
 done
 [ -s "$work/dsn" ] || { echo "cluster.sh: PostgreSQL did not start" >&2; cat "$work/pg.log" >&2; exit 1; }
 DSN=$(head -1 "$work/dsn")
+# Each node's pool: pgx's default (8 here) queues the sign-ups and hellos
+# of a fast ramp behind a handful of connections until their queries time
+# out, and a timed-out query costs its connection (a new one is a fork
+# and a SCRAM exchange), which slows everything further.
+case "$DSN" in *\?*) DSN="$DSN&pool_max_conns=$POOL" ;; *) DSN="$DSN?pool_max_conns=$POOL" ;; esac
 
 LIMITS=(TURNBASE_CONN_RATE=100000 TURNBASE_CONN_BURST=100000 TURNBASE_PLAYER_RATE=100000 TURNBASE_PLAYER_BURST=100000
   TURNBASE_MAX_CONNS_PER_IP=1000000 TURNBASE_HANDSHAKE_RATE=100000 TURNBASE_HANDSHAKE_BURST=100000
@@ -109,7 +119,7 @@ urls=()
 for i in $(seq 0 $((NODES - 1))); do
   env "${LIMITS[@]}" DATABASE_URL="$DSN" TURNBASE_JWT_SECRET="$secret" TURNBASE_DATA="$work/node$i" \
     TURNBASE_OPS_ADDR="127.0.0.1:$((OPS + i))" \
-    "$work/turnbase" serve -addr "127.0.0.1:$((PORT + i))" >"$work/node$i.log" 2>&1 &
+    "$work/turnbase" serve -addr "127.0.0.1:$((PORT + i))" >"$work/node$i.log" 2>&1 3>&- &
   nodes+=($!)
   urls+=("http://127.0.0.1:$((PORT + i))")
 done
@@ -202,13 +212,13 @@ for k in $(seq 0 $((LOADGENS - 1))); do
   timeout --kill-after=10s $((DURATION + DRAIN + 60)) \
     "$work/loadgen" -json -url "$target" -source "127.0.0.$((k + 2))" -names "lg${k}_" -players "$n" \
     "${mode[@]}" -duration "${DURATION}s" -ramp "$rate/s" -warmup "${WARMUP}s" -drain "${DRAIN}s" "$@" \
-    >"$work/lg$k.json" 2>"$work/lg$k.err" &
+    >"$work/lg$k.json" 2>"$work/lg$k.err" 3>&- &
   loadgens+=($!)
 done
 
 nodelist=""
 for i in $(seq 0 $((NODES - 1))); do nodelist+="${nodes[$i]}:$((OPS + i)),"; done
-python3 "$work/sampler.py" "${nodelist%,}" "$pgdata" "$(IFS=,; echo "${loadgens[*]}")" >"$work/samples" 2>"$work/sampler.err" &
+python3 "$work/sampler.py" "${nodelist%,}" "$pgdata" "$(IFS=,; echo "${loadgens[*]}")" >"$work/samples" 2>"$work/sampler.err" 3>&- &
 sampler=$!
 # Progress while it runs: the players held on each node.
 (
@@ -218,12 +228,21 @@ sampler=$!
     line=$(tail -n $((NODES + 4)) "$work/samples" 2>/dev/null | awk '$2 ~ /^node/ {printf "%s %s  ", $2, $3; s += $3} END {printf "= %d", s}')
     echo "$(( $(date +%s) - start ))s: $line"
   done
-) &
+) 3>&- &
 progress=$!
 fails=0
 for p in "${loadgens[@]}"; do wait "$p" || fails=$((fails + 1)); done
+if [ "${PG_STATEMENTS:-}" = 1 ]; then
+  echo "PostgreSQL's statements by total time (pg_stat_statements):"
+  psql=$(dirname "$(find /usr/lib/postgresql -name psql -path '*bin*' | sort -V | tail -1)")/psql
+  "$psql" "$(head -1 "$work/dsn")" -P pager=off -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+    -c "SELECT calls, round(total_exec_time) AS total_ms, round(mean_exec_time::numeric, 2) AS mean_ms, rows,
+        regexp_replace(left(query, 90), '\s+', ' ', 'g') AS query
+      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20" 2>&1 || true
+fi
 kill "$progress" 2>/dev/null || true
 wait "$progress" 2>/dev/null || true
+progress=""
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 sampler=""
