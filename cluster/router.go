@@ -102,6 +102,8 @@ type Router struct {
 	pending  map[uint64]pendingReply // requests sent to another node, by id
 	proxies  map[proxyKey]*proxy     // other nodes' sockets, as this node's matches see them
 	outboxes map[string]*outbox      // by destination node
+
+	lobby atomic.Pointer[Lobby] // the cluster's lobby on this node, once made (lobby.go)
 }
 
 // socket is one of this node's connections that reached another node.
@@ -109,6 +111,7 @@ type socket struct {
 	id      uint64
 	conn    match.Conn
 	watches map[string]string // match -> the node it was watched on
+	others  map[string]bool   // nodes that sent it frames otherwise (a match the lobby started there)
 }
 
 type pendingReply struct {
@@ -176,6 +179,7 @@ type message struct {
 	Code   string          `json:"code,omitempty"` // reply: the error's wire code; "" accepted
 	Text   string          `json:"text,omitempty"` // reply: the error's message
 	Frame  json.RawMessage `json:"f,omitempty"`    // frame: to Conn
+	Body   json.RawMessage `json:"b,omitempty"`    // the lobby's requests and answers (lobby.go)
 }
 
 // Operations.
@@ -209,6 +213,9 @@ func (r *Router) Disconnect(c match.Conn) {
 	}
 	nodes := map[string]bool{}
 	for _, n := range s.watches {
+		nodes[n] = true
+	}
+	for n := range s.others {
 		nodes[n] = true
 	}
 	for n := range nodes {
@@ -464,9 +471,21 @@ func (r *Router) deliver(m message) {
 	case opFrame:
 		r.mu.Lock()
 		s := r.byID[m.Conn]
+		if s != nil && m.From != r.cfg.Self && !s.others[m.From] {
+			// Its proxy there may have come from the lobby (a match
+			// started there): its Disconnect must reach that node too.
+			if s.others == nil {
+				s.others = map[string]bool{}
+			}
+			s.others[m.From] = true
+		}
 		r.mu.Unlock()
 		if s != nil {
 			s.conn.Send(m.Frame)
+		} else if m.From != r.cfg.Self {
+			// The socket closed before that node's proxy of it was made:
+			// drop the proxy.
+			r.send(m.From, message{Op: opGone, Conn: m.Conn})
 		}
 	case opReply:
 		var err error
@@ -501,6 +520,10 @@ func (r *Router) deliver(m message) {
 			r.local.Resign(p, m.Match, reply)
 		case opRematch:
 			r.local.Rematch(p, m.Match, reply)
+		}
+	default:
+		if l := r.lobby.Load(); l != nil {
+			l.deliver(m)
 		}
 	}
 }

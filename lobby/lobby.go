@@ -51,6 +51,10 @@ type Ticket struct {
 	// empty, Join fills it with the last opponent the lobby paired this
 	// player with, if it remembers one (it does for an hour at least).
 	LastOpponent string
+	// Via is opaque to the lobby and kept with the ticket into its Pair
+	// and OfferFunc: a cluster's lobby notes there the node and id of the
+	// socket that asked, to reach it with match.found and offers.
+	Via string
 }
 
 // Pair is two players to seat together, already in seat order (seat 0 first,

@@ -193,6 +193,7 @@ func (c *conn) dispatch(ctx context.Context, req request) error {
 
 	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.LobbyTimeout)
 	defer cancel()
+	ctx = match.WithConn(ctx, c) // a cluster's lobby sends match.found to this socket
 	switch req.Type {
 	case typeQueueJoin, typeChallengeCreate, typeChallengeAccept, typeMatchComputer:
 		// Each of these may start a match.

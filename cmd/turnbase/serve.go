@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnbase/turnbase/cluster"
 	"github.com/turnbase/turnbase/game"
 	"github.com/turnbase/turnbase/game/catalog"
 	"github.com/turnbase/turnbase/lobby"
@@ -47,7 +48,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	n.met = newMetrics(sources{
 		web:     func() web.Stats { return n.srv.Stats() },
 		journal: func() postgres.JournalStats { return n.journal.Stats() },
-		queues:  func() map[string]int { return n.lobby.Stats() },
+		queues:  func() map[string]int { return n.queues() },
 		live:    func() (int, int) { return n.matches.Counts() },
 		games:   n.games,
 	})
@@ -61,7 +62,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	n.watchCluster(logger, &st)
-	n.startLobby(cfg, logger, &st)
+	if err := n.startLobby(ctx, cfg, logger, &st); err != nil {
+		return err
+	}
 	if err := n.startOps(cfg, db, logger, &st); err != nil {
 		return err
 	}
@@ -148,7 +151,8 @@ type node struct {
 	journal  *postgres.Journal
 	pairs    *postgres.PairLimit // decides which new matches are rated
 	matches  *match.Registry
-	lobby    *lobby.Lobby
+	lobby    web.Lobby             // *lobby.Lobby, or in a cluster the cluster's (*cluster.Lobby)
+	queues   func() map[string]int // the queues this node runs, for metrics
 	srv      *web.Server
 	ops      *postgres.Ops
 	mon      *web.Monitor               // the operators' overview, fed by the matches and the lobby
@@ -219,9 +223,11 @@ func (n *node) startMatches(ctx context.Context, cfg config, logger *slog.Logger
 	return nil
 }
 
-// startLobby starts matchmaking; its pairs start matches.
-func (n *node) startLobby(cfg config, logger *slog.Logger, st *stops) {
-	start := func(ctx context.Context, p lobby.Pair) error {
+// startLobby starts matchmaking; its pairs start matches. In a cluster,
+// the lobby is the cluster's: one node, elected, runs it, and the others
+// hand it their sockets' requests.
+func (n *node) startLobby(ctx context.Context, cfg config, logger *slog.Logger, st *stops) error {
+	start := func(ctx context.Context, p lobby.Pair) (string, error) {
 		var players [2]match.Player
 		for i, t := range p.Players {
 			players[i] = match.Player{ID: t.PlayerID, Name: t.Name, Rating: t.Rating}
@@ -230,8 +236,7 @@ func (n *node) startLobby(cfg config, logger *slog.Logger, st *stops) {
 				n.mon.QueueWait(time.Since(t.Since))
 			}
 		}
-		_, err := n.matches.Start(ctx, p.Game, players)
-		return err
+		return n.matches.Start(ctx, p.Game, players)
 	}
 	hasGame := func(id string) bool { _, ok := n.games.Lookup(id); return ok }
 	// The lobby starts before the web server that tells players of its
@@ -241,9 +246,32 @@ func (n *node) startLobby(cfg config, logger *slog.Logger, st *stops) {
 			srv.OfferComputer(t)
 		}
 	}
-	n.lobby = lobby.New(logger, start, hasGame, n.matches.InMatch, lobby.Config{ChallengeTTL: cfg.ChallengeTTL,
-		BotOfferAfter: cfg.BotOfferAfter, OfferFunc: offer})
-	st.push(goRun(n.lobby.Run))
+	lcfg := lobby.Config{ChallengeTTL: cfg.ChallengeTTL, BotOfferAfter: cfg.BotOfferAfter, OfferFunc: offer}
+	if c := n.cluster; c != nil {
+		lock, err := postgres.NewLobbyLock(c.pool, c.self)
+		if err != nil {
+			return err
+		}
+		cl := cluster.NewLobby(c.router, lock, cluster.LobbyConfig{
+			Lobby: lcfg, HasGame: hasGame, Start: start, Offer: offer, Logger: logger.With("component", "lobby"),
+		})
+		cl.Elect(ctx)
+		stop := goRun(cl.Run)
+		st.push(func() error {
+			err := stop()
+			lock.Close() // Run is done with it: the lock goes to another node
+			return err
+		})
+		n.lobby, n.queues = cl, cl.LocalStats
+		return nil
+	}
+	l := lobby.New(logger, func(ctx context.Context, p lobby.Pair) error {
+		_, err := start(ctx, p)
+		return err
+	}, hasGame, n.matches.InMatch, lcfg)
+	st.push(goRun(l.Run))
+	n.lobby, n.queues = l, l.Stats
+	return nil
 }
 
 // resumeMatches takes back the live matches this server owned before a
