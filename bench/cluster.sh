@@ -109,7 +109,11 @@ DSN=$(head -1 "$work/dsn")
 # of a fast ramp behind a handful of connections until their queries time
 # out, and a timed-out query costs its connection (a new one is a fork
 # and a SCRAM exchange), which slows everything further.
-case "$DSN" in *\?*) DSN="$DSN&pool_max_conns=$POOL" ;; *) DSN="$DSN?pool_max_conns=$POOL" ;; esac
+# The pool is filled at the start (pool_min_conns): a connection made under
+# load has 2 s to connect (cmd/turnbase/db.go), which a starved
+# postmaster misses.
+case "$DSN" in *\?*) DSN="$DSN&" ;; *) DSN="$DSN?" ;; esac
+DSN="${DSN}pool_max_conns=$POOL&pool_min_conns=$POOL"
 
 LIMITS=(TURNBASE_CONN_RATE=100000 TURNBASE_CONN_BURST=100000 TURNBASE_PLAYER_RATE=100000 TURNBASE_PLAYER_BURST=100000
   TURNBASE_MAX_CONNS_PER_IP=1000000 TURNBASE_HANDSHAKE_RATE=100000 TURNBASE_HANDSHAKE_BURST=100000
