@@ -136,6 +136,14 @@ for i in $(seq 0 $((NODES - 1))); do
   done
   [ -n "$ok" ] || { echo "cluster.sh: node $i did not get ready" >&2; tail -30 "$work/node$i.log" >&2; exit 1; }
 done
+# The pools fill in the background: wait for them, so that no sign-up
+# waits for a new connection while the ramp loads the machine.
+psql=$(find /usr/lib/postgresql -name psql -path '*bin*' | sort -V | tail -1)
+for _ in $(seq 1 300); do
+  n=$("$psql" "$(head -1 "$work/dsn")" -Atc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'" 2>/dev/null || echo 0)
+  [ "$n" -ge $((NODES * POOL)) ] && break
+  sleep 0.1
+done
 pgdata="$work/pg/pgdata"
 echo "PostgreSQL on $pgdata, nodes ${nodes[*]} on ${urls[*]}; $PLAYERS players from $LOADGENS loadgen processes ($IDLE idle), think $THINK, work folder $work"
 
@@ -238,7 +246,6 @@ fails=0
 for p in "${loadgens[@]}"; do wait "$p" || fails=$((fails + 1)); done
 if [ "${PG_STATEMENTS:-}" = 1 ]; then
   echo "PostgreSQL's statements by total time (pg_stat_statements):"
-  psql=$(dirname "$(find /usr/lib/postgresql -name psql -path '*bin*' | sort -V | tail -1)")/psql
   "$psql" "$(head -1 "$work/dsn")" -P pager=off -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
     -c "SELECT calls, round(total_exec_time) AS total_ms, round(mean_exec_time::numeric, 2) AS mean_ms, rows,
         regexp_replace(left(query, 90), '\s+', ' ', 'g') AS query
