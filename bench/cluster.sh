@@ -136,13 +136,17 @@ for i in $(seq 0 $((NODES - 1))); do
   done
   [ -n "$ok" ] || { echo "cluster.sh: node $i did not get ready" >&2; tail -30 "$work/node$i.log" >&2; exit 1; }
 done
-# The pools fill in the background: wait for them, so that no sign-up
+# The pools fill in the background: wait until the database's client
+# connections stop growing (2 s alike, 60 s at most), so that no sign-up
 # waits for a new connection while the ramp loads the machine.
 psql=$(find /usr/lib/postgresql -name psql -path '*bin*' | sort -V | tail -1)
-for _ in $(seq 1 300); do
+last=-1 same=0
+for _ in $(seq 1 60); do
   n=$("$psql" "$(head -1 "$work/dsn")" -Atc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'" 2>/dev/null || echo 0)
-  [ "$n" -ge $((NODES * POOL)) ] && break
-  sleep 0.1
+  if [ "$n" = "$last" ]; then same=$((same + 1)); else same=0; fi
+  [ "$same" -ge 2 ] && break
+  last=$n
+  sleep 1
 done
 pgdata="$work/pg/pgdata"
 echo "PostgreSQL on $pgdata, nodes ${nodes[*]} on ${urls[*]}; $PLAYERS players from $LOADGENS loadgen processes ($IDLE idle), think $THINK, work folder $work"
