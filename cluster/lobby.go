@@ -389,12 +389,11 @@ func (l *Lobby) Leave(ctx context.Context, playerID string) (bool, error) {
 	return a.Removed, err
 }
 
-// CreateChallenge opens a challenge in the cluster's lobby. A player in
-// a live match on any node is refused, as on one node.
+// CreateChallenge opens a challenge in the cluster's lobby. A player
+// seated by it (or in a match on the lobby node) is refused, as on one
+// node; whether either player sits in a match elsewhere is checked when
+// the challenge is accepted.
 func (l *Lobby) CreateChallenge(ctx context.Context, creator lobby.Ticket) (lobby.Challenge, error) {
-	if l.r.InMatch(creator.PlayerID) {
-		return lobby.Challenge{}, lobby.ErrInMatch
-	}
 	c, _ := match.ConnFrom(ctx)
 	a, err := l.ask(ctx, c, "", lobbyRequest{Kind: "create", Ticket: creator})
 	return a.Challenge, err
@@ -565,7 +564,8 @@ func (l *Lobby) startPair(ctx context.Context, t *term, p lobby.Pair) error {
 		}
 		_, err = l.request(ctx, node, message{Op: opLobbyStart, Body: body})
 	}
-	if err == nil {
+	if err == nil && node != self {
+		// A match here is in the registry; one elsewhere is not.
 		now := time.Now()
 		t.mu.Lock()
 		for _, tk := range p.Players {
@@ -651,9 +651,10 @@ func (l *Lobby) offer(tk lobby.Ticket) {
 }
 
 // inMatch is the lobby's inMatch while this node leads: a match of this
-// node's, or one this lobby started elsewhere that the database still has
-// live (asked at most once a second per player; a player this lobby did
-// not seat is checked on their own node before they reach it).
+// node's, or one this lobby started on another node that the database
+// still has live (asked at most once a second per player; a player this
+// lobby did not seat is checked on their own node before they reach it,
+// and startHere checks both players again).
 func (l *Lobby) inMatch(t *term, playerID string) bool {
 	if l.r.local.InMatch(playerID) {
 		return true

@@ -95,24 +95,39 @@ func queuePair(t *testing.T, a, b *client) (x, o *client, id string, took time.D
 // TestClusterQueueAcrossNodes: two players on different nodes queue for
 // the same game and are paired at once (within 2 s), play to the end, and
 // the result is rated once. A player queued through one node cannot queue
-// again through another (already_queued), nor while seated (in_match).
-// Then they rematch across the nodes.
+// again through another (already_queued), nor while seated (in_match),
+// and the offer of a computer game reaches the socket that queued, on a
+// node that is not the lobby's. Then they rematch across the nodes.
 func TestClusterQueueAcrossNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the real binary and runs three of it")
 	}
-	c := startCluster(t, 3, nil)
+	c := startCluster(t, 3, map[string]string{"TURNBASE_BOT_OFFER_AFTER": "500ms"})
 	conn := c.db()
-	s := []*server{c.nodes[0].proc.server(), c.nodes[1].proc.server(), c.nodes[2].proc.server()}
 	leader := lobbyHolder(t, conn)
-	t.Logf("lobby node: %s", leader)
+	// s[0] is the lobby node, s[1] and s[2] the others.
+	var s []*server
+	for _, n := range c.nodes {
+		if n.id == leader {
+			s = append([]*server{n.proc.server()}, s...)
+		} else {
+			s = append(s, n.proc.server())
+		}
+	}
+	if len(s) != 3 || leader == "" {
+		t.Fatalf("lobby node %q", leader)
+	}
 
-	// carol queues through node 1, then tries again through node 2.
+	// carol queues through node 1, then tries again through node 2; the
+	// offer of a computer game reaches her socket on node 1.
 	tc, _ := s[1].guest("carol")
 	carol, carol2 := s[1].dial("carol", tc), s[2].dial("carol again", tc)
 	carol.send(frame{"type": "queue.join", "game": "tictactoe", "id": "q"})
 	carol.expect("queue.joined", nil)
 	carol2.expectError(frame{"type": "queue.join", "game": "tictactoe"}, "already_queued")
+	if offer := carol.expect("queue.bot_offer", nil); offer["game"] != "tictactoe" {
+		t.Fatalf("offer = %v", offer)
+	}
 	carol.send(frame{"type": "queue.leave", "id": "l"})
 	carol.expect("queue.left", nil)
 
@@ -120,7 +135,7 @@ func TestClusterQueueAcrossNodes(t *testing.T) {
 	tb, _ := s[2].guest("bob")
 	alice, bob := s[1].dial("alice", ta), s[2].dial("bob", tb)
 	x, o, id, took := queuePair(t, alice, bob)
-	t.Logf("paired across nodes 1 and 2 in %s", took.Round(time.Millisecond))
+	t.Logf("paired across nodes 1 and 2 (neither the lobby node) in %s", took.Round(time.Millisecond))
 	if took > 2*time.Second {
 		t.Errorf("pairing across nodes took %s, want at most 2 s", took)
 	}
