@@ -77,7 +77,7 @@ async function resultTitle(page) {
 const matchIdOf = (page) => decodeURIComponent(new URL(page.url()).pathname.split('/')[2] || '');
 
 describe('a cluster of three nodes behind a proxy', { timeout: 5 * 60 * 1000 }, () => {
-  test('two browsers on different nodes find each other in the queue and play tic-tac-toe to the end', async () => {
+  test('two browsers on different nodes find each other in the queue and play tic-tac-toe to the end', async (t) => {
     const names = { ann: uniqueName('ann'), ben: uniqueName('ben') };
     const ann = await open({ viewport: DESKTOP });
     const ben = await open({ viewport: PHONE });
@@ -98,7 +98,7 @@ describe('a cluster of three nodes behind a proxy', { timeout: 5 * 60 * 1000 }, 
       if (benNode < 0) benNode = annNode;
     }
     assert.notEqual(benNode, annNode, `both sockets on node ${annNode}`);
-    console.log(`# ann's socket on node ${annNode} (${cluster.nodes[annNode].base}), ben's on node ${benNode} (${cluster.nodes[benNode].base}); player sockets per node ${two.join(', ')}`);
+    t.diagnostic(`ann's socket on node ${annNode} (${cluster.nodes[annNode].base}), ben's on node ${benNode} (${cluster.nodes[benNode].base}); player sockets per node ${two.join(', ')}`);
 
     for (const p of [ann, ben]) {
       await p.click('.game-option:has(input[value="tictactoe"])');
