@@ -77,6 +77,13 @@ func TestParseConfig(t *testing.T) {
 		"range":         {args: []string{"-think", "0-50ms", "-ramp", "0"}, think: thinkTime{0, 50 * time.Millisecond}, ramp: 0, sources: 1},
 		"auto sources":  {args: []string{"-players", "20000", "-ramp", "2000/s"}, ramp: 2000, sources: 2},
 		"fixed sources": {args: []string{"-players", "10", "-src", "8"}, ramp: 500, sources: 8},
+		"source list":   {args: []string{"-players", "20000", "-source", "127.0.0.7, 127.0.0.9"}, ramp: 500, sources: 2},
+		"url list":      {args: []string{"-url", "http://127.0.0.1:1,http://127.0.0.1:2/x", "-names", "n2_"}, ramp: 500, sources: 1},
+		"bad source":    {args: []string{"-source", "10.0.0.2"}, err: "source"},
+		"v6 source":     {args: []string{"-source", "::1"}, err: "source"},
+		"bad names":     {args: []string{"-names", "X\""}, err: "names"},
+		"long names":    {args: []string{"-names", "abcdefghijklmnopq_", "-players", "1000"}, err: "names"},
+		"bad url list":  {args: []string{"-url", "http://127.0.0.1:1,ftp://x"}, err: "url"},
 		"bad game":      {args: []string{"-games", "chess"}, err: "chess"},
 		"bad think":     {args: []string{"-think", "50ms-10ms"}, err: "think"},
 		"no duration":   {args: []string{"-duration", "0"}, err: "duration"},
@@ -94,8 +101,8 @@ func TestParseConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.think != tc.think || cfg.ramp != tc.ramp || cfg.sources != tc.sources {
-				t.Errorf("think %v ramp %v sources %d, want %v %v %d", cfg.think, cfg.ramp, cfg.sources, tc.think, tc.ramp, tc.sources)
+			if n := max(len(cfg.sources), 1); cfg.think != tc.think || cfg.ramp != tc.ramp || n != tc.sources {
+				t.Errorf("think %v ramp %v sources %d, want %v %v %d", cfg.think, cfg.ramp, n, tc.think, tc.ramp, tc.sources)
 			}
 		})
 	}
@@ -110,6 +117,39 @@ func TestCheckLoopback(t *testing.T) {
 	}
 	if err := checkLoopback(ctx, "::1", true); err == nil {
 		t.Error("-src accepted an IPv6 server")
+	}
+}
+
+// TestSourceAddress: the players' sockets leave from the -source
+// addresses, in turn.
+func TestSourceAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg, err := parseConfig([]string{"-url", "http://" + ln.Addr().String(), "-source", "127.0.0.2,127.0.0.3"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := newSwarm(cfg)
+	var got []string
+	for range 2 {
+		c, err := sw.dialContext(t.Context(), "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, in.RemoteAddr().(*net.TCPAddr).IP.String())
+		in.Close()
+		c.Close()
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3"}) {
+		t.Errorf("sockets came from %v, want 127.0.0.2 and 127.0.0.3", got)
 	}
 }
 
@@ -216,6 +256,17 @@ func TestLoad(t *testing.T) {
 			"-computer", "tictactoe:perfect,rps:reader,connectfour:easy")
 		if r.Matches.Completed < 3 || r.Moves.Accepted == 0 || r.Moves.Refused != 0 {
 			t.Errorf("computer games: %d completed, moves %+v", r.Matches.Completed, r.Moves)
+		}
+	})
+	t.Run("servers and sources", func(t *testing.T) {
+		// Two "servers" (the same one twice), a source address
+		// of our own, a name prefix of our own: what bench/cluster.sh
+		// gives each of its loadgen processes.
+		r := runJSON(t, "-url", base+","+base, "-source", "127.0.0.2", "-names", "lgt_",
+			"-players", "20", "-think", "0-50ms", "-duration", "3s")
+		c := r.Connections
+		if c.Established != 20 || c.CleanCloses != 20 || r.Matches.Completed == 0 || r.Sources != 1 || !strings.Contains(r.URL, ",") {
+			t.Errorf("%d established, %d closed clean, %d matches, %d sources, url %s", c.Established, c.CleanCloses, r.Matches.Completed, r.Sources, r.URL)
 		}
 	})
 	t.Run("idle", func(t *testing.T) {

@@ -11,13 +11,17 @@
 //	loadgen -players 50 -games rps -matches 500 -json
 //	loadgen -players 19500 -idle -duration 60s -ramp 1000/s
 //	loadgen -players 1000 -computer tictactoe:perfect,rps:reader,connectfour:strong
+//	loadgen -players 10000 -url http://127.0.0.1:8091,http://127.0.0.1:8092 -source 127.0.0.2 -names lg2_
 //
 // The server's per-address limits must be raised for more than a handful
 // of players (TURNBASE_MAX_CONNS_PER_IP, TURNBASE_HANDSHAKE_RATE and _BURST,
 // TURNBASE_HTTP_RATE and _BURST; TURNBASE_CONN_RATE and TURNBASE_PLAYER_RATE
 // for -think 0). Past 10,000 players the connections come from several
 // loopback source addresses (-src), as one source address has only about
-// 28,000 ports towards one server.
+// 28,000 ports towards one server. Several loadgen processes (each under
+// its own open file limit) give each its own addresses with -source, and
+// -names keeps their players' names apart. A comma list of -url spreads
+// the players over several servers (the nodes of a cluster), in turn.
 //
 // It exits non-zero when a connection failed, the server sent an error
 // frame or closed a connection unexpectedly, unless -allow-errors is given.
@@ -66,7 +70,7 @@ const portsPerSource = 10000
 
 // config is every setting of a run.
 type config struct {
-	base        *url.URL // http or https, no path
+	bases       []*url.URL // http or https, no path; players take them in turn
 	players     int
 	games       []string                     // ids to queue for, repeats weighting them
 	computer    map[string]string            // game id -> the computer level to play instead of queueing
@@ -77,7 +81,8 @@ type config struct {
 	ramp        float64 // connections started per second; 0: all at once
 	idle        bool
 	json        bool
-	sources     int // source addresses 127.0.0.1..127.0.0.N; 1: the kernel's choice
+	sources     []net.IP // source addresses to bind, in turn; none: the kernel's choice
+	names       string   // the players' name prefix
 	allowErrors bool
 	drain       time.Duration
 	progress    time.Duration
@@ -155,7 +160,7 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	c.rules, known = playable()
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	rawURL := fs.String("url", "http://127.0.0.1:8080", "server base URL (a loopback address)")
+	rawURL := fs.String("url", "http://127.0.0.1:8080", "server base URL (a loopback address), or a comma list of them: players take them in turn")
 	fs.IntVar(&c.players, "players", 100, "simulated players, one WebSocket each")
 	games := fs.String("games", strings.Join(known, ","), "games to queue for, picked at random per match (repeat a name to weight it)")
 	think := fs.String("think", "0", `pause before each move: "300ms" (±50% jitter), "0" or a range "10ms-50ms"`)
@@ -165,7 +170,9 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.BoolVar(&c.idle, "idle", false, "connect and say hello only, then sit idle until -duration (memory per connection)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	computer := fs.String("computer", "", `play the computer instead of queueing: a level for every game ("easy"), or per game ("tictactoe:perfect,rps:reader,connectfour:strong")`)
-	fs.IntVar(&c.sources, "src", 0, fmt.Sprintf("spread connections over source addresses 127.0.0.1..127.0.0.N (0: one per %d players)", portsPerSource))
+	nsrc := fs.Int("src", 0, fmt.Sprintf("spread connections over source addresses 127.0.0.1..127.0.0.N (0: one per %d players)", portsPerSource))
+	source := fs.String("source", "", "comma list of IPv4 loopback source addresses to bind, in turn (replaces -src)")
+	fs.StringVar(&c.names, "names", "lg_", "players' name prefix (names are PREFIX<n>)")
 	fs.BoolVar(&c.allowErrors, "allow-errors", false, "exit 0 even if errors occurred")
 	fs.DurationVar(&c.drain, "drain", 0, "after the stop, time left to the matches under way before every connection is closed (0: 30s + 10 times the longest think)")
 	fs.DurationVar(&c.progress, "progress", 5*time.Second, "print a progress line this often (0: never; never with -json)")
@@ -179,14 +186,21 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	}
 
 	var errs []error
-	u, err := url.Parse(*rawURL)
-	switch {
-	case err != nil:
-		errs = append(errs, fmt.Errorf("url: %w", err))
-	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		errs = append(errs, fmt.Errorf("url %q: want http://host:port", *rawURL))
-	default:
-		c.base = &url.URL{Scheme: u.Scheme, Host: u.Host}
+	var err error
+	for _, raw := range strings.Split(*rawURL, ",") {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("url: %w", err))
+		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			errs = append(errs, fmt.Errorf("url %q: want http://host:port", raw))
+		default:
+			c.bases = append(c.bases, &url.URL{Scheme: u.Scheme, Host: u.Host})
+		}
+	}
+	if !validName(c.names+"1") || !validName(c.names+strconv.Itoa(max(c.players, 1))) {
+		errs = append(errs, fmt.Errorf("names %q: want a prefix of lower-case letters, digits and _ that leaves names of 3 to 20 characters", c.names))
 	}
 	if c.players < 1 {
 		errs = append(errs, errors.New("players must be at least 1"))
@@ -231,16 +245,45 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	if c.matches < 0 || c.drain < 0 || c.progress < 0 || c.warmup < 0 {
 		errs = append(errs, errors.New("matches, drain, progress and warmup must not be negative"))
 	}
-	if c.sources < 0 || c.sources > 254 {
+	switch {
+	case *source != "":
+		for _, s := range strings.Split(*source, ",") {
+			ip := net.ParseIP(strings.TrimSpace(s)).To4()
+			if ip == nil || !ip.IsLoopback() {
+				errs = append(errs, fmt.Errorf("source %q: want an IPv4 loopback address (127.0.0.0/8)", s))
+				continue
+			}
+			c.sources = append(c.sources, ip)
+		}
+	case *nsrc < 0 || *nsrc > 254:
 		errs = append(errs, errors.New("src must be 0 (auto) to 254"))
-	}
-	if c.sources == 0 {
-		c.sources = (c.players + portsPerSource - 1) / portsPerSource
+	default:
+		n := *nsrc
+		if n == 0 {
+			n = (c.players + portsPerSource - 1) / portsPerSource
+		}
+		for i := 1; n > 1 && i <= n; i++ {
+			c.sources = append(c.sources, net.IPv4(127, 0, 0, byte(i)).To4())
+		}
 	}
 	if c.drain == 0 {
 		c.drain = 30*time.Second + 10*c.think.max
 	}
 	return c, errors.Join(errs...)
+}
+
+// validName reports whether name is a guest name the server takes and the
+// sign-up's JSON needs no escaping for: 3 to 20 of [a-z0-9_].
+func validName(name string) bool {
+	if len(name) < 3 || len(name) > 20 {
+		return false
+	}
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // run is the program: main only calls it, tests call it too.
@@ -252,8 +295,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLoopback(ctx, cfg.base.Hostname(), cfg.sources > 1); err != nil {
-		return err
+	for _, b := range cfg.bases {
+		if err := checkLoopback(ctx, b.Hostname(), len(cfg.sources) > 0); err != nil {
+			return err
+		}
 	}
 	// Every connection is a file; leave room for signups and the runtime.
 	nofile, err := raiseNoFile(uint64(cfg.players) + 256)
@@ -342,9 +387,8 @@ type swarm struct {
 	// Immutable once run starts.
 	cfg       config
 	stats     *stats
-	base      string // http://host:port
-	wsURL     string // ws://host:port/ws
-	sources   []net.IP
+	bases     []string // http://host:port, one per -url
+	wsURLs    []string // ws://host:port/ws, the same servers
 	dialer    *websocket.Dialer
 	transport *http.Transport
 	client    *http.Client
@@ -365,20 +409,17 @@ func newSwarm(cfg config) *swarm {
 	sw := &swarm{
 		cfg:      cfg,
 		stats:    newStats(),
-		base:     cfg.base.String(),
 		stopped:  make(chan struct{}),
 		reached:  make(chan struct{}),
 		force:    make(chan struct{}),
 		rampDone: make(chan struct{}),
 	}
-	ws := *cfg.base
-	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[cfg.base.Scheme]
-	ws.Path = "/ws"
-	sw.wsURL = ws.String()
-	if cfg.sources > 1 {
-		for i := 1; i <= cfg.sources; i++ {
-			sw.sources = append(sw.sources, net.IPv4(127, 0, 0, byte(i)))
-		}
+	for _, b := range cfg.bases {
+		ws := *b
+		ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[b.Scheme]
+		ws.Path = "/ws"
+		sw.bases = append(sw.bases, b.String())
+		sw.wsURLs = append(sw.wsURLs, ws.String())
 	}
 	sw.dialer = &websocket.Dialer{
 		NetDialContext:   sw.dialContext,
@@ -401,8 +442,8 @@ func newSwarm(cfg config) *swarm {
 // dialContext dials from the next source address in turn.
 func (sw *swarm) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1} // the server pings
-	if n := uint64(len(sw.sources)); n > 0 {
-		d.LocalAddr = &net.TCPAddr{IP: sw.sources[sw.nextSource.Add(1)%n]}
+	if n := uint64(len(sw.cfg.sources)); n > 0 {
+		d.LocalAddr = &net.TCPAddr{IP: sw.cfg.sources[sw.nextSource.Add(1)%n]}
 	}
 	return d.DialContext(ctx, network, addr)
 }
@@ -503,12 +544,12 @@ func (sw *swarm) run(ctx context.Context, progress io.Writer) *report {
 	sw.transport.CloseIdleConnections()
 
 	r := &report{
-		URL:       sw.base,
+		URL:       strings.Join(sw.bases, ","),
 		Players:   sw.cfg.players,
 		Games:     sw.cfg.games,
 		Think:     sw.cfg.think.String(),
 		Idle:      sw.cfg.idle,
-		Sources:   max(len(sw.sources), 1),
+		Sources:   max(len(sw.cfg.sources), 1),
 		LoadS:     load.Seconds(),
 		DrainS:    (time.Since(start) - load).Seconds(),
 		StoppedBy: stoppedBy,
@@ -603,10 +644,10 @@ func (sw *swarm) burst(ctx context.Context, done <-chan struct{}) {
 			return
 		case <-tick.C:
 		}
-		name := fmt.Sprintf("lgs_%d", n)
+		name := sw.cfg.names + "s" + strconv.Itoa(n)
 		wg.Go(func() {
 			start := time.Now()
-			if _, err := sw.signup(ctx, name); err != nil {
+			if _, err := sw.signup(ctx, sw.bases[n%len(sw.bases)], name); err != nil {
 				sw.stats.window.signupFailed.Add(1)
 				return
 			}

@@ -70,7 +70,7 @@ type player struct {
 }
 
 func newPlayer(n int, sw *swarm) *player {
-	return &player{n: n, name: "lg_" + strconv.Itoa(n), sw: sw, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	return &player{n: n, name: sw.cfg.names + strconv.Itoa(n), sw: sw, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 }
 
 // Frames from the server: one struct for all the types the player reads.
@@ -163,13 +163,13 @@ func (p *player) run(ctx context.Context) {
 // socket it returns with an error, if any, is still to be closed.
 func (p *player) connect(ctx context.Context) (*websocket.Conn, error) {
 	start := time.Now()
-	token, err := p.sw.signup(ctx, p.name)
+	token, err := p.sw.signup(ctx, p.base(), p.name)
 	if err != nil {
 		return nil, err
 	}
 	p.sw.stats.signupTime.Record(time.Since(start))
 	start = time.Now()
-	ws, err := p.sw.dial(ctx)
+	ws, err := p.sw.dial(ctx, p.wsURL())
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +202,10 @@ func (p *player) connect(ctx context.Context) (*websocket.Conn, error) {
 		}
 	}
 }
+
+// base and wsURL are the player's server: the -url list, in turn.
+func (p *player) base() string  { return p.sw.bases[(p.n-1)%len(p.sw.bases)] }
+func (p *player) wsURL() string { return p.sw.wsURLs[(p.n-1)%len(p.sw.wsURLs)] }
 
 func (p *player) closing() bool {
 	p.mu.Lock()
@@ -547,11 +551,11 @@ func classify(stage string, err error) *failure {
 	return &failure{stage + ": " + kind, fmt.Errorf("%s: %w", stage, err)}
 }
 
-// signup creates guest name and returns its token.
-func (sw *swarm) signup(ctx context.Context, name string) (string, error) {
+// signup creates guest name on the server at base and returns its token.
+func (sw *swarm) signup(ctx context.Context, base, name string) (string, error) {
 	body := `{"name":"` + name + `"}` // names are [a-z0-9_]: nothing to escape
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, sw.base+"/api/auth/guest", strings.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/auth/guest", strings.NewReader(body))
 		if err != nil {
 			return "", fmt.Errorf("signup request: %w", err)
 		}
@@ -586,10 +590,10 @@ func (sw *swarm) signup(ctx context.Context, name string) (string, error) {
 	}
 }
 
-// dial opens the WebSocket, retrying handshakes refused for load.
-func (sw *swarm) dial(ctx context.Context) (*websocket.Conn, error) {
+// dial opens the WebSocket at wsURL, retrying handshakes refused for load.
+func (sw *swarm) dial(ctx context.Context, wsURL string) (*websocket.Conn, error) {
 	for attempt := 0; ; attempt++ {
-		ws, resp, err := sw.dialer.DialContext(ctx, sw.wsURL, nil)
+		ws, resp, err := sw.dialer.DialContext(ctx, wsURL, nil)
 		if err == nil {
 			return ws, nil
 		}
@@ -603,7 +607,7 @@ func (sw *swarm) dial(ctx context.Context) (*websocket.Conn, error) {
 			}
 			continue
 		}
-		return nil, &failure{fmt.Sprintf("dial: HTTP %d", resp.StatusCode), fmt.Errorf("dial %s: HTTP %d", sw.wsURL, resp.StatusCode)}
+		return nil, &failure{fmt.Sprintf("dial: HTTP %d", resp.StatusCode), fmt.Errorf("dial %s: HTTP %d", wsURL, resp.StatusCode)}
 	}
 }
 
