@@ -57,9 +57,18 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		db.close(logger)
 		return nil, err
 	}
-	pcfg.ConnConfig.ConnectTimeout = 2 * time.Second
-	if pcfg.MaxConns < 8 {
-		pcfg.MaxConns = 8
+	// A new connection gets 5 s unless the URL says (connect_timeout):
+	// pgx makes a pool's connections in the background, and one that a
+	// busy host could not finish within the old 2 s left the pool short
+	// while a burst of sign-ups timed out behind it. The pool holds 16
+	// connections unless the URL says (pool_max_conns): sign-ups, reads,
+	// the rater and, in a cluster, the views share it; the journal, the
+	// listeners and the lobby lock have connections of their own.
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if !strings.Contains(db.dsn, "pool_max_conns") && pcfg.MaxConns < 16 {
+		pcfg.MaxConns = 16
 	}
 	db.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
