@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
@@ -587,5 +589,36 @@ func TestLoginTimingUnknownNameLikeWrongPassword(t *testing.T) {
 	t.Logf("mean of %d logins: unknown name %v, wrong password %v, ratio %.2f", runs, unknown/n, wrong/n, ratio)
 	if ratio < 0.5 || ratio > 2 {
 		t.Errorf("unknown name takes %v, wrong password %v: ratio %.2f, want 0.5..2", unknown/n, wrong/n, ratio)
+	}
+}
+
+// TestAsyncCommitHoldsForThePipeline: asyncCommit, first in a pipeline,
+// sets synchronous_commit off for the statements after it (one implicit
+// transaction) and for nothing after the pipeline.
+func TestAsyncCommitHoldsForThePipeline(t *testing.T) {
+	pool, _ := pgtest.NewDB(t)
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	var before, inside, after string
+	// The test cluster runs with synchronous_commit off: make it on for
+	// the session, as a real server runs.
+	if err := conn.QueryRow(ctx, `SELECT set_config('synchronous_commit', 'on', false)`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(asyncCommit)
+	b.Queue(`SELECT current_setting('synchronous_commit')`).QueryRow(func(row pgx.Row) error { return row.Scan(&inside) })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if inside != "off" || after != before {
+		t.Fatalf("synchronous_commit in the pipeline %q, after it %q; want off, then %q", inside, after, before)
 	}
 }

@@ -150,9 +150,10 @@ func (o *Ops) IsOperator(ctx context.Context, playerID string) (bool, error) {
 
 // NoteAddress records the address block a new account came from, once.
 func (o *Ops) NoteAddress(ctx context.Context, playerID, block string) error {
-	_, err := o.pool.Exec(ctx, `
-		UPDATE players SET first_addr_block = $2 WHERE id = $1 AND first_addr_block IS NULL`, playerID, block)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue(asyncCommit) // a note, not a promise
+	b.Queue(`UPDATE players SET first_addr_block = $2 WHERE id = $1 AND first_addr_block IS NULL`, playerID, block)
+	if err := o.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("note address of %s: %w", playerID, err)
 	}
 	return nil
