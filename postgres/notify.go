@@ -96,7 +96,16 @@ func Notify(ctx context.Context, pool *pgxpool.Pool, channel, payload string) er
 	if len(payload) >= 8000 {
 		return errors.New("notify: payload too long")
 	}
-	if _, err := pool.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, payload); err != nil {
+	// A notification is delivered at commit, whether or not the commit
+	// has reached the disk, and what nodes tell each other this way is
+	// not kept: the commit need not wait for an fsync (NOTIFY assigns
+	// the transaction an id, so each one was a durable commit of its
+	// own). Notes that must go with a write are sent in that write's
+	// transaction instead (rank notes, operator notes).
+	b := &pgx.Batch{}
+	b.Queue(asyncCommit)
+	b.Queue(`SELECT pg_notify($1, $2)`, channel, payload)
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("notify %s: %w", channel, err)
 	}
 	return nil
