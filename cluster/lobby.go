@@ -86,8 +86,9 @@ type Lobby struct {
 // waitEntry is a ticket a socket of this node holds in the cluster's
 // queue.
 type waitEntry struct {
-	conn   match.Conn
-	ticket lobby.Ticket
+	conn     match.Conn
+	ticket   lobby.Ticket
+	answered bool // the lobby node took it (guarded by Lobby.mu): only these are resubmitted
 }
 
 // term is this node's tenure as the lobby node.
@@ -314,31 +315,58 @@ func (t *term) stop() {
 func (l *Lobby) resubmit(leader string) {
 	l.mu.Lock()
 	entries := make(map[string]*waitEntry, len(l.waiting))
-	maps.Copy(entries, l.waiting)
+	for id, e := range l.waiting {
+		if e.answered {
+			entries[id] = e
+		}
+	}
 	l.mu.Unlock()
 	n := 0
 	for id, e := range entries {
-		var err error
-		if l.r.InMatch(id) {
-			err = lobby.ErrInMatch
-		} else {
-			ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
-			_, err = l.ask(ctx, e.conn, leader, lobbyRequest{Kind: "join", Ticket: e.ticket})
-			cancel()
-		}
-		switch {
-		case err == nil:
+		if l.resubmitOne(leader, id, e) {
 			n++
-		case errors.Is(err, lobby.ErrAlreadyQueued):
-		case errors.Is(err, lobby.ErrInMatch), errors.Is(err, lobby.ErrUnsupportedGame):
-			l.forget(id, e)
-		default:
-			l.logger.Warn("give a waiting ticket to the lobby node", "node", leader, "player_id", id, "err", err)
 		}
 	}
 	if n > 0 {
 		l.logger.Info("waiting tickets given to the lobby node", "node", leader, "count", n)
 	}
+}
+
+// resubmitOne gives one waiting ticket to the lobby node, and reports
+// whether it took it.
+func (l *Lobby) resubmitOne(leader, id string, e *waitEntry) bool {
+	var err error
+	if l.r.InMatch(id) {
+		err = lobby.ErrInMatch
+	} else {
+		// The new lobby node may not know yet that it leads (each node
+		// looks every Every): it answers server_busy until it does, so
+		// ask again while it is still the one this node knows of.
+		ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
+		for {
+			_, err = l.ask(ctx, e.conn, leader, lobbyRequest{Kind: "join", Ticket: e.ticket})
+			if !errors.Is(err, match.ErrBusy) || l.Leader() != leader {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(l.cfg.Every / 2):
+				continue
+			}
+			break
+		}
+		cancel()
+	}
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, lobby.ErrAlreadyQueued):
+	case errors.Is(err, lobby.ErrInMatch), errors.Is(err, lobby.ErrUnsupportedGame):
+		l.forget(id, e)
+	default:
+		l.logger.Warn("give a waiting ticket to the lobby node", "node", leader, "player_id", id, "err", err)
+	}
+	return false
 }
 
 // forget drops a waiting ticket if it is still e.
@@ -364,18 +392,32 @@ func (l *Lobby) Join(ctx context.Context, t lobby.Ticket) (lobby.Ticket, error) 
 		l.waiting[t.PlayerID] = e
 		l.mu.Unlock()
 	}
+	l.mu.Lock()
+	leaderAt, termAt := l.leader, l.term
+	l.mu.Unlock()
 	a, err := l.ask(ctx, c, "", lobbyRequest{Kind: "join", Ticket: t})
-	if err != nil && e != nil {
-		l.mu.Lock()
-		if l.waiting[t.PlayerID] == e {
-			if prev != nil {
-				l.waiting[t.PlayerID] = prev
-			} else {
-				delete(l.waiting, t.PlayerID)
-			}
-		}
-		l.mu.Unlock()
+	if e == nil {
+		return a.Ticket, err
 	}
+	l.mu.Lock()
+	switch {
+	case err != nil && l.waiting[t.PlayerID] == e:
+		if prev != nil {
+			l.waiting[t.PlayerID] = prev
+		} else {
+			delete(l.waiting, t.PlayerID)
+		}
+	case err == nil:
+		// A ticket is resubmitted to a new lobby node only once its own
+		// join was answered (else the resubmission could reach the lobby
+		// first and the join come back already_queued). If the lobby node
+		// changed while it was asked, this one goes there now.
+		e.answered = true
+		if leader := l.leader; leader != "" && (leader != leaderAt || l.term != termAt) {
+			defer l.spawn(func() { l.resubmitOne(leader, t.PlayerID, e) })
+		}
+	}
+	l.mu.Unlock()
 	return a.Ticket, err
 }
 

@@ -241,9 +241,8 @@ func TestLobbyMovesWithTheLeader(t *testing.T) {
 	}
 	el.set("c")
 	waitFor(t, "c to lead with z waiting", func() bool { return c.l.LocalStats()["tictactoe"] == 1 })
-	if got := a.l.LocalStats(); len(got) != 0 {
-		t.Fatalf("a still runs a queue: %v", got)
-	}
+	// a stops its lobby at its next look (each node looks every Every).
+	waitFor(t, "a to stop its queue", func() bool { return len(a.l.LocalStats()) == 0 })
 	w := &conn{player: "w"}
 	if err := a.join(w, 1490); err != nil {
 		t.Fatal(err)
