@@ -60,15 +60,15 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 	// A new connection gets 5 s unless the URL says (connect_timeout):
 	// pgx makes a pool's connections in the background, and one that a
 	// busy host could not finish within the old 2 s left the pool short
-	// while a burst of sign-ups timed out behind it. The pool holds 16
-	// connections unless the URL says (pool_max_conns): sign-ups, reads,
-	// the rater and, in a cluster, the views share it; the journal, the
-	// listeners and the lobby lock have connections of their own.
+	// while a burst of sign-ups timed out behind it. The pool holds at
+	// least 8 connections; pool_max_conns in the URL sets more (each node
+	// of a cluster also holds 3-4 of its own: the journal's, the
+	// listeners', the lobby lock's, so mind PostgreSQL's max_connections).
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
-	if !strings.Contains(db.dsn, "pool_max_conns") && pcfg.MaxConns < 16 {
-		pcfg.MaxConns = 16
+	if pcfg.MaxConns < 8 {
+		pcfg.MaxConns = 8
 	}
 	db.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
