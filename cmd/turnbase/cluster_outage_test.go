@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/turnbase/turnbase/internal/pgcluster"
 )
 
 // TestClusterDatabaseOutageTakesNothingOver: the database stops for
@@ -25,18 +21,8 @@ func TestClusterDatabaseOutageTakesNothingOver(t *testing.T) {
 		t.Skip("starts and stops a PostgreSQL of its own, and two nodes")
 	}
 	ctx := context.Background()
-	pgCfg := pgcluster.Config{
-		DataDir: t.TempDir(),
-		Port:    freePort(t),
-		NoSync:  true,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	pg, err := pgcluster.Start(ctx, pgCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { pg.Stop(context.Background()) }()
-	c := startClusterOn(t, pg.DSN(), 2, map[string]string{"TURNBASE_DEAD_AFTER": "2s"})
+	pg := startOwnPostgres(t)
+	c := startClusterOn(t, pg.dsn(), 2, map[string]string{"TURNBASE_DEAD_AFTER": "2s"})
 
 	type game struct {
 		x, o *client
@@ -55,7 +41,7 @@ func TestClusterDatabaseOutageTakesNothingOver(t *testing.T) {
 		}
 	}
 	ids := []string{games[0].id, games[1].id}
-	conn, err := pgx.Connect(ctx, pg.DSN())
+	conn, err := pgx.Connect(ctx, pg.dsn())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,24 +51,20 @@ func TestClusterDatabaseOutageTakesNothingOver(t *testing.T) {
 		move(g, g.x, 4, 1)
 	}
 
-	if err := pg.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
+	pg.stop(t)
 	for _, g := range games { // acknowledged from the spools
 		move(g, g.o, 0, 2)
 		move(g, g.x, 8, 3)
 	}
 	time.Sleep(5 * time.Second) // every heartbeat is 5 s old or more
-	if pg, err = pgcluster.Start(ctx, pgCfg); err != nil {
-		t.Fatal(err)
-	}
+	pg.start(t)
 	for _, n := range c.nodes {
 		waitReady(t, n.proc.server(), http.StatusOK)
 	}
 	// Long enough for a node that misjudged the others to claim their
 	// matches (scans every 0.2 s, dead after 2 s).
 	time.Sleep(4 * time.Second)
-	conn, err = pgx.Connect(ctx, pg.DSN())
+	conn, err = pgx.Connect(ctx, pg.dsn())
 	if err != nil {
 		t.Fatal(err)
 	}

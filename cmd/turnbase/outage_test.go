@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/turnbase/turnbase/internal/pgcluster"
 )
 
 // freePort returns a TCP port free on 127.0.0.1 at the moment.
@@ -52,18 +48,8 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 		t.Skip("starts and stops a PostgreSQL of its own")
 	}
 	ctx := context.Background()
-	pgCfg := pgcluster.Config{
-		DataDir: t.TempDir(),
-		Port:    freePort(t),
-		NoSync:  true,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
-	pg, err := pgcluster.Start(ctx, pgCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := pg.DSN()
-	defer func() { pg.Stop(context.Background()) }()
+	pg := startOwnPostgres(t)
+	dsn := pg.dsn()
 
 	s := startServer(t, map[string]string{"DATABASE_URL": dsn})
 	x, o, id := pair(t, s, "tictactoe")
@@ -75,9 +61,7 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 	move(x, 4, 1)
 	move(o, 0, 2)
 
-	if err := pg.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
+	pg.stop(t)
 	// The match goes on through the spool; the server says it is not ready.
 	move(x, 2, 3)
 	waitReady(t, s, http.StatusServiceUnavailable)
@@ -92,10 +76,7 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 		t.Fatalf("over = %v", over)
 	}
 
-	pg, err = pgcluster.Start(ctx, pgCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg.start(t)
 	waitReady(t, s, http.StatusOK)
 
 	conn, err := pgx.Connect(ctx, dsn)

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, snap, shotsDir, uniqueName, DESKTOP } from './lib/browser.mjs';
+import { pickGame, signIn } from './lib/play.mjs';
 
 let server;
 let browser;
@@ -16,19 +17,6 @@ async function open(opts) {
   const p = await newPage(browser, server.base, opts);
   pages.push(p);
   return p;
-}
-
-async function signIn(page, name) {
-  await page.goto('/');
-  await page.fill('#auth-name', name);
-  await page.click('.auth-form button[type=submit]');
-  await page.waitForSelector('.play-card');
-  await page.waitForSelector('#conn[data-state="online"]');
-}
-
-async function pickGame(page, game) {
-  await page.click(`.game-option:has(input[value="${game}"])`);
-  await page.waitForSelector(`.game-option.selected:has(input[value="${game}"])`);
 }
 
 // What a player may press in each game when it is their move.

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster } from './lib/cluster.mjs';
 import { launch, newPage, snap, uniqueName, DESKTOP, PHONE } from './lib/browser.mjs';
+import { matchIdOf, signIn } from './lib/play.mjs';
 
 let cluster;
 let browser;
@@ -30,14 +31,6 @@ async function open(opts) {
   const p = await newPage(browser, cluster.base, opts);
   pages.push(p);
   return p;
-}
-
-async function signIn(page, name) {
-  await page.goto('/');
-  await page.fill('#auth-name', name);
-  await page.click('.auth-form button[type=submit]');
-  await page.waitForSelector('.play-card');
-  await page.waitForSelector('#conn[data-state="online"]');
 }
 
 // socketsSettle waits until the nodes hold `total` player sockets in all
@@ -73,8 +66,6 @@ async function resultTitle(page) {
   await page.waitForSelector('.result-title');
   return (await page.textContent('.result-title')).trim();
 }
-
-const matchIdOf = (page) => decodeURIComponent(new URL(page.url()).pathname.split('/')[2] || '');
 
 describe('a cluster of three nodes behind a proxy', { timeout: 5 * 60 * 1000 }, () => {
   test('two browsers on different nodes find each other in the queue and play tic-tac-toe to the end', async (t) => {

@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, shotsDir, uniqueName, DESKTOP } from './lib/browser.mjs';
+import { signIn } from './lib/play.mjs';
 
 const PHONE = { width: 375, height: 812 };
 
@@ -20,14 +21,6 @@ async function open(opts) {
   const p = await newPage(browser, server.base, opts);
   pages.push(p);
   return p;
-}
-
-async function signIn(page, name) {
-  await page.goto('/');
-  await page.fill('#auth-name', name);
-  await page.click('.auth-form button[type=submit]');
-  await page.waitForSelector('.play-card');
-  await page.waitForSelector('#conn[data-state="online"]');
 }
 
 // shot saves the page at desktop and at a 375px-wide phone size.

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, snap, uniqueName, DESKTOP, PHONE } from './lib/browser.mjs';
 import { a11yProblems } from './lib/axe.mjs';
+import { matchIdOf, pickGame, quickMatch, signIn } from './lib/play.mjs';
 
 let server;
 let browser;
@@ -20,37 +21,6 @@ async function open(opts) {
   const p = await newPage(browser, server.base, opts);
   pages.push(p);
   return p;
-}
-
-async function signIn(page, name) {
-  await page.goto('/');
-  await page.fill('#auth-name', name);
-  await page.click('.auth-form button[type=submit]');
-  await page.waitForSelector('.play-card');
-  await page.waitForSelector('#conn[data-state="online"]');
-}
-
-async function pickGame(page, game) {
-  await page.click(`.game-option:has(input[value="${game}"])`);
-  await page.waitForSelector(`.game-option.selected:has(input[value="${game}"])`);
-}
-
-const matchIdOf = (page) => decodeURIComponent(new URL(page.url()).pathname.split('/')[2] || '');
-
-async function quickMatch(a, b, game) {
-  for (const p of [a, b]) {
-    if (new URL(p.url()).pathname !== '/') await p.goto('/');
-    await p.waitForSelector('[data-action="quick-match"]:not([disabled])');
-    await pickGame(p, game);
-  }
-  await a.click('[data-action="quick-match"]');
-  await a.waitForSelector('.waiting[data-state="queue"]');
-  await b.click('[data-action="quick-match"]');
-  await Promise.all([a.waitForURL(/\/m\//), b.waitForURL(/\/m\//)]);
-  const id = matchIdOf(a);
-  assert.equal(matchIdOf(b), id);
-  await Promise.all([a, b].map((p) => p.waitForSelector('.player.is-you')));
-  return id;
 }
 
 async function seatOf(page) {

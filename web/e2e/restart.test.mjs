@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, snap, uniqueName, DESKTOP, PHONE } from './lib/browser.mjs';
+import { signIn } from './lib/play.mjs';
 
 let server;
 let browser;
@@ -29,14 +30,6 @@ async function open(opts) {
   const p = await newPage(browser, server.base, opts);
   pages.push(p);
   return p;
-}
-
-async function signIn(page, name) {
-  await page.goto('/');
-  await page.fill('#auth-name', name);
-  await page.click('.auth-form button[type=submit]');
-  await page.waitForSelector('.play-card');
-  await page.waitForSelector('#conn[data-state="online"]');
 }
 
 const cell = (i, mark) => `.ttt-cell[data-cell="${i}"]${mark === undefined ? '' : `[data-mark="${mark}"]`}`;
