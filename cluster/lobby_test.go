@@ -45,7 +45,7 @@ type lobbyNode struct {
 
 // lobbyCluster starts nodes on a memBus, sharing one elector; they stop
 // when the test ends.
-func lobbyCluster(t *testing.T, el *elector, ids ...string) map[string]*lobbyNode {
+func lobbyCluster(t testing.TB, el *elector, ids ...string) map[string]*lobbyNode {
 	t.Helper()
 	games := game.NewRegistry(tictactoe.Game{})
 	bus := &memBus{routers: map[string]*Router{}}
