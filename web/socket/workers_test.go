@@ -7,9 +7,21 @@ import (
 )
 
 func TestWorkers(t *testing.T) {
+	// wg counts a worker out in its deferred Done, a moment before its
+	// goroutine is gone from the stacks, so counts of workers are waited
+	// for: first for the last test's workers to be gone.
+	workersAre := func(what string, n int) {
+		t.Helper()
+		waitFor(t, what, func() bool { return goroutines("socket.(*workers).loop(") == n })
+	}
+	workersAre("the workers of earlier tests to exit", 0)
 	var wg sync.WaitGroup
 	p := &workers{wg: &wg}
 	p.start()
+	t.Cleanup(func() {
+		p.stop()
+		wg.Wait()
+	})
 
 	// Tasks one after another reuse one worker.
 	for range 100 {
@@ -43,9 +55,7 @@ func TestWorkers(t *testing.T) {
 	// Stop: idle workers exit.
 	p.stop()
 	wg.Wait()
-	if n := goroutines("socket.(*workers).loop("); n != 0 {
-		t.Fatalf("%d workers after stop", n)
-	}
+	workersAre("no workers after stop", 0)
 
 	// A task after stop still runs, on a worker that then exits; a
 	// restarted pool works again.
