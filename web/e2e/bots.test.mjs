@@ -100,7 +100,7 @@ describe('computer players', { timeout: 10 * 60 * 1000 }, () => {
     await signIn(page, name);
     await pickGame(page, 'tictactoe');
     await page.click('[data-action="quick-match"]');
-    await page.waitForSelector('[data-state="queue"]');
+    await page.waitForSelector('.waiting[data-mode="queued"]');
     const offer = page.locator('[data-state="bot-offer"]');
     await offer.waitFor({ timeout: 10000 });
     await snap(page, 'bots-queue-offer');

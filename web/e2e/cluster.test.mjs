@@ -96,7 +96,7 @@ describe('a cluster of three nodes behind a proxy', { timeout: 5 * 60 * 1000 }, 
       await p.waitForSelector('.game-option.selected:has(input[value="tictactoe"])');
     }
     await ann.click('[data-action="quick-match"]');
-    await ann.waitForSelector('.waiting[data-state="queue"]');
+    await ann.waitForSelector('.waiting[data-mode="queued"]');
     await ben.click('[data-action="quick-match"]');
     try {
       await Promise.all([ann.waitForURL(/\/m\//, { timeout: 20000 }), ben.waitForURL(/\/m\//, { timeout: 20000 })]);

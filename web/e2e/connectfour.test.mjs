@@ -71,7 +71,7 @@ describe('Connect Four in the browser', { timeout: 5 * 60 * 1000 }, () => {
       await p.waitForSelector('.game-option.selected:has(input[value="connectfour"])');
     }
     await a.click('[data-action="quick-match"]');
-    await a.waitForSelector('.waiting[data-state="queue"]');
+    await a.waitForSelector('.waiting[data-mode="queued"]');
     await b.click('[data-action="quick-match"]');
     await Promise.all([a.waitForURL(/\/m\//), b.waitForURL(/\/m\//)]);
     matchId = decodeURIComponent(new URL(a.url()).pathname.split('/')[2]);

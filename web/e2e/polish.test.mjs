@@ -196,7 +196,7 @@ describe('polish (issue 17)', { timeout: 10 * 60 * 1000 }, () => {
     await signIn(carol, uniqueName('carol'));
     await pickGame(carol, 'rps');
     await carol.click('[data-action="quick-match"]');
-    await carol.waitForSelector('.waiting[data-state="queue"]');
+    await carol.waitForSelector('.waiting[data-mode="queued"]');
     // The server counts the queued player, and the card says so.
     const games = await (await fetch(`${server.base}/api/games`)).json();
     const rps = games.find((g) => g.id === 'rps');
@@ -295,7 +295,7 @@ describe('polish (issue 17)', { timeout: 10 * 60 * 1000 }, () => {
     await pickGame(erin, 'tictactoe');
     await pickGame(fred, 'tictactoe');
     await erin.click('[data-action="quick-match"]');
-    await erin.waitForSelector('.waiting[data-state="queue"]');
+    await erin.waitForSelector('.waiting[data-mode="queued"]');
     await erin.evaluate(() => { window.__alerts.hidden = true; document.dispatchEvent(new Event('visibilitychange')); });
     await fred.click('[data-action="quick-match"]');
     await erin.waitForFunction(() => window.__alerts.notes.some((n) => n.title === 'Your game is ready'));
@@ -344,6 +344,10 @@ describe('polish (issue 17)', { timeout: 10 * 60 * 1000 }, () => {
 
     // Signed in: the lobby, queued, a challenge link, a live match, the end.
     const id = await quickMatch(ann, ben, 'tictactoe');
+    // The signed-out lobby again, now listing a live game.
+    await v.goto('/');
+    await v.waitForSelector(`.live-item[href="/m/${id}"]`, { timeout: 10000 });
+    await checkA11y(v, 'the lobby, signed out, with a live game');
     await v.goto(`/m/${id}`);
     await v.waitForSelector('.ttt');
     const [x, o] = await xo(ann, ben);

@@ -52,7 +52,7 @@ describe('a server crash mid-game', { timeout: 10 * 60 * 1000 }, () => {
       await p.waitForSelector('.game-option.selected:has(input[value="tictactoe"])');
     }
     await a.click('[data-action="quick-match"]');
-    await a.waitForSelector('.waiting[data-state="queue"]');
+    await a.waitForSelector('.waiting[data-mode="queued"]');
     await b.click('[data-action="quick-match"]');
     await Promise.all([a.waitForURL(/\/m\//), b.waitForURL(/\/m\//)]);
     await Promise.all([a, b].map((p) => p.waitForSelector('.player.is-you')));

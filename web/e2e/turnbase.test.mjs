@@ -93,7 +93,7 @@ describe('turnbase in the browser', { timeout: 10 * 60 * 1000 }, () => {
     // The waiting state shows the time waited and can be cancelled.
     await pickGame(alice, 'tictactoe');
     await alice.click('[data-action="quick-match"]');
-    await alice.waitForSelector('.waiting[data-state="queue"]');
+    await alice.waitForSelector('.waiting[data-mode="queued"]');
     await alice.waitForFunction(() => /0:0[1-9]/.test(document.querySelector('.waiting-time')?.textContent || ''), null, { timeout: 5000 });
     await snap(alice, 'lobby-waiting');
     await alice.click('[data-action="cancel-queue"]');

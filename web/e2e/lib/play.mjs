@@ -27,7 +27,7 @@ export async function quickMatch(a, b, game) {
     await pickGame(p, game);
   }
   await a.click('[data-action="quick-match"]');
-  await a.waitForSelector('.waiting[data-state="queue"]');
+  await a.waitForSelector('.waiting[data-mode="queued"]');
   await b.click('[data-action="quick-match"]');
   await Promise.all([a.waitForURL(/\/m\//), b.waitForURL(/\/m\//)]);
   const id = matchIdOf(a);

@@ -199,7 +199,7 @@ export function mount(root, ctx) {
     }, Math.max(0, ALONE_AFTER_MS - waitedMs)));
     const offer = botOffer && botOffer.game === (wantQueue || selected) && mode === 'queue' ? botOffer : null;
     // Not a live region: its clock ticks. Screen readers hear the title once.
-    return h('div', { class: 'queue-box' }, h('div', { class: 'waiting', 'data-state': 'queue' },
+    return h('div', { class: 'queue-box' }, h('div', { class: 'waiting', 'data-state': 'queue', 'data-mode': mode === 'joining' ? 'joining' : 'queued' },
       h('span', { class: 'sr-only', role: 'status', text: mode === 'joining' ? '' : 'Looking for an opponent' }),
       h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), svg(gameIcon(wantQueue || selected))),
       h('div', { class: 'waiting-copy' },
@@ -399,12 +399,15 @@ export function mount(root, ctx) {
       const [a, b] = m.players || [];
       const computer = (m.players || []).some((p) => botLevel(p));
       return h('li', {},
-        h('a', { class: ['live-item', computer && 'live-computer'], href: `/m/${encodeURIComponent(m.id)}`, 'data-link': true, 'aria-label': `${mine ? 'Resume' : 'Watch'} ${gameTitle(m.game, games)}: ${a ? a.name : '?'} versus ${b ? b.name : '?'}` },
-          h('span', { class: ['live-game', `game-art-${m.game}`] }, svg(gameIcon(m.game))),
+        // The link is named by what it shows (the players, ratings and
+        // the Watch or Resume label), with the game said first for screen
+        // readers: a name of its own would leave the visible text out.
+        h('a', { class: ['live-item', computer && 'live-computer'], href: `/m/${encodeURIComponent(m.id)}`, 'data-link': true },
+          h('span', { class: ['live-game', `game-art-${m.game}`] }, svg(gameIcon(m.game)), h('span', { class: 'sr-only', text: `${gameTitle(m.game, games)}: ` })),
           h('span', { class: 'live-players' },
             playerLine(a), h('span', { class: 'live-vs', text: 'vs' }), playerLine(b)),
           h('span', { class: 'live-meta' },
-            h('span', { class: 'live-spect', title: 'Spectators' }, svg(icons.eye, 'inline-icon'), String(m.spectators || 0)),
+            h('span', { class: 'live-spect', title: 'Spectators' }, svg(icons.eye, 'inline-icon'), String(m.spectators || 0), h('span', { class: 'sr-only', text: ' watching,' })),
             h('span', { class: 'live-age', text: m.started_ms ? ago(m.started_ms, now) : '' })),
           h('span', { class: ['live-cta', mine && 'live-cta-mine'], text: mine ? 'Resume' : 'Watch' })));
     })), list.length > 12 ? h('p', { class: 'muted small', text: `and ${list.length - 12} more` }) : null]);
