@@ -388,3 +388,22 @@ func tail(s string, n int) string {
 	}
 	return "…" + s[len(s)-n:]
 }
+
+func TestHTTPConnsFor(t *testing.T) {
+	for _, tc := range []struct {
+		nofile           uint64
+		players, servers int
+		want             int
+	}{
+		{20000, 4000, 1, maxHTTPConns},     // room to spare: the most
+		{20000, 19900, 1, minHTTPConns},    // the limit leaves nothing: the least
+		{20000, 18000, 1, 1744},            // what the limit leaves
+		{20000, 18000, 4, 436},             // shared by the servers
+		{1024, 4000, 1, minHTTPConns},      // below the players: the least
+		{1 << 20, 100000, 3, maxHTTPConns}, // a high limit: still bounded
+	} {
+		if got := httpConnsFor(tc.nofile, tc.players, tc.servers); got != tc.want {
+			t.Errorf("httpConnsFor(%d, %d, %d) = %d, want %d", tc.nofile, tc.players, tc.servers, got, tc.want)
+		}
+	}
+}

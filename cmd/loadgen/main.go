@@ -71,6 +71,7 @@ const portsPerSource = 10000
 // config is every setting of a run.
 type config struct {
 	bases       []*url.URL // http or https, no path; players take them in turn
+	httpConns   int        // HTTP connections open at once per server; set by run from the file limit
 	players     int
 	games       []string                     // ids to queue for, repeats weighting them
 	computer    map[string]string            // game id -> the computer level to play instead of queueing
@@ -305,6 +306,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg.httpConns = httpConnsFor(nofile, cfg.players, len(cfg.bases))
 	var progress io.Writer
 	if !cfg.json && cfg.progress > 0 {
 		progress = stdout
@@ -381,6 +383,26 @@ func raiseNoFile(want uint64) (uint64, error) {
 	return lim.Cur, nil
 }
 
+// minHTTPConns and maxHTTPConns bound the HTTP connections (sign-ups)
+// open at once to one server.
+const (
+	minHTTPConns = 64
+	maxHTTPConns = 4096
+)
+
+// httpConnsFor is how many HTTP connections may be open at once to each
+// of servers: what the open file limit leaves beside the players' sockets
+// and the spare, between minHTTPConns and maxHTTPConns. New players each
+// come with a connection of their own; a lower cap than the limit forces
+// would make the load generator, not the server, what sign-ups wait on.
+func httpConnsFor(nofile uint64, players, servers int) int {
+	spare := int64(nofile) - int64(players) - 256
+	if servers > 1 {
+		spare /= int64(servers)
+	}
+	return int(min(max(spare, minHTTPConns), maxHTTPConns))
+}
+
 // swarm is one run: it starts the players at the ramp's pace, tells them to
 // stop, and closes whatever is left when the drain time is over.
 type swarm struct {
@@ -431,7 +453,7 @@ func newSwarm(cfg config) *swarm {
 	}
 	sw.transport = &http.Transport{
 		DialContext:         sw.dialContext,
-		MaxConnsPerHost:     64,
+		MaxConnsPerHost:     max(cfg.httpConns, minHTTPConns),
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}
