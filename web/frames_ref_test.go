@@ -23,6 +23,9 @@ func decodeFrameReference(data []byte) (request, error) {
 		if !ok || utf8.RuneCountInString(id) > maxIDLen {
 			return req, fmt.Errorf("%w: \"id\" is a string of at most %d characters", ErrBadRequest, maxIDLen)
 		}
+		if strings.ContainsRune(id, 0) {
+			return req, fmt.Errorf("%w: field \"id\" holds a NUL character", ErrBadRequest)
+		}
 		req.ID, req.HasID = id, true
 	}
 	typ, err := refRequiredString(fields, "type")
@@ -43,6 +46,10 @@ func decodeFrameReference(data []byte) (request, error) {
 		if raw, ok := fields["token"]; ok && !refIsNull(raw) {
 			if req.Token, ok = refJSONString(raw); !ok {
 				return req, fmt.Errorf("%w: \"token\" is a string", ErrBadRequest)
+			}
+			if strings.ContainsRune(req.Token, 0) {
+				req.Token = ""
+				return req, fmt.Errorf("%w: field \"token\" holds a NUL character", ErrBadRequest)
 			}
 		}
 	case typeQueueJoin, typeChallengeCreate:
@@ -80,6 +87,9 @@ func refRequiredString(fields map[string]json.RawMessage, name string) (string, 
 	if s == "" {
 		return "", fmt.Errorf("%w: field %q is empty", ErrBadRequest, name)
 	}
+	if strings.ContainsRune(s, 0) {
+		return "", fmt.Errorf("%w: field %q holds a NUL character", ErrBadRequest, name)
+	}
 	return s, nil
 }
 
@@ -111,6 +121,8 @@ var referenceSeeds = []string{
 	"{\"type\":\"match.watch\",\"match\":\"bad\xff\"}",
 	`{"id":"` + strings.Repeat("z", 40) + `"}`, `{"id":5,"type":"ping"}`, `{"id":null,"type":"ping"}`,
 	`{"type":"hello","v":1.5}`, `{"type":"hello","v":"1"}`, `{"type":"hello","v":1,"token":7}`,
+	`{"type":"\u0000"}`, `{"type":"ping","id":"a\u0000"}`, `{"type":"hello","v":1,"token":"t\u0000"}`,
+	`{"type":"queue.join","game":"\u0000tictactoe"}`,
 	`[]`, `null`, `"s"`, `{}`, `{"type":null}`, `{"type":"ping"`, `{"type":"ping"}x`, ``, `{"a":{"b":[1,2,{"c":"]"}]},"type":"ping"}`,
 }
 
