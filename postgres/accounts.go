@@ -115,8 +115,9 @@ func NewAccounts(pool *pgxpool.Pool, logger *slog.Logger, cfg AccountsConfig) *A
 }
 
 // CreateGuest creates a guest with a new random id. Guests may share a name
-// with one another, but not with a registered player (ErrNameTaken).
-func (a *Accounts) CreateGuest(ctx context.Context, name string) (leaderboard.Player, error) {
+// with one another, but not with a registered player (ErrNameTaken). from
+// is the client's address block, kept as the account's first ("" none).
+func (a *Accounts) CreateGuest(ctx context.Context, name, from string) (leaderboard.Player, error) {
 	if err := leaderboard.ValidName(name); err != nil {
 		return leaderboard.Player{}, err
 	}
@@ -132,10 +133,10 @@ func (a *Accounts) CreateGuest(ctx context.Context, name string) (leaderboard.Pl
 	b := &pgx.Batch{}
 	b.Queue(lockNameSQL, nameLockClass, name)
 	b.Queue(`
-		INSERT INTO players (id, name, guest)
-		SELECT $1, $2, true
+		INSERT INTO players (id, name, guest, first_addr_block)
+		SELECT $1, $2, true, NULLIF($3, '')
 		WHERE NOT EXISTS (SELECT FROM players WHERE name_key = lower($2) AND NOT guest)
-		RETURNING created_at, token_gen`, p.ID, name).QueryRow(func(row pgx.Row) error {
+		RETURNING created_at, token_gen`, p.ID, name, from).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&p.CreatedAt, &p.TokenGen)
 	})
 	err := a.pool.SendBatch(ctx, b).Close()
@@ -150,8 +151,8 @@ func (a *Accounts) CreateGuest(ctx context.Context, name string) (leaderboard.Pl
 
 // Register creates a registered player. The name must not be registered
 // already, ignoring case (ErrNameTaken). Guests holding it are renamed
-// (see renameGuests).
-func (a *Accounts) Register(ctx context.Context, name, password string) (leaderboard.Player, error) {
+// (see renameGuests). from is as for CreateGuest.
+func (a *Accounts) Register(ctx context.Context, name, password, from string) (leaderboard.Player, error) {
 	if err := leaderboard.ValidName(name); err != nil {
 		return leaderboard.Player{}, err
 	}
@@ -173,9 +174,9 @@ func (a *Accounts) Register(ctx context.Context, name, password string) (leaderb
 			return err
 		}
 		err := tx.QueryRow(ctx, `
-			INSERT INTO players (id, name, guest, password_hash)
-			VALUES ($1, $2, false, $3)
-			RETURNING created_at, token_gen`, p.ID, name, hash).Scan(&p.CreatedAt, &p.TokenGen)
+			INSERT INTO players (id, name, guest, password_hash, first_addr_block)
+			VALUES ($1, $2, false, $3, NULLIF($4, ''))
+			RETURNING created_at, token_gen`, p.ID, name, hash, from).Scan(&p.CreatedAt, &p.TokenGen)
 		if err != nil {
 			return err
 		}

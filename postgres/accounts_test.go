@@ -28,7 +28,7 @@ func newTestAccounts(t *testing.T, cost int) (*Accounts, *pgxpool.Pool) {
 
 func mustRegister(t *testing.T, a *Accounts, name, password string) leaderboard.Player {
 	t.Helper()
-	p, err := a.Register(t.Context(), name, password)
+	p, err := a.Register(t.Context(), name, password, "")
 	if err != nil {
 		t.Fatalf("Register(%q): %v", name, err)
 	}
@@ -37,7 +37,7 @@ func mustRegister(t *testing.T, a *Accounts, name, password string) leaderboard.
 
 func mustGuest(t *testing.T, a *Accounts, name string) leaderboard.Player {
 	t.Helper()
-	p, err := a.CreateGuest(t.Context(), name)
+	p, err := a.CreateGuest(t.Context(), name, "")
 	if err != nil {
 		t.Fatalf("CreateGuest(%q): %v", name, err)
 	}
@@ -132,7 +132,7 @@ func TestCreateGuest(t *testing.T) {
 		t.Errorf("Get = %+v, %v; want %+v", got, err, p1)
 	}
 
-	if _, err := a.CreateGuest(ctx, "no"); !errors.Is(err, leaderboard.ErrBadRequest) {
+	if _, err := a.CreateGuest(ctx, "no", ""); !errors.Is(err, leaderboard.ErrBadRequest) {
 		t.Errorf("CreateGuest(%q) = %v, want leaderboard.ErrBadRequest", "no", err)
 	}
 }
@@ -142,7 +142,7 @@ func TestGuestCannotTakeRegisteredName(t *testing.T) {
 	a, _ := newTestAccounts(t, bcrypt.MinCost)
 	mustRegister(t, a, "Alice", "password1")
 	for _, name := range []string{"Alice", "alice", "ALICE"} {
-		if _, err := a.CreateGuest(t.Context(), name); !errors.Is(err, leaderboard.ErrNameTaken) {
+		if _, err := a.CreateGuest(t.Context(), name, ""); !errors.Is(err, leaderboard.ErrNameTaken) {
 			t.Errorf("CreateGuest(%q) = %v, want leaderboard.ErrNameTaken", name, err)
 		}
 	}
@@ -165,7 +165,7 @@ func TestGuestWaitsForARegistrationOfItsName(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.CreateGuest(ctx, "zoe")
+		_, err := a.CreateGuest(ctx, "zoe", "")
 		done <- err
 	}()
 	// Wait until the guest's statement is waiting for the lock.
@@ -217,7 +217,7 @@ func TestRegister(t *testing.T) {
 		{"Dave", "password1", nil},
 	}
 	for _, s := range steps {
-		p, err := a.Register(ctx, s.name, s.password)
+		p, err := a.Register(ctx, s.name, s.password, "")
 		if !errors.Is(err, s.want) || (s.want == nil) != (err == nil) {
 			t.Errorf("Register(%q, %q) = %v, want %v", s.name, s.password, err, s.want)
 			continue
@@ -252,7 +252,7 @@ func TestRegisterConcurrentlyOneWins(t *testing.T) {
 			if i%2 == 1 {
 				name = "rAcEr"
 			}
-			_, errs[i] = a.Register(t.Context(), name, "password1")
+			_, errs[i] = a.Register(t.Context(), name, "password1", "")
 		})
 	}
 	wg.Wait()
@@ -357,7 +357,7 @@ func TestUpgrade(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ratings WHERE player_id = $1`, g.ID).Scan(&ratings); err != nil || ratings != 1 {
 		t.Errorf("ratings after upgrade: %d, %v", ratings, err)
 	}
-	if _, err := a.CreateGuest(ctx, "FRANK"); !errors.Is(err, leaderboard.ErrNameTaken) {
+	if _, err := a.CreateGuest(ctx, "FRANK", ""); !errors.Is(err, leaderboard.ErrNameTaken) {
 		t.Errorf("CreateGuest of an upgraded name = %v, want leaderboard.ErrNameTaken", err)
 	}
 

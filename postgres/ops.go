@@ -148,17 +148,6 @@ func (o *Ops) IsOperator(ctx context.Context, playerID string) (bool, error) {
 	return ok, nil
 }
 
-// NoteAddress records the address block a new account came from, once.
-func (o *Ops) NoteAddress(ctx context.Context, playerID, block string) error {
-	b := &pgx.Batch{}
-	b.Queue(asyncCommit) // a note, not a promise
-	b.Queue(`UPDATE players SET first_addr_block = $2 WHERE id = $1 AND first_addr_block IS NULL`, playerID, block)
-	if err := o.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("note address of %s: %w", playerID, err)
-	}
-	return nil
-}
-
 // banState is a player's ban as the audit log records it.
 type banState struct {
 	Name   string     `json:"name"`

@@ -18,8 +18,10 @@ import (
 // their database calls themselves, after the hashing, and are given the
 // request's context, not one that would run out while they wait to hash.
 type Accounts interface {
-	CreateGuest(ctx context.Context, name string) (leaderboard.Player, error)
-	Register(ctx context.Context, name, password string) (leaderboard.Player, error)
+	// CreateGuest and Register store from, the client's address block
+	// (see addrBlock; "" when unknown), with the new account.
+	CreateGuest(ctx context.Context, name, from string) (leaderboard.Player, error)
+	Register(ctx context.Context, name, password, from string) (leaderboard.Player, error)
 	Login(ctx context.Context, name, password string) (leaderboard.Player, error)
 	Upgrade(ctx context.Context, playerID, password string) (leaderboard.Player, error)
 	ChangePassword(ctx context.Context, playerID, current, next string) (leaderboard.Player, error)
@@ -47,12 +49,11 @@ func (s *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.dbContext(r)
 	defer cancel()
-	p, err := s.deps.Accounts.CreateGuest(ctx, body.Name)
+	p, err := s.deps.Accounts.CreateGuest(ctx, body.Name, addrBlock(s.clientIP(r)))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.noteSignup(r, p.ID)
 	s.issue(w, r, http.StatusCreated, p)
 }
 
@@ -68,12 +69,11 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if !s.allowSignup(w, r) {
 		return
 	}
-	p, err := s.deps.Accounts.Register(r.Context(), body.Name, body.Password)
+	p, err := s.deps.Accounts.Register(r.Context(), body.Name, body.Password, addrBlock(s.clientIP(r)))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.noteSignup(r, p.ID)
 	s.issue(w, r, http.StatusCreated, p)
 }
 

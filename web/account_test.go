@@ -295,7 +295,7 @@ func TestGoneAndBannedPlayers(t *testing.T) {
 func TestHelloReadsPlayer(t *testing.T) {
 	ts := startServer(t, testConfig(), Deps{})
 	tok, id := ts.token(t, "Rae")
-	if _, err := ts.accounts.Register(t.Context(), "RAE", "password1"); err != nil {
+	if _, err := ts.accounts.Register(t.Context(), "RAE", "password1", ""); err != nil {
 		t.Fatal(err)
 	}
 	stored, err := ts.accounts.Get(t.Context(), id.ID)
@@ -449,5 +449,27 @@ func TestLoginLimitDefaults(t *testing.T) {
 		t.Fatalf("defaults: name %v/h burst %d fresh after %v, IP %v/min burst %d, sign-ups %v/h burst %d",
 			c.LoginNameRate*3600, c.LoginNameBurst, c.LoginFreshAfter, c.LoginIPRate*60, c.LoginIPBurst,
 			c.SignupIPRate*3600, c.SignupIPBurst)
+	}
+}
+
+// A new account keeps the address block it came from (the operators'
+// addr_block signal reads it), stored with the account itself.
+func TestSignupsKeepAddressBlock(t *testing.T) {
+	ts := startServer(t, testConfig(), Deps{})
+	for _, tc := range []struct{ path, body string }{
+		{"/api/auth/guest", `{"name":"blockguest"}`},
+		{"/api/auth/register", `{"name":"blockreg","password":"password1"}`},
+	} {
+		resp, got := ts.post(t, tc.path, tc.body, "", nil)
+		if resp.StatusCode != 201 {
+			t.Fatalf("%s: %d", tc.path, resp.StatusCode)
+		}
+		var block *string
+		if err := ts.pool.QueryRow(t.Context(), `SELECT first_addr_block FROM players WHERE id = $1`, got.Player.ID).Scan(&block); err != nil {
+			t.Fatal(err)
+		}
+		if block == nil || *block != "127.0.0.0/24" {
+			t.Errorf("%s: first_addr_block %v, want 127.0.0.0/24", tc.path, block)
+		}
 	}
 }

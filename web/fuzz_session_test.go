@@ -504,10 +504,10 @@ func (m memAccounts) Get(_ context.Context, id string) (leaderboard.Player, erro
 	return leaderboard.Player{}, leaderboard.ErrNotFound
 }
 
-func (memAccounts) CreateGuest(context.Context, string) (leaderboard.Player, error) {
+func (memAccounts) CreateGuest(context.Context, string, string) (leaderboard.Player, error) {
 	return leaderboard.Player{}, match.ErrUnavailable
 }
-func (memAccounts) Register(context.Context, string, string) (leaderboard.Player, error) {
+func (memAccounts) Register(context.Context, string, string, string) (leaderboard.Player, error) {
 	return leaderboard.Player{}, match.ErrUnavailable
 }
 func (memAccounts) Login(context.Context, string, string) (leaderboard.Player, error) {

@@ -157,7 +157,7 @@ func startServerDB(t *testing.T, db *testDB, cfg Config, deps Deps) *testServer 
 // token stores a new guest named name and issues a token for it.
 func (ts *testServer) token(t *testing.T, name string) (string, Identity) {
 	t.Helper()
-	p, err := ts.accounts.CreateGuest(t.Context(), name)
+	p, err := ts.accounts.CreateGuest(t.Context(), name, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,6 @@ import (
 // Operations is the operators' store; *postgres.Ops satisfies it.
 type Operations interface {
 	IsOperator(ctx context.Context, playerID string) (bool, error)
-	NoteAddress(ctx context.Context, playerID, block string) error
 	Flags(ctx context.Context) ([]leaderboard.FlaggedPlayer, error)
 	Decide(ctx context.Context, a leaderboard.Actor, playerID, signal, key, status, reason string) error
 	OpsBoard(ctx context.Context, game, filter, search string, limit, offset int, flagged map[string]int) ([]leaderboard.OpsBoardEntry, error)
@@ -120,22 +119,6 @@ func (s *Server) isOperator(r *http.Request, playerID string) bool {
 		s.logger.Warn("check operator role", "player_id", playerID, "err", err)
 	}
 	return ok
-}
-
-// noteSignup records the address block a new account came from.
-func (s *Server) noteSignup(r *http.Request, playerID string) {
-	if s.deps.Ops == nil {
-		return
-	}
-	ctx, cancel := s.dbContext(r)
-	defer cancel()
-	block := addrBlock(s.clientIP(r))
-	if block == "" {
-		return
-	}
-	if err := s.deps.Ops.NoteAddress(ctx, playerID, block); err != nil {
-		s.logger.Warn("note signup address", "player_id", playerID, "err", err)
-	}
 }
 
 // addrBlock is the /24 of an IPv4 address, the /64 of an IPv6 one.

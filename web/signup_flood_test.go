@@ -44,7 +44,7 @@ func TestSignupFloodLeavesLoginsAlone(t *testing.T) {
 	cfg.TrustedProxies = []string{"127.0.0.1"}
 	cfg.HTTPRate, cfg.HTTPBurst = DefaultHTTPRate, DefaultHTTPBurst
 	ts := startServerDB(t, db, cfg, Deps{})
-	if _, err := db.accounts.Register(t.Context(), "Bystander", "bystander's password"); err != nil {
+	if _, err := db.accounts.Register(t.Context(), "Bystander", "bystander's password", ""); err != nil {
 		t.Fatal(err)
 	}
 
