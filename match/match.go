@@ -385,6 +385,7 @@ func (m *Match) handle(ctx context.Context, r request) {
 			m.showCount(time.Now())
 		}
 	case reqMove:
+		m.join(r.conn)
 		err := m.move(ctx, r.conn, r.move)
 		if err != nil {
 			m.reg.observer.MoveRejected(m.game.ID(), err)
@@ -393,6 +394,7 @@ func (m *Match) handle(ctx context.Context, r request) {
 		}
 		reply(r.reply, err)
 	case reqResign:
+		m.join(r.conn)
 		reply(r.reply, m.resign(ctx, r.conn))
 	case reqRematch:
 		m.askRematch(r.conn, r.reply)
@@ -736,6 +738,23 @@ func (m *Match) watch(c Conn) {
 	}
 	if m.rematched != nil {
 		m.send(c, m.rematched)
+	}
+}
+
+// join subscribes a seated player's connection that moves or resigns in
+// the live match without having watched it (Registry.submitJoining counted
+// it among its watches): the player is plainly there, so the seat is
+// connected (its grace period ends), and the connection gets the
+// match.state that answers its move.
+func (m *Match) join(c Conn) {
+	if m.status != StatusLive || m.seatOf(c.PlayerID()) == game.Spectator {
+		return
+	}
+	if _, had := m.subs[c]; had {
+		return
+	}
+	if m.subscribeLocked(c) {
+		m.changed()
 	}
 }
 

@@ -385,6 +385,58 @@ func TestDisconnectGraceAndReconnect(t *testing.T) {
 	})
 }
 
+// A player back on a new connection who moves without watching first is
+// there: the move's match.state reaches that connection, the seat is
+// connected, and no grace period ends the match under a player who plays.
+// Its Disconnect starts the grace period again.
+func TestMoveWithoutWatchJoins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, "tictactoe", Deps{}, testCfg)
+		if err := e.move(e.a, `{"cell":4}`); err != nil {
+			t.Fatal(err)
+		}
+		e.reg.Disconnect(e.b)
+		time.Sleep(8 * time.Second)
+		b2 := &fakeConn{player: "bob"}
+		e.reg.Connect(b2)
+		if err := e.move(b2, `{"cell":0}`); err != nil {
+			t.Fatalf("move from a connection that did not watch: %v", err)
+		}
+		st := b2.last("match.state")
+		if st == nil || st["state"].(map[string]any)["board"].([]any)[0] != "O" || st["you"] != 1.0 {
+			t.Fatalf("the mover's match.state = %v", st)
+		}
+		bob := e.a.last("match.state")["players"].([]any)[1].(map[string]any)
+		if bob["connected"] != true {
+			t.Fatalf("bob moved but shows %v", bob)
+		}
+		time.Sleep(5 * time.Second) // past the first grace period
+		synctest.Wait()
+		if over := e.a.last("match.over"); over != nil {
+			t.Fatalf("the match ended under a player who moves: %v", over)
+		}
+		// A refused move joins too (a resign is the same path).
+		b3 := &fakeConn{player: "bob"}
+		e.reg.Connect(b3)
+		if err := e.move(b3, `{"cell":1}`); !errors.Is(err, game.ErrNotYourTurn) {
+			t.Fatalf("bob's move out of turn: %v", err)
+		}
+		e.reg.Disconnect(b2)
+		e.reg.Disconnect(b3)
+		synctest.Wait()
+		bob = e.a.last("match.state")["players"].([]any)[1].(map[string]any)
+		if bob["connected"] != false {
+			t.Fatalf("bob gone, shows %v", bob)
+		}
+		time.Sleep(10*time.Second + time.Millisecond)
+		synctest.Wait()
+		over := e.a.last("match.over")
+		if over == nil || over["reason"] != "abandoned" || over["winner"] != 0.0 {
+			t.Fatalf("match.over = %v", over)
+		}
+	})
+}
+
 func TestSlowSubscriberDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, "tictactoe", Deps{}, testCfg)

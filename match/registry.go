@@ -411,14 +411,45 @@ func (r *Registry) Unwatch(c Conn, matchID string) {
 	}
 }
 
-// Move submits a move for c's player.
+// Move submits a move for c's player. A connection that moves in its
+// player's live match without watching it (a client back from a dropped
+// connection that did not send match.watch first) is subscribed to it
+// (see Match.join), as a watch would.
 func (r *Registry) Move(c Conn, matchID string, move json.RawMessage, reply ReplyFunc) {
-	r.submit(matchID, request{kind: reqMove, conn: c, move: move, reply: reply, received: time.Now()})
+	r.submitJoining(c, matchID, request{kind: reqMove, conn: c, move: move, reply: reply, received: time.Now()})
 }
 
-// Resign concedes the match for c's player.
+// Resign concedes the match for c's player; c is subscribed as for Move.
 func (r *Registry) Resign(c Conn, matchID string, reply ReplyFunc) {
-	r.submit(matchID, request{kind: reqResign, conn: c, reply: reply})
+	r.submitJoining(c, matchID, request{kind: reqResign, conn: c, reply: reply})
+}
+
+// submitJoining submits req from c, first counting the match among c's
+// watches when c's player sits in it and it is live, so that Disconnect
+// ends the subscription the match makes for it (Match.join). The count
+// is outside MaxWatched: a player's own matches are few.
+func (r *Registry) submitJoining(c Conn, matchID string, req request) {
+	r.mu.Lock()
+	m := r.matches[matchID]
+	added := false
+	if m != nil && m.seatOf(c.PlayerID()) != game.Spectator && m.summary.Load().Status == StatusLive {
+		set := r.watchingLocked(c)
+		if _, ok := set[m]; !ok {
+			set[m] = struct{}{}
+			added = true
+		}
+	}
+	r.mu.Unlock()
+	if m == nil {
+		req.reply(ErrNotFound)
+		return
+	}
+	if err := m.submit(req); err != nil {
+		if added {
+			r.unwatched(c, m)
+		}
+		req.reply(err)
+	}
 }
 
 // Rematch offers, or accepts, a rematch of a finished match.
