@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -83,6 +85,9 @@ func (t *Tokens) Issue(id Identity) (token string, expires time.Time, err error)
 			Audience:  jwt.ClaimStrings{t.audience},
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(expires),
+			// Each token is new, even two issued for one player in the
+			// same second (a refresh right after a sign-in).
+			ID: tokenID(),
 		},
 	}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
@@ -90,6 +95,13 @@ func (t *Tokens) Issue(id Identity) (token string, expires time.Time, err error)
 		return "", time.Time{}, fmt.Errorf("sign token for %s: %w", id.ID, err)
 	}
 	return token, expires, nil
+}
+
+// tokenID is a token's unique id (jti): 72 random bits.
+func tokenID() string {
+	var b [9]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // Verify returns the identity a token speaks for. Every refusal wraps

@@ -129,6 +129,17 @@ func TestRefresh(t *testing.T) {
 	if got.ExpiresMS != now.Truncate(time.Second).Add(24*time.Hour).UnixMilli() {
 		t.Fatalf("expires_ms %d", got.ExpiresMS)
 	}
+	// A refresh in the same second as the token it refreshes still
+	// gives a new token (PROTOCOL: "new token").
+	var again struct {
+		Token string `json:"token"`
+	}
+	if resp := httpDo(t, "POST", ts.url+"/api/auth/refresh", nil, http.Header{"Authorization": {"Bearer " + got.Token}}, &again); resp.StatusCode != http.StatusOK {
+		t.Fatalf("refresh at once: status %d", resp.StatusCode)
+	}
+	if again.Token == "" || again.Token == got.Token {
+		t.Fatalf("refresh in the same second gave the same token")
+	}
 
 	for name, h := range map[string]http.Header{
 		"no header":  nil,
