@@ -102,6 +102,37 @@ func TestBodyTooLarge(t *testing.T) {
 	if resp := httpDo(t, "POST", ts.url+"/api/auth/guest", strings.NewReader(body), nil, nil); resp.StatusCode != 201 {
 		t.Fatalf("body of %d bytes: status %d, want 201", len(body), resp.StatusCode)
 	}
+	// Routes that read no body, or check the token first, refuse one over
+	// the limit all the same: a valid token, none, or a bad one.
+	tok, _ := ts.token(t, "Bodyless")
+	big := strings.Repeat("x", 9000)
+	for name, tc := range map[string]struct{ path, token string }{
+		"refresh with a token":    {"/api/auth/refresh", tok},
+		"upgrade without a token": {"/api/auth/upgrade", ""},
+		"upgrade, a bad token":    {"/api/auth/upgrade", "not-a-token"},
+		"an unknown route":        {"/api/nothing/here", ""},
+	} {
+		h := http.Header{}
+		if tc.token != "" {
+			h.Set("Authorization", "Bearer "+tc.token)
+		}
+		var e apiError
+		resp := httpDo(t, "POST", ts.url+tc.path, strings.NewReader(big), h, &e)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || e.Error.Code != "too_large" {
+			t.Errorf("%s: status %d, error %+v; want 413 too_large", name, resp.StatusCode, e)
+		}
+	}
+}
+
+// /metrics lives on the operator listener; on the public address it is
+// an honest 404, not the client's page.
+func TestMetricsNotOnPublicAddress(t *testing.T) {
+	ts := startServer(t, testConfig(), Deps{})
+	var e apiError
+	resp := httpDo(t, "GET", ts.url+"/metrics", nil, nil, &e)
+	if resp.StatusCode != http.StatusNotFound || e.Error.Code != "not_found" {
+		t.Fatalf("GET /metrics: status %d, error %+v; want 404 not_found", resp.StatusCode, e)
+	}
 }
 
 func TestRefresh(t *testing.T) {

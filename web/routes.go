@@ -68,6 +68,12 @@ func (s *Server) routes() http.Handler {
 	handle("/ws", map[string]http.HandlerFunc{http.MethodGet: s.handleWS})
 	if s.deps.Metrics != nil {
 		handle("/metrics", map[string]http.HandlerFunc{http.MethodGet: s.deps.Metrics.ServeHTTP})
+	} else {
+		// The metrics are on the operator listener (-ops-addr): say so,
+		// rather than answer with the page as for the client's own paths.
+		mux.Handle("/metrics", s.limitAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, r, fmt.Errorf("%w: /metrics is served on the operator listener, not this address", ErrRouteNotFound))
+		})))
 	}
 	mux.Handle("/api/", s.limitAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: %s", ErrRouteNotFound, r.URL.Path))
@@ -91,6 +97,13 @@ func (s *Server) limitAPI(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		// Bodies over the limit are refused whether or not the route
+		// reads one, and before its token is looked at.
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			s.writeError(w, r, fmt.Errorf("%w: at most %d bytes", ErrTooLarge, s.cfg.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
 }
