@@ -383,9 +383,14 @@ func TestPlayTicTacToeWithSpectator(t *testing.T) {
 	x.send(frame{"type": "match.move", "match": id, "move": frame{"cell": 0}}) // refused: match_over
 	x.expect("error", nil)
 	// The metrics are on the operator listener, not the public address
-	// (where /metrics is only a client route: the page).
-	if public := s.get("/metrics"); strings.Contains(public, "turnbase_moves_accepted_total") {
-		t.Error("/metrics served on the public address")
+	// (where /metrics is a 404 that says so).
+	if resp, err := http.Get(s.base + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /metrics on the public address: %d, want 404", resp.StatusCode)
+		}
 	}
 	body := s.get(s.ops + "/metrics")
 	for _, want := range []string{
