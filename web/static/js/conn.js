@@ -55,7 +55,8 @@ class Conn extends EventTarget {
     window.addEventListener('online', () => this.connectNow());
     window.addEventListener('offline', () => this.setStatus('offline'));
     document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'visible' && (!this.ws || this.status !== 'online')) this.connectNow();
+      if (document.visibilityState !== 'visible' || navigator.onLine === false) return; // 'online' will do it
+      if (!this.ws || this.status !== 'online') this.connectNow();
     });
   }
 
