@@ -9,6 +9,10 @@ const BACKOFF_CAP_MS = 10000;
 const PING_EVERY_MS = 20000;
 const SILENCE_LIMIT_MS = 45000; // no frame at all for this long: the socket is dead
 const WELCOME_WAIT_MS = 10000;
+const PING_WAIT_MS = 10000; // a ping with no pong for this long: the socket is dead
+// After the network comes back (or the tab is shown again) the open socket
+// must answer a ping this fast, or it is replaced by a new one.
+const PROBE_WAIT_MS = 2500;
 
 // Types whose answer carries "re" and is a direct reply.
 const REPLY_TYPES = new Set(['welcome', 'queue.joined', 'queue.left', 'challenge.created', 'pong']);
@@ -36,6 +40,8 @@ class Conn extends EventTarget {
     this.pingTimer = 0;
     this.welcomeTimer = 0;
     this.helloAt = 0;
+    this.welcomed = false; // the open socket has had its welcome
+    this.probing = null; // the socket a probe ping is checking
 
     session.addEventListener('change', () => {
       // Signed in, out, or as someone else: say hello again with the new
@@ -43,10 +49,14 @@ class Conn extends EventTarget {
       const pid = session.player ? session.player.id : null;
       if (pid !== this.helloPlayerId || !session.token !== !this.helloToken) this.restart();
     });
+    // The network is back: the socket may have lived through the drop, or
+    // died without a close event. Either way the status is not left at
+    // "offline": check the socket, and reconnect if it does not answer.
     window.addEventListener('online', () => this.connectNow());
     window.addEventListener('offline', () => this.setStatus('offline'));
     document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'visible' && !this.ws) this.connectNow();
+      if (document.visibilityState !== 'visible' || navigator.onLine === false) return; // 'online' will do it
+      if (!this.ws || this.status !== 'online') this.connectNow();
     });
   }
 
@@ -79,10 +89,62 @@ class Conn extends EventTarget {
     if (!this.ws && !this.retryTimer) this.open();
   }
 
+  // connectNow makes sure there is a working connection now: it opens one
+  // if there is none, and checks an open one with a ping (a socket can stay
+  // open for the browser yet be dead after a network drop).
   connectNow() {
     clearTimeout(this.retryTimer);
     this.retryTimer = 0;
-    if (!this.ws) this.open();
+    const ws = this.ws;
+    if (!ws) { this.open(); return; }
+    if (ws.readyState === WebSocket.CONNECTING) return; // its open or close follows
+    if (ws.readyState !== WebSocket.OPEN) { this.reconnect(); return; }
+    if (!this.welcomed) {
+      // Hello sent, welcome not yet here: the welcome timer gives up on it.
+      this.setStatus(this.attempt > 0 ? 'reconnecting' : 'connecting');
+      return;
+    }
+    this.probe();
+  }
+
+  // probe pings the open socket: a pong in time puts the status back to
+  // online; silence replaces the socket.
+  probe() {
+    const ws = this.ws;
+    if (!ws || this.probing === ws) return;
+    this.probing = ws;
+    const id = this.nextId();
+    const t0 = Date.now();
+    const done = () => { if (this.probing === ws) this.probing = null; };
+    const timer = setTimeout(() => {
+      this.pending.delete(id);
+      done();
+      if (ws === this.ws) this.reconnect();
+    }, PROBE_WAIT_MS);
+    this.pending.set(id, {
+      timer,
+      resolve: (pong) => {
+        done();
+        if (ws !== this.ws) return;
+        this.clockSample(pong.server_ms, t0, Date.now());
+        if (typeof navigator !== 'undefined' && navigator.onLine === false) return;
+        this.setStatus('online');
+      },
+      reject: done,
+    });
+    if (!this.raw({ type: 'ping', id })) {
+      clearTimeout(timer);
+      this.pending.delete(id);
+      done();
+      this.reconnect();
+    }
+  }
+
+  // reconnect replaces the socket at once.
+  reconnect() {
+    this.drop();
+    this.attempt = Math.max(this.attempt, 1); // shown as "reconnecting"
+    this.open();
   }
 
   restart() {
@@ -103,6 +165,7 @@ class Conn extends EventTarget {
       return;
     }
     this.ws = ws;
+    this.welcomed = false;
     this.helloToken = session.token || null;
     this.helloPlayerId = this.helloToken && session.player ? session.player.id : null;
     this.setStatus(this.attempt > 0 ? 'reconnecting' : 'connecting');
@@ -148,6 +211,8 @@ class Conn extends EventTarget {
   }
 
   cleanup() {
+    this.welcomed = false;
+    this.probing = null;
     clearInterval(this.pingTimer);
     clearTimeout(this.welcomeTimer);
     this.pingTimer = 0;
@@ -234,10 +299,14 @@ class Conn extends EventTarget {
 
   ping() {
     const t0 = Date.now();
-    this.request({ type: 'ping' }, 15000).then((pong) => {
+    const ws = this.ws;
+    this.request({ type: 'ping' }, PING_WAIT_MS).then((pong) => {
       const t1 = Date.now();
       this.clockSample(pong.server_ms, t0, t1);
-    }).catch(() => {});
+    }).catch((err) => {
+      // No pong: the socket died without a close event. Replace it.
+      if (err.code === 'timeout' && ws === this.ws) this.kill();
+    });
   }
 
   clockSample(serverMs, t0, t1) {
@@ -339,6 +408,7 @@ class Conn extends EventTarget {
 
   onWelcome(msg) {
     clearTimeout(this.welcomeTimer);
+    this.welcomed = true;
     this.clockSample(msg.server_ms, this.helloAt || Date.now(), Date.now());
     this.attempt = 0;
     this.player = msg.player || null;
@@ -351,7 +421,8 @@ class Conn extends EventTarget {
     clearInterval(this.pingTimer);
     this.pingTimer = setInterval(() => {
       if (Date.now() - this.lastFrameAt > SILENCE_LIMIT_MS) { this.kill(); return; }
-      this.ping();
+      if (this.status === 'online') this.ping();
+      else if (typeof navigator === 'undefined' || navigator.onLine !== false) this.probe(); // missed 'online' event
     }, PING_EVERY_MS);
     setTimeout(() => this.ping(), 1500); // a second clock sample, off the busy start
   }

@@ -2,6 +2,26 @@
 // keeps it. Emits 'change' on the exported session object.
 
 const KEY = 'turnbase.session';
+// Kept after signing out, so the sign-in form can greet the player back:
+// the last name used on this browser, and whether it was a saved account
+// ('account') or a guest ('guest').
+const LAST_NAME = 'turnbase.lastName';
+const LAST_KIND = 'turnbase.lastKind';
+
+// lastPlayer is {name, kind} of the last player signed in on this browser.
+export function lastPlayer() {
+  try {
+    return { name: localStorage.getItem(LAST_NAME) || '', kind: localStorage.getItem(LAST_KIND) || '' };
+  } catch { return { name: '', kind: '' }; }
+}
+
+function remember(player) {
+  if (!player || typeof player.name !== 'string') return;
+  try {
+    localStorage.setItem(LAST_NAME, player.name);
+    localStorage.setItem(LAST_KIND, player.guest === false ? 'account' : 'guest');
+  } catch { /* private mode */ }
+}
 
 class Session extends EventTarget {
   constructor() {
@@ -35,6 +55,7 @@ class Session extends EventTarget {
     this.token = auth.token;
     this.player = auth.player;
     this.expiresMs = auth.expires_ms || 0;
+    remember(this.player);
     try { localStorage.setItem(KEY, JSON.stringify({ token: this.token, expires_ms: this.expiresMs, player: this.player })); } catch { /* private mode */ }
     this.emit();
   }
@@ -44,6 +65,7 @@ class Session extends EventTarget {
     if (!p || !this.player || p.id !== this.player.id) return;
     if (p.name === this.player.name) return;
     this.player = { ...this.player, ...p };
+    remember(this.player);
     try { localStorage.setItem(KEY, JSON.stringify({ token: this.token, expires_ms: this.expiresMs, player: this.player })); } catch { /* ignore */ }
     this.emit();
   }

@@ -27,11 +27,13 @@ export function mount(root, ctx) {
         }));
         return;
       }
+      // The server answers a used, timed-out and made-up code alike, so the
+      // page cannot tell them apart: it says all three.
       const expired = failed.code === 'not_found' || failed.code === 'bad_request';
       page.append(emptyState({
         icon: expired ? icons.hourglass : icons.ghost,
-        title: expired ? 'This invite has expired' : failed.code === 'in_match' ? 'You’re already in a game' : 'Couldn’t join this game',
-        text: expired ? 'Invite links work once and only for a few minutes. Ask your friend for a new one, or find an opponent now.'
+        title: expired ? 'This invite link has expired or is not valid' : failed.code === 'in_match' ? 'You’re already in a game' : 'Couldn’t join this game',
+        text: expired ? 'Invite links work once and only for a few minutes, and must be copied whole. Ask your friend for a new one, or find an opponent in the lobby.'
           : failed.code === 'in_match' ? 'Finish your current game first — it’s waiting for you in the lobby.' : errorText(failed.code, failed.message),
         actions: [link('/', 'Go to the lobby', 'btn btn-primary')],
       }));
