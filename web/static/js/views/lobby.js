@@ -85,7 +85,7 @@ export function mount(root, ctx) {
     const names = list.map((g, i) => heroName(g.name || gameTitle(g.id), i === 0));
     const said = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0] || 'Board games';
     const bots = !games.length || games.some((g) => Array.isArray(g.bots) && g.bots.length);
-    heroText.textContent = `${said}: matched with a real person in seconds${bots ? ', or play the computer any time' : ''}. Pick a name and you’re in — or invite a friend with a link.`;
+    heroText.textContent = `${said}: an opponent in seconds${bots ? ', or play the computer any time' : ''}. Pick a name and you’re in — or invite a friend with a link.`;
   }
 
   // ---- play card ----
