@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, snap, uniqueName, DESKTOP, PHONE } from './lib/browser.mjs';
 import { quickMatch, signIn } from './lib/play.mjs';
+import { checkA11y } from './lib/axe.mjs';
 
 let server;
 let browser;
@@ -115,6 +116,7 @@ describe('lobby and match, as a newcomer sees them', { timeout: 10 * 60 * 1000 }
     assert.equal(box.scroll, 0, 'the page did not scroll');
     assert.ok(box.top >= 0 && box.bottom <= box.h, `the offer is on the screen: ${JSON.stringify(box)}`);
     await snapBoth(p, 'phone-bot-offer');
+    await checkA11y(p, 'queued with a computer offer (phone)');
     await p.click('[data-action="cancel-queue"]');
   });
 
@@ -154,6 +156,7 @@ describe('lobby and match, as a newcomer sees them', { timeout: 10 * 60 * 1000 }
     await x.waitForSelector('[data-action="resume-game"]');
     assert.equal(await x.locator('[data-action="quick-match"]').count(), 0, 'no quick match while a game is on');
     await snapBoth(x, 'resume-game');
+    await checkA11y(x, 'lobby during a game');
     await x.click('[data-action="resume-game"]');
     await x.waitForURL(new RegExp(`/m/${id}`));
     await x.waitForSelector('.status[data-turn="you"]');
@@ -167,6 +170,7 @@ describe('lobby and match, as a newcomer sees them', { timeout: 10 * 60 * 1000 }
     await x.waitForSelector('.board-slot.board-offline');
     assert.equal(await x.locator(`${cell(4)}:not([disabled])`).count(), 0, 'no cell can be played');
     await snapBoth(x, 'offline');
+    await checkA11y(x, 'match while offline');
     await x.context().setOffline(false);
     // Coming back after the network returns is conn.js's business (checked
     // elsewhere); if it is slow here, a reload brings the tab back.

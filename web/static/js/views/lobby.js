@@ -221,7 +221,7 @@ export function mount(root, ctx) {
       const others = g && typeof g.queued === 'number' ? Math.max(0, g.queued - 1) : null;
       hint.replaceChildren(
         h('p', { class: 'queue-alone-title' }, others === 0 || others === null
-          ? `Nobody else is looking for a ${gameTitle(game, games).toLowerCase()} game right now.`
+          ? `Nobody else is looking for a ${heroName(gameTitle(game, games), false)} game right now.`
           : 'Still looking — the others waiting are far from your rating.'),
         h('p', { class: 'queue-alone-text', text: 'Trying it by yourself? Other tabs of this browser are you too: open the game in a private window, or send a friend a link.' }),
         h('div', { class: 'queue-alone-actions' },
@@ -287,7 +287,7 @@ export function mount(root, ctx) {
         h('span', { class: 'challenge-icon' }, svg(icons.link)),
         h('div', {},
           h('strong', { text: 'Invite a friend' }),
-          h('p', { class: 'card-sub', text: `Send this link. The ${gameTitle(challengeInfo.game, games).toLowerCase()} game starts as soon as they open it.` }))),
+          h('p', { class: 'card-sub', text: `Send this link. The ${heroName(gameTitle(challengeInfo.game, games), false)} game starts as soon as they open it.` }))),
       h('div', { class: 'copy-row' }, input, copyBtn),
       h('div', { class: 'challenge-foot' },
         h('span', { class: 'waiting-inline' }, spinner(), 'Waiting for your friend…'),
