@@ -229,7 +229,7 @@ export function mount(root, ctx) {
           // The server's bot offer, once it came, offers every level: one offer is enough.
           !offer && g && Array.isArray(g.bots) && g.bots.length ? h('button', {
             class: 'btn btn-secondary btn-sm', type: 'button', disabled: computerPending, 'data-action': 'queue-to-computer',
-            onclick: () => playComputer(game, g.bots[0].id),
+            onclick: () => playComputer(game, g.bots[0].id), title: LEVEL_NOTES[g.bots[0].id] || null,
           }, svg(icons.cpu), h('span', { text: `Play the computer (${g.bots[0].name || levelName(g.bots[0].id)})` })) : null));
       hint.hidden = false;
       if (!offer) hint.scrollIntoView({ block: 'nearest' });
