@@ -2,7 +2,8 @@
 // account), and the handlers every page shares.
 import { conn } from './conn.js';
 import { session } from './session.js';
-import { h, clear, toast, dismissToasts, errorText, avatar, svg, emptyState, link, setTitle } from './ui.js';
+import { h, clear, toast, dismissToasts, errorText, avatar, svg, emptyState, link, setTitle, confirmDialog } from './ui.js';
+import { gameTitle } from './games/index.js';
 import { icons } from './icons.js';
 import { api } from './api.js';
 import { alertsOn, setAlerts, alertEvents, alert as raiseAlert, notificationsBlocked } from './alerts.js';
@@ -141,14 +142,36 @@ function showAccount() {
       p.guest ? h('span', { class: 'tag tag-muted account-guest', text: 'guest' }) : null),
     h('button', {
       class: 'icon-btn', type: 'button', 'aria-label': 'Sign out', title: 'Sign out',
-      onclick: () => {
+      onclick: async () => {
+        const game = liveGame();
+        if (game && !(await confirmDialog({
+          title: 'Sign out during a game?',
+          text: `Your ${game.title} game${game.opp ? ` against ${game.opp}` : ''} goes on without you: if you don’t come back in time, you lose it.`,
+          ok: 'Sign out', cancel: 'Keep playing',
+        }))) return;
+        if (!session.player || session.player.id !== p.id) return; // signed out (or in again) meanwhile
         session.clear();
+        dismissToasts(''); // the old notes were for the player who left
         toast(p.guest ? 'Signed out. Your guest name is free again.' : 'Signed out.');
         if (location.pathname !== '/') navigate('/');
       },
     }, svg(icons.logout)));
 }
 session.addEventListener('change', showAccount);
+
+// liveGame: a live match the signed-in player sits in, as {title, opp}, or null.
+function liveGame() {
+  for (const id of conn.active) {
+    const m = conn.matches.get(id);
+    const st = m && m.state;
+    if (!m || (!st && !m.found) || (st && st.status !== 'live')) continue;
+    const players = (st && st.players) || (m.found && m.found.players) || [];
+    const you = st ? st.you : m.found.you;
+    const opp = players[you === 0 ? 1 : 0];
+    return { title: gameTitle((st && st.game) || m.found.game).toLowerCase(), opp: opp ? opp.name : '' };
+  }
+  return null;
+}
 
 // ---- header: sound and notifications (off by default) ----
 

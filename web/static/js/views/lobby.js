@@ -12,6 +12,17 @@ const GAME_KEY = 'turnbase.game';
 const LIVE_REFRESH_MS = 4000;
 const ALONE_AFTER_MS = 6000; // waiting this long alone: say so, and offer a link
 
+// What each known computer level does, said on its button (levels the
+// server adds later go without).
+const LEVEL_NOTES = {
+  easy: 'Easy: plays any legal move at random',
+  medium: 'Medium: wins when it can and blocks when it must',
+  perfect: 'Perfect: never loses — the best you can do is a draw',
+  strong: 'Strong: looks several moves ahead',
+  fair: 'Fair: plays each hand at random, so no strategy beats it',
+  reader: 'Reader: learns from your last hands and plays what beats your next',
+};
+
 export function mount(root, ctx) {
   setTitle('');
   const offs = [];
@@ -35,6 +46,8 @@ export function mount(root, ctx) {
   const liveSlot = h('div', { class: 'live-slot' });
   const resumeSlot = h('div', { class: 'resume-slot' });
   const recentSlot = h('div', { class: 'recent-slot' });
+  const heroText = h('p', { class: 'hero-text' });
+  let hadActive = false; // renderPlay offered "Resume your game" instead of a quick match
 
   function layout() {
     page.replaceChildren();
@@ -44,9 +57,10 @@ export function mount(root, ctx) {
           h('div', { class: 'hero-copy' },
             h('p', { class: 'eyebrow', text: 'Turn-based games, live' }),
             h('h1', { class: 'hero-title', text: 'Play a quick game against a real person.' }),
-            h('p', { class: 'hero-text', text: 'Tic-tac-toe and rock-paper-scissors, matched in seconds. Pick a name and you’re in — or invite a friend with a link.' }),
+            heroText,
             h('ul', { class: 'hero-points' },
               h('li', {}, svg(icons.bolt, 'inline-icon'), 'Quick match in seconds'),
+              h('li', {}, svg(icons.cpu, 'inline-icon'), 'Practise against the computer'),
               h('li', {}, svg(icons.link, 'inline-icon'), 'Challenge a friend by link'),
               h('li', {}, svg(icons.eye, 'inline-icon'), 'Watch any live game'))),
           authCard({})),
@@ -59,8 +73,19 @@ export function mount(root, ctx) {
       renderResume();
       renderRecent();
     }
+    renderHero();
     renderPlay();
     renderLive();
+  }
+
+  // renderHero names the games the server lists (the built-in ones until
+  // it answers), and the computer when any game has one.
+  function renderHero() {
+    const list = games.length ? games : knownGames();
+    const names = list.map((g, i) => heroName(g.name || gameTitle(g.id), i === 0));
+    const said = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0] || 'Board games';
+    const bots = !games.length || games.some((g) => Array.isArray(g.bots) && g.bots.length);
+    heroText.textContent = `${said}: an opponent in seconds${bots ? ', or play the computer any time' : ''}. Pick a name and you’re in — or invite a friend with a link.`;
   }
 
   // ---- play card ----
@@ -89,7 +114,16 @@ export function mount(root, ctx) {
         const mine = me && me.ratings ? me.ratings[g.id] : null;
         const input = h('input', {
           type: 'radio', name: 'game', value: g.id, class: 'sr-only', checked: g.id === selected,
-          onchange: () => { selected = g.id; try { localStorage.setItem(GAME_KEY, g.id); } catch { /* ignore */ } renderPlay(); },
+          onchange: () => {
+            selected = g.id;
+            try { localStorage.setItem(GAME_KEY, g.id); } catch { /* ignore */ }
+            // renderPlay rebuilds the radio that had focus: give it to the
+            // new one, so that arrow keys go on through the games.
+            const refocus = playSlot.contains(document.activeElement);
+            renderPlay();
+            const now = refocus && [...playSlot.querySelectorAll('input[name="game"]')].find((x) => x.value === g.id);
+            if (now) now.focus();
+          },
         });
         return h('label', { class: ['game-option', g.id === selected && 'selected', !mod && 'unsupported'] },
           input,
@@ -119,10 +153,15 @@ export function mount(root, ctx) {
       playSlot.append(gamePicker(true), challengePanel());
     } else {
       const mod = gameModule(selected);
+      const active = activeMatches()[0];
+      hadActive = !!active;
       append(playSlot, [gamePicker(false),
         h('div', { class: 'play-actions' },
-          h('button', { class: 'btn btn-primary btn-lg', type: 'button', disabled: offline || !mod, onclick: joinQueue, 'data-action': 'quick-match' },
-            svg(icons.bolt), h('span', { text: 'Quick match' })),
+          // One live game at a time: while there is one, go back to it.
+          active ? h('a', { class: 'btn btn-primary btn-lg', href: `/m/${encodeURIComponent(active.id)}`, 'data-link': true, 'data-action': 'resume-game', title: `${gameTitle(active.game, games)}${active.opp ? ` against ${active.opp.name}` : ''}` },
+            svg(icons.next), h('span', { text: 'Resume your game' }))
+            : h('button', { class: 'btn btn-primary btn-lg', type: 'button', disabled: offline || !mod, onclick: joinQueue, 'data-action': 'quick-match' },
+              svg(icons.bolt), h('span', { text: 'Quick match' })),
           h('button', { class: 'btn btn-secondary btn-lg', type: 'button', disabled: offline || !mod, onclick: createChallenge, 'data-action': 'challenge' },
             svg(icons.link), h('span', { text: 'Play a friend' }))),
         computerRow(selected, levelsOf(selected), offline || !mod, 'Or play the computer', 'Unrated practice'),
@@ -141,11 +180,12 @@ export function mount(root, ctx) {
     return h('div', { class: 'computer-row', 'data-state': 'computer' },
       h('div', { class: 'computer-label' },
         h('span', { class: 'computer-icon' }, svg(icons.cpu)),
-        h('span', {}, h('strong', { text: label }), h('span', { class: 'muted small', text: ` · ${note}` }))),
+        h('span', { class: 'computer-text' }, h('strong', { text: label }), h('span', { class: 'computer-note muted small', text: note }))),
       h('div', { class: 'computer-levels', role: 'group', 'aria-label': `Computer levels for ${gameTitle(gameId, games)}` },
         levels.map((l) => h('button', {
           class: 'btn btn-secondary btn-sm', type: 'button', disabled: disabled || computerPending,
           'data-action': 'computer', 'data-level': l.id, onclick: () => playComputer(gameId, l.id),
+          title: LEVEL_NOTES[l.id] || null,
         }, l.name || levelName(l.id)))));
   }
 
@@ -173,6 +213,7 @@ export function mount(root, ctx) {
     timers.push(tick);
     // Alone for a while: say so, and offer the ways forward.
     const hint = h('div', { class: 'queue-alone', role: 'status', hidden: true });
+    const offer = botOffer && botOffer.game === (wantQueue || selected) && mode === 'queue' ? botOffer : null;
     const game = wantQueue || selected;
     const showHint = () => {
       if (!hint.isConnected || !conn.queue) return;
@@ -180,24 +221,24 @@ export function mount(root, ctx) {
       const others = g && typeof g.queued === 'number' ? Math.max(0, g.queued - 1) : null;
       hint.replaceChildren(
         h('p', { class: 'queue-alone-title' }, others === 0 || others === null
-          ? `Nobody else is looking for a ${gameTitle(game, games).toLowerCase()} game right now.`
+          ? `Nobody else is looking for a ${heroName(gameTitle(game, games), false)} game right now.`
           : 'Still looking — the others waiting are far from your rating.'),
         h('p', { class: 'queue-alone-text', text: 'Trying it by yourself? Other tabs of this browser are you too: open the game in a private window, or send a friend a link.' }),
         h('div', { class: 'queue-alone-actions' },
           h('button', { class: 'btn btn-secondary btn-sm', type: 'button', onclick: queueToChallenge, 'data-action': 'queue-to-challenge' }, svg(icons.link), h('span', { text: 'Send a challenge link' })),
-          g && Array.isArray(g.bots) && g.bots.length ? h('button', {
+          // The server's bot offer, once it came, offers every level: one offer is enough.
+          !offer && g && Array.isArray(g.bots) && g.bots.length ? h('button', {
             class: 'btn btn-secondary btn-sm', type: 'button', disabled: computerPending, 'data-action': 'queue-to-computer',
-            onclick: () => playComputer(game, g.bots[0].id),
+            onclick: () => playComputer(game, g.bots[0].id), title: LEVEL_NOTES[g.bots[0].id] || null,
           }, svg(icons.cpu), h('span', { text: `Play the computer (${g.bots[0].name || levelName(g.bots[0].id)})` })) : null));
       hint.hidden = false;
-      hint.scrollIntoView({ block: 'nearest' });
+      if (!offer) hint.scrollIntoView({ block: 'nearest' });
     };
     const waitedMs = since ? conn.serverNow() - since : 0;
     timers.push(setTimeout(async () => {
       try { games = await api('/api/games'); } catch { /* keep what we had */ }
       showHint();
     }, Math.max(0, ALONE_AFTER_MS - waitedMs)));
-    const offer = botOffer && botOffer.game === (wantQueue || selected) && mode === 'queue' ? botOffer : null;
     // Not a live region: its clock ticks. Screen readers hear the title once.
     return h('div', { class: 'queue-box' }, h('div', { class: 'waiting', 'data-state': 'queue', 'data-mode': mode === 'joining' ? 'joining' : 'queued' },
       h('span', { class: 'sr-only', role: 'status', text: mode === 'joining' ? '' : 'Looking for an opponent' }),
@@ -205,9 +246,10 @@ export function mount(root, ctx) {
       h('div', { class: 'waiting-copy' },
         h('strong', { class: 'waiting-title', text: mode === 'joining' ? (conn.online ? 'Joining the queue…' : 'Reconnecting…') : 'Looking for an opponent…' }),
         h('span', { class: 'waiting-sub' }, gameTitle(wantQueue || selected, games), ' · waited ', waited)),
-      h('button', { class: 'btn btn-ghost', type: 'button', onclick: leaveQueue, 'data-action': 'cancel-queue' }, 'Cancel')), hint,
+      h('button', { class: 'btn btn-ghost', type: 'button', onclick: leaveQueue, 'data-action': 'cancel-queue' }, 'Cancel')),
+    // The offer right below the waiting box, where a phone still shows it.
     offer ? h('div', { class: 'bot-offer', role: 'status', 'data-state': 'bot-offer' },
-      computerRow(offer.game, offer.levels || [], !conn.online, 'No one around? Play the computer', 'you keep your place until you pick')) : null);
+      computerRow(offer.game, offer.levels || [], !conn.online, 'No one around? Play the computer', 'You keep your place until you pick')) : null, hint);
   }
 
   async function queueToChallenge() {
@@ -245,7 +287,7 @@ export function mount(root, ctx) {
         h('span', { class: 'challenge-icon' }, svg(icons.link)),
         h('div', {},
           h('strong', { text: 'Invite a friend' }),
-          h('p', { class: 'card-sub', text: `Send this link. The ${gameTitle(challengeInfo.game, games).toLowerCase()} game starts as soon as they open it.` }))),
+          h('p', { class: 'card-sub', text: `Send this link. The ${heroName(gameTitle(challengeInfo.game, games), false)} game starts as soon as they open it.` }))),
       h('div', { class: 'copy-row' }, input, copyBtn),
       h('div', { class: 'challenge-foot' },
         h('span', { class: 'waiting-inline' }, spinner(), 'Waiting for your friend…'),
@@ -301,18 +343,30 @@ export function mount(root, ctx) {
 
   // ---- resume banner ----
 
-  function renderResume() {
-    resumeSlot.replaceChildren();
-    const ids = [...conn.active];
-    for (const id of ids) {
+  // activeMatches: the live matches this player sits in, as {id, game, opp, yourTurn}.
+  function activeMatches() {
+    const out = [];
+    for (const id of conn.active) {
       const m = conn.matches.get(id);
       const st = m && m.state;
       if (!m || (!st && !m.found) || (st && st.status !== 'live')) continue; // its state follows the welcome
-      const gameId = (st && st.game) || m.found.game;
-      const players = (st && st.players) || (m && m.found && m.found.players) || [];
-      const you = st ? st.you : m && m.found ? m.found.you : null;
-      const opp = players[you === 0 ? 1 : 0];
-      const yourTurn = st && st.turn !== null && st.turn === you;
+      const players = (st && st.players) || (m.found && m.found.players) || [];
+      const you = st ? st.you : m.found ? m.found.you : null;
+      out.push({ id, game: (st && st.game) || m.found.game, opp: players[you === 0 ? 1 : 0], yourTurn: !!st && st.turn !== null && st.turn === you });
+    }
+    return out;
+  }
+
+  // onActive redraws what depends on the player's live games; the play
+  // card only when having one changed (it holds the focus of the picker).
+  function onActive() {
+    renderResume();
+    if (session.signedIn && mode === 'idle' && hadActive !== (activeMatches().length > 0)) renderPlay();
+  }
+
+  function renderResume() {
+    resumeSlot.replaceChildren();
+    for (const { id, game: gameId, opp, yourTurn } of activeMatches()) {
       resumeSlot.append(h('a', { class: ['resume', yourTurn && 'resume-urgent'], href: `/m/${encodeURIComponent(id)}`, 'data-link': true },
         h('span', { class: 'resume-icon' }, svg(gameIcon(gameId))),
         h('span', { class: 'resume-copy' },
@@ -432,7 +486,7 @@ export function mount(root, ctx) {
     }
     if (!page.isConnected) return;
     renderLive();
-    renderResume();
+    onActive();
   }
 
   // refreshPickerCounts redraws the game picker alone (the panel below it,
@@ -474,7 +528,7 @@ export function mount(root, ctx) {
   offs.push(conn.on('match.found', () => { wantQueue = null; mode = 'idle'; challengeInfo = null; botOffer = null; computerPending = false; }));
   offs.push(conn.on('status', () => renderPlay()));
   offs.push(conn.on('welcome', () => {
-    renderResume();
+    onActive();
     // The queue ticket dies with the socket: join again if we were waiting.
     if (wantQueue && !conn.queue && session.signedIn) {
       selected = wantQueue;
@@ -482,14 +536,14 @@ export function mount(root, ctx) {
       joinQueue();
     }
   }));
-  offs.push(conn.on('match.state', renderResume));
-  offs.push(conn.on('match.over', renderResume));
+  offs.push(conn.on('match.state', onActive));
+  offs.push(conn.on('match.over', onActive));
   const onSession = () => { mode = 'idle'; challengeInfo = null; wantQueue = null; me = null; layout(); loadMe(); };
   session.addEventListener('change', onSession);
   offs.push(() => session.removeEventListener('change', onSession));
 
   layout();
-  getGames().then((g) => { games = g; if (page.isConnected) renderPlay(); }).catch(() => {});
+  getGames().then((g) => { games = g; if (page.isConnected) { renderHero(); renderPlay(); } }).catch(() => {});
   loadLive();
   loadMe();
   const liveTimer = setInterval(() => { if (document.visibilityState === 'visible') loadLive(); }, LIVE_REFRESH_MS);
@@ -499,6 +553,13 @@ export function mount(root, ctx) {
     timers.forEach((t) => { clearInterval(t); clearTimeout(t); });
     offs.forEach((f) => f());
   };
+}
+
+// heroName writes a game's name inside a sentence: "rock paper scissors",
+// but a name in title case ("Connect Four") as it is.
+function heroName(name, first) {
+  if (first || name.split(' ').every((w) => /^[A-Z0-9]/.test(w))) return name;
+  return name.charAt(0).toLowerCase() + name.slice(1);
 }
 
 function firstNumber(obj, keys) {

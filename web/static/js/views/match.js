@@ -127,7 +127,7 @@ export function mount(root, ctx) {
     }
     const mod = gameModule(v.game);
     if (!mod) return;
-    const line = mod.statusLine(gameView(v));
+    const line = conn.online ? mod.statusLine(gameView(v)) : offlineLine(v);
     sayOnce([line.title, line.sub].filter(Boolean).join('. '));
   }
 
@@ -185,7 +185,7 @@ export function mount(root, ctx) {
       h('a', { class: 'back-link', href: '/', 'data-link': true }, svg(icons.back), h('span', { text: 'Lobby' })),
       h('div', { class: 'match-title' },
         h('span', { class: ['match-game-icon', `game-art-${v.game}`] }, svg(gameIcon(v.game))),
-        h('h1', { text: gameTitle(v.game, games) }), statusPill, unratedPill),
+        h('div', { class: 'match-title-text' }, h('h1', { text: gameTitle(v.game, games) }), statusPill, unratedPill)),
       h('span', { class: 'spectators', title: 'People watching', 'data-count': String(spect) },
         svg(icons.eye, 'inline-icon'), h('span', { text: `${spect}` }), h('span', { class: 'spectators-word', text: ' watching' })),
     ]);
@@ -277,6 +277,20 @@ export function mount(root, ctx) {
     }
     if (!v.st) return;
     board.update({ ...gameView(v), live: v.live && conn.online });
+    const cut = v.live && !conn.online;
+    boardSlot.classList.toggle('board-offline', cut);
+    if (cut) boardSlot.setAttribute('aria-disabled', 'true'); else boardSlot.removeAttribute('aria-disabled');
+  }
+
+  // offlineLine is the status line while this tab is not connected: the
+  // game goes on at the server, and this player's moves wait.
+  function offlineLine(v) {
+    const back = conn.status === 'offline' ? 'when the network is back' : 'as soon as you’re back';
+    return {
+      title: conn.status === 'offline' ? 'You’re offline — reconnecting…' : 'Reconnecting…',
+      sub: v.you === null ? `The game goes on; you’ll see it again ${back}.` : 'Your moves wait until you’re back online.',
+      mine: false,
+    };
   }
 
   function renderStatus(v) {
@@ -304,9 +318,9 @@ export function mount(root, ctx) {
     }
     statusEl.style.minHeight = '';
     const mod = gameModule(v.game);
-    const line = mod ? mod.statusLine(gameView(v)) : { title: 'Live', sub: '', mine: false };
+    const line = !conn.online ? offlineLine(v) : mod ? mod.statusLine(gameView(v)) : { title: 'Live', sub: '', mine: false };
     const { title, sub, mine } = line;
-    statusEl.classList.add(mine ? 'status-mine' : 'status-theirs');
+    statusEl.classList.add(!conn.online ? 'status-offline' : mine ? 'status-mine' : 'status-theirs');
     statusEl.dataset.turn = mine ? 'you' : 'other';
     const awayNotes = [0, 1].filter((s) => st.players && st.players[s] && st.players[s].connected === false)
       .map((s) => h('div', { class: 'status-away', dataset: { seat: String(s) } }, svg(icons.wifiOff, 'inline-icon'),
@@ -384,8 +398,10 @@ export function mount(root, ctx) {
   function renderResult(v) {
     resultSlot.replaceChildren();
     if (v.live || !v.st) return;
-    const rows = v.over && Array.isArray(v.over.ratings) && v.over.ratings.length ? v.over.ratings.map((r) => {
-      const seat = v.players.findIndex((p) => p.id === r.player);
+    const seatOf = (r) => v.players.findIndex((p) => p.id === r.player);
+    const rank = (r) => { const s = seatOf(r); return s < 0 ? 9 : v.you !== null && s === v.you ? -1 : s; };
+    const rows = v.over && Array.isArray(v.over.ratings) && v.over.ratings.length ? [...v.over.ratings].sort((a, b) => rank(a) - rank(b)).map((r) => {
+      const seat = seatOf(r);
       const d = Math.round(r.after) - Math.round(r.before);
       return h('li', { class: 'rating-row' },
         h('span', { class: 'rating-who', text: seat === v.you && v.you !== null ? 'You' : seat >= 0 ? nameOf(v, seat) : 'Player' }),
