@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster } from './lib/cluster.mjs';
 import { launch, newPage, snap, uniqueName, DESKTOP, PHONE } from './lib/browser.mjs';
-import { matchIdOf, signIn } from './lib/play.mjs';
+import { matchIdOf, signIn, cell, play, resultTitle } from './lib/play.mjs';
 
 let cluster;
 let browser;
@@ -52,19 +52,6 @@ function nodeOf(before, after) {
   const i = after.findIndex((n, k) => n === (before[k] || 0) + 1);
   assert.ok(i >= 0, `no node gained one socket: ${before} -> ${after}`);
   return i;
-}
-
-const cell = (i, mark) => `.ttt-cell[data-cell="${i}"]${mark === undefined ? '' : `[data-mark="${mark}"]`}`;
-
-async function play(mover, i, mark, viewers) {
-  await mover.waitForSelector(`${cell(i)}:not([disabled])`);
-  await mover.click(cell(i));
-  for (const v of viewers) await v.waitForSelector(cell(i, mark));
-}
-
-async function resultTitle(page) {
-  await page.waitForSelector('.result-title');
-  return (await page.textContent('.result-title')).trim();
 }
 
 describe('a cluster of three nodes behind a proxy', { timeout: 5 * 60 * 1000 }, () => {

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, snap, uniqueName, DESKTOP } from './lib/browser.mjs';
-import { quickMatch, signIn } from './lib/play.mjs';
+import { quickMatch, signIn, seatOf, cell, play } from './lib/play.mjs';
 
 let server;
 let browser;
@@ -16,18 +16,6 @@ async function open(opts = { viewport: DESKTOP }) {
   const p = await newPage(browser, server.base, opts);
   pages.push(p);
   return p;
-}
-
-async function seatOf(page) {
-  return Number(await page.getAttribute('.player.is-you', 'data-seat'));
-}
-
-const cell = (i, mark) => `.ttt-cell[data-cell="${i}"]${mark === undefined ? '' : `[data-mark="${mark}"]`}`;
-
-async function play(mover, i, mark, viewers) {
-  await mover.waitForSelector(`${cell(i)}:not([disabled])`);
-  await mover.click(cell(i));
-  for (const v of viewers) await v.waitForSelector(cell(i, mark));
 }
 
 // The page's own connection object (the module the app loaded).

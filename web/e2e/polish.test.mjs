@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, snap, uniqueName, DESKTOP, PHONE } from './lib/browser.mjs';
 import { a11yProblems } from './lib/axe.mjs';
-import { matchIdOf, pickGame, quickMatch, signIn } from './lib/play.mjs';
+import { matchIdOf, pickGame, quickMatch, signIn, seatOf, cell, play } from './lib/play.mjs';
 
 let server;
 let browser;
@@ -23,21 +23,9 @@ async function open(opts) {
   return p;
 }
 
-async function seatOf(page) {
-  return Number(await page.getAttribute('.player.is-you', 'data-seat'));
-}
-
 // xo returns [the page that plays X, the one that plays O].
 async function xo(a, b) {
   return (await seatOf(a)) === 0 ? [a, b] : [b, a];
-}
-
-const cell = (i, mark) => `.ttt-cell[data-cell="${i}"]${mark === undefined ? '' : `[data-mark="${mark}"]`}`;
-
-async function play(mover, i, mark, viewers) {
-  await mover.waitForSelector(`${cell(i)}:not([disabled])`);
-  await mover.click(cell(i));
-  for (const v of viewers) await v.waitForSelector(cell(i, mark));
 }
 
 const boardTop = (page, sel = '.board-wrap') => page.locator(sel).evaluate((el) => el.getBoundingClientRect().top + window.scrollY);

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, snap, uniqueName, DESKTOP, PHONE } from './lib/browser.mjs';
-import { signIn } from './lib/play.mjs';
+import { signIn, cell, play } from './lib/play.mjs';
 
 let server;
 let browser;
@@ -30,15 +30,6 @@ async function open(opts) {
   const p = await newPage(browser, server.base, opts);
   pages.push(p);
   return p;
-}
-
-const cell = (i, mark) => `.ttt-cell[data-cell="${i}"]${mark === undefined ? '' : `[data-mark="${mark}"]`}`;
-
-// play makes a tic-tac-toe move and waits until both pages show it.
-async function play(mover, i, mark, viewers) {
-  await mover.waitForSelector(`${cell(i)}:not([disabled])`);
-  await mover.click(cell(i));
-  for (const v of viewers) await v.waitForSelector(cell(i, mark));
 }
 
 describe('a server crash mid-game', { timeout: 10 * 60 * 1000 }, () => {

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import { launch, newPage, reopen, snap, uniqueName, DESKTOP, PHONE } from './lib/browser.mjs';
-import { matchIdOf, pickGame, quickMatch, signIn } from './lib/play.mjs';
+import { matchIdOf, pickGame, quickMatch, signIn, seatOf, cell, play, resultTitle } from './lib/play.mjs';
 
 let server;
 let browser;
@@ -20,24 +20,6 @@ async function open(opts) {
   const p = await newPage(browser, server.base, opts);
   pages.push(p);
   return p;
-}
-
-async function seatOf(page) {
-  return Number(await page.getAttribute('.player.is-you', 'data-seat'));
-}
-
-const cell = (i, mark) => `.ttt-cell[data-cell="${i}"]${mark === undefined ? '' : `[data-mark="${mark}"]`}`;
-
-// play makes a tic-tac-toe move and waits until every watcher shows it.
-async function play(mover, i, mark, viewers) {
-  await mover.waitForSelector(`${cell(i)}:not([disabled])`);
-  await mover.click(cell(i));
-  for (const v of viewers) await v.waitForSelector(cell(i, mark));
-}
-
-async function resultTitle(page) {
-  await page.waitForSelector('.result-title');
-  return (await page.textContent('.result-title')).trim();
 }
 
 before(async () => {

@@ -35,3 +35,24 @@ export async function quickMatch(a, b, game) {
   await Promise.all([a, b].map((p) => p.waitForSelector('.player.is-you')));
   return id;
 }
+
+// seatOf is the seat (0 or 1) a player's match page shows as theirs.
+export async function seatOf(page) {
+  return Number(await page.getAttribute('.player.is-you', 'data-seat'));
+}
+
+// cell selects tic-tac-toe cell i, holding mark when one is given.
+export const cell = (i, mark) => `.ttt-cell[data-cell="${i}"]${mark === undefined ? '' : `[data-mark="${mark}"]`}`;
+
+// play makes a tic-tac-toe move and waits until every viewer shows it.
+export async function play(mover, i, mark, viewers) {
+  await mover.waitForSelector(`${cell(i)}:not([disabled])`);
+  await mover.click(cell(i));
+  for (const v of viewers) await v.waitForSelector(cell(i, mark));
+}
+
+// resultTitle is the title of the result a finished match page shows.
+export async function resultTitle(page) {
+  await page.waitForSelector('.result-title');
+  return (await page.textContent('.result-title')).trim();
+}
